@@ -1,0 +1,37 @@
+#include "api/errors.h"
+
+#include <nlohmann/json.hpp>
+
+namespace alto {
+
+http::Response LambdaError(int status, std::string_view type, std::string_view message, std::string_view fault) {
+  nlohmann::json body = {{"Type", fault}, {"Message", message}};
+  http::Response r = http::JsonResponse(status, body.dump());
+  r.Set("x-amzn-ErrorType", std::string(type));
+  return r;
+}
+
+http::Response LambdaErrorFrom(const Error& e) {
+  switch (e.code) {
+    case Errc::kInvalidArgument:
+      return LambdaError(400, "InvalidParameterValueException", e.message);
+    case Errc::kNotFound:
+      return LambdaError(404, "ResourceNotFoundException", e.message);
+    case Errc::kConflict:
+      return LambdaError(409, "ResourceConflictException", e.message);
+    case Errc::kPreconditionFailed:
+      return LambdaError(412, "PreconditionFailedException", e.message);
+    case Errc::kTooLarge:
+      return LambdaError(413, "RequestTooLargeException", e.message);
+    case Errc::kUnsupported:
+      return LambdaError(415, "UnsupportedMediaTypeException", e.message);
+    case Errc::kUnavailable:
+      return LambdaError(503, "ServiceException", e.message, "Service");
+    case Errc::kTimeout:
+    case Errc::kInternal:
+      break;
+  }
+  return LambdaError(500, "ServiceException", e.message, "Service");
+}
+
+}  // namespace alto

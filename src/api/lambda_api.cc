@@ -1,0 +1,384 @@
+#include "api/lambda_api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <nlohmann/json.hpp>
+
+#include "api/errors.h"
+#include "api/routes.h"
+#include "api/validation.h"
+#include "common/blocking.h"
+#include "common/encoding.h"
+
+namespace alto {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+struct LambdaApi::Ctx {
+  http::Request req;
+  RouteMatch match;
+  FunctionRef ref;
+};
+
+namespace {
+
+constexpr size_t kMaxListPage = 50;
+constexpr size_t kLogTailBytes = 4096;
+constexpr const char* kRevisionMismatch =
+    "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to "
+    "retrieve the latest Revision Id";
+
+http::Response Json(int status, const json& body) { return http::JsonResponse(status, body.dump()); }
+
+http::Response NoContent() {
+  http::Response r;
+  r.status = 204;
+  return r;
+}
+
+// Control-plane bodies are JSON; anything declaring another media type is refused.
+bool AcceptableJsonContentType(std::string_view ct) {
+  if (ct.empty()) return true;
+  auto semi = ct.find(';');
+  std::string_view base = ct.substr(0, semi);
+  while (!base.empty() && base.back() == ' ') base.remove_suffix(1);
+  return http::IEquals(base, "application/json") || base.starts_with("application/x-amz-json") ||
+         http::IEquals(base, "binary/octet-stream") || http::IEquals(base, "application/octet-stream");
+}
+
+Result<json> ParseBody(const std::string& body) {
+  if (body.empty()) return json::object();
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) {
+    return MakeError(Errc::kInvalidArgument, "Could not parse request body into json: malformed JSON");
+  }
+  if (!j.is_object()) return MakeError(Errc::kInvalidArgument, "Request body must be a JSON object");
+  return j;
+}
+
+// Reads the base64 ZipFile out of a Code object (CreateFunction) or the body (UpdateFunctionCode).
+Result<std::string> ZipFrom(const json& obj) {
+  if (!obj.is_object()) return MakeError(Errc::kInvalidArgument, "Code must be an object");
+  if (obj.contains("ImageUri")) {
+    return MakeError(Errc::kInvalidArgument, "Container image packages are not supported yet; upload a ZipFile");
+  }
+  if (obj.contains("S3Bucket") || obj.contains("S3Key")) {
+    return MakeError(Errc::kInvalidArgument, "S3 code locations are not supported yet; upload a ZipFile");
+  }
+  auto it = obj.find("ZipFile");
+  if (it == obj.end() || !it->is_string()) return MakeError(Errc::kInvalidArgument, "Code.ZipFile is required");
+  auto zip = Base64Decode(it->get_ref<const std::string&>());
+  if (!zip) return MakeError(Errc::kInvalidArgument, "Code.ZipFile is not valid base64");
+  if (zip->empty()) return MakeError(Errc::kInvalidArgument, "Could not unzip uploaded file: the package is empty");
+  return std::move(*zip);
+}
+
+}  // namespace
+
+asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
+  const std::string request_id = NewUuid();
+  auto route = MatchRoute(req.method, req.path);
+  http::Response res;
+  if (!route.match) {
+    res = route.miss == RouteMiss::kWrongMethod
+              ? LambdaError(405, "MethodNotAllowedException", "Method " + req.method + " is not allowed on " + req.path)
+              : LambdaError(404, "UnknownOperationException", "Unknown operation " + req.method + " " + req.path);
+  } else {
+    Ctx c{std::move(req), *route.match, {}};
+    try {
+      switch (c.match.op) {
+        case Op::kCreateFunction: res = co_await CreateFunction(c); break;
+        case Op::kListFunctions: res = co_await ListFunctions(c); break;
+        case Op::kGetFunction: res = co_await GetFunction(c, false); break;
+        case Op::kGetFunctionConfiguration: res = co_await GetFunction(c, true); break;
+        case Op::kDeleteFunction: res = co_await DeleteFunction(c); break;
+        case Op::kUpdateFunctionConfiguration: res = co_await UpdateFunctionConfiguration(c); break;
+        case Op::kUpdateFunctionCode: res = co_await UpdateFunctionCode(c); break;
+        case Op::kInvoke: res = co_await Invoke(c); break;
+        case Op::kGetAccountSettings: res = co_await GetAccountSettings(c); break;
+        case Op::kNativeFunctionLogs: res = co_await FunctionLogsNative(c); break;
+        case Op::kNativeFunctionCode: res = co_await FunctionCodeNative(c); break;
+        case Op::kHealth: res = Json(200, {{"status", "ok"}}); break;
+      }
+    } catch (const std::exception& e) {
+      // An exception here is a bug: answer like Lambda does and keep serving.
+      spdlog::error("{} failed: {}", OpName(c.match.op), e.what());
+      res = LambdaError(500, "ServiceException", "Internal error", "Service");
+    }
+  }
+  res.Set("x-amzn-RequestId", request_id);
+  co_return res;
+}
+
+asio::awaitable<Result<FunctionConfig>> LambdaApi::Load(Ctx& c) {
+  auto ref = ParseFunctionRef(c.match.function_name);
+  if (!ref) co_return ref.error();
+  c.ref = std::move(ref.value());
+  if (auto q = c.req.QueryParam("Qualifier"); q && !q->empty()) {
+    if (!c.ref.qualifier.empty() && c.ref.qualifier != *q) {
+      co_return MakeError(Errc::kInvalidArgument, "The derived qualifier from the function name does not match the specified qualifier.");
+    }
+    c.ref.qualifier = *q;
+  }
+  if (!c.ref.qualifier.empty() && c.ref.qualifier != "$LATEST") {
+    co_return MakeError(Errc::kNotFound, "Function not found: " + FunctionArn(d_.account, c.ref.name, c.ref.qualifier));
+  }
+  auto f = co_await RunBlocking(d_.blocking, [&] { return d_.store.GetFunction(c.ref.name); });
+  if (!f && f.error().code == Errc::kNotFound) {
+    co_return MakeError(Errc::kNotFound, "Function not found: " + FunctionArn(d_.account, c.ref.name));
+  }
+  co_return f;
+}
+
+asio::awaitable<http::Response> LambdaApi::CreateFunction(Ctx& c) {
+  if (!AcceptableJsonContentType(c.req.HeaderValue("Content-Type"))) {
+    co_return LambdaError(415, "UnsupportedMediaTypeException", "The request body must be JSON");
+  }
+  if (c.req.body.size() > kMaxCreateRequestBytes) {
+    co_return LambdaError(413, "RequestTooLargeException",
+                          "Request must be smaller than " + std::to_string(kMaxCreateRequestBytes) +
+                              " bytes for the CreateFunction operation");
+  }
+  // Parsing, decoding, hashing and unzipping a 50 MB package is blocking work.
+  auto created = co_await RunBlocking(d_.blocking, [&]() -> Result<FunctionConfig> {
+    auto body = ParseBody(c.req.body);
+    if (!body) return body.error();
+    auto f = ConfigFromCreateRequest(*body);
+    if (!f) return f.error();
+    auto code = body->find("Code");
+    if (code == body->end()) return MakeError(Errc::kInvalidArgument, "Code is required");
+    auto zip = ZipFrom(*code);
+    if (!zip) return zip.error();
+    if (d_.store.GetFunction(f->name)) {
+      return MakeError(Errc::kConflict, "Function already exist: " + f->name);
+    }
+    auto stored = d_.code.Put(*zip);
+    if (!stored) return stored.error();
+    f->code_sha256_hex = stored->sha256_hex;
+    f->code_size = stored->size;
+    f->last_modified_ms = d_.clock.WallMillis();
+    f->revision_id = NewUuid();
+    if (auto st = d_.store.CreateFunction(*f); !st) return st.error();
+    return std::move(f.value());
+  });
+  if (!created) co_return LambdaErrorFrom(created.error());
+  spdlog::info("created function {} ({}, {} bytes)", created->name, created->runtime, created->code_size);
+  co_return Json(201, FunctionConfigurationJson(*created, d_.account));
+}
+
+asio::awaitable<http::Response> LambdaApi::ListFunctions(Ctx& c) {
+  size_t max_items = kMaxListPage;
+  if (auto m = c.req.QueryParam("MaxItems")) {
+    char* end = nullptr;
+    long v = std::strtol(m->c_str(), &end, 10);
+    if (m->empty() || *end != '\0' || v < 1 || v > 10000) {
+      co_return LambdaError(400, "InvalidParameterValueException", "MaxItems must be between 1 and 10000");
+    }
+    max_items = std::min(static_cast<size_t>(v), kMaxListPage);
+  }
+  std::string after;
+  if (auto marker = c.req.QueryParam("Marker"); marker && !marker->empty()) {
+    auto decoded = Base64Decode(*marker);
+    if (!decoded || !IsValidFunctionName(*decoded)) {
+      co_return LambdaError(400, "InvalidParameterValueException", "Invalid Marker");
+    }
+    after = *decoded;
+  }
+  auto page = co_await RunBlocking(d_.blocking, [&] { return d_.store.ListFunctions(after, max_items + 1); });
+  if (!page) co_return LambdaErrorFrom(page.error());
+  json out = {{"Functions", json::array()}};
+  for (size_t i = 0; i < page->size() && i < max_items; ++i) {
+    out["Functions"].push_back(FunctionConfigurationJson((*page)[i], d_.account));
+  }
+  if (page->size() > max_items) out["NextMarker"] = Base64Encode((*page)[max_items - 1].name);
+  co_return Json(200, out);
+}
+
+asio::awaitable<http::Response> LambdaApi::GetFunction(Ctx& c, bool configuration_only) {
+  auto f = co_await Load(c);
+  if (!f) co_return LambdaErrorFrom(f.error());
+  json config = FunctionConfigurationJson(*f, d_.account);
+  if (configuration_only) co_return Json(200, config);
+  std::string host(c.req.HeaderValue("Host"));
+  json out = {{"Configuration", config},
+              {"Code",
+               {{"RepositoryType", "S3"},
+                {"Location", "http://" + (host.empty() ? "127.0.0.1" : host) + "/v1/functions/" + f->name + "/code"}}},
+              {"Tags", json::object()}};
+  co_return Json(200, out);
+}
+
+asio::awaitable<http::Response> LambdaApi::DeleteFunction(Ctx& c) {
+  auto f = co_await Load(c);
+  if (!f) co_return LambdaErrorFrom(f.error());
+  if (c.ref.qualifier == "$LATEST") {
+    co_return LambdaError(400, "InvalidParameterValueException",
+                          "$LATEST version cannot be deleted without deleting the function.");
+  }
+  auto st = co_await RunBlocking(d_.blocking, [&] { return d_.store.DeleteFunction(f->name); });
+  if (!st) co_return LambdaErrorFrom(st.error());
+  d_.scheduler.Retire(f->name);
+  d_.logs.Forget(f->name);
+  spdlog::info("deleted function {}", f->name);
+  co_return NoContent();
+}
+
+asio::awaitable<http::Response> LambdaApi::UpdateFunctionConfiguration(Ctx& c) {
+  if (!AcceptableJsonContentType(c.req.HeaderValue("Content-Type"))) {
+    co_return LambdaError(415, "UnsupportedMediaTypeException", "The request body must be JSON");
+  }
+  auto f = co_await Load(c);
+  if (!f) co_return LambdaErrorFrom(f.error());
+  auto body = ParseBody(c.req.body);
+  if (!body) co_return LambdaErrorFrom(body.error());
+  if (auto rev = body->find("RevisionId"); rev != body->end() && rev->is_string() && *rev != f->revision_id) {
+    co_return LambdaErrorFrom(MakeError(Errc::kPreconditionFailed, kRevisionMismatch));
+  }
+  FunctionConfig updated = *f;
+  if (auto st = ApplyConfigUpdate(updated, *body); !st) co_return LambdaErrorFrom(st.error());
+  updated.revision_id = NewUuid();
+  updated.last_modified_ms = d_.clock.WallMillis();
+  auto st = co_await RunBlocking(d_.blocking, [&] { return d_.store.UpdateFunction(updated, f->revision_id); });
+  if (!st) co_return LambdaErrorFrom(st.error());
+  d_.scheduler.Retire(updated.name);
+  co_return Json(200, FunctionConfigurationJson(updated, d_.account));
+}
+
+asio::awaitable<http::Response> LambdaApi::UpdateFunctionCode(Ctx& c) {
+  if (!AcceptableJsonContentType(c.req.HeaderValue("Content-Type"))) {
+    co_return LambdaError(415, "UnsupportedMediaTypeException", "The request body must be JSON");
+  }
+  if (c.req.body.size() > kMaxCreateRequestBytes) {
+    co_return LambdaError(413, "RequestTooLargeException",
+                          "Request must be smaller than " + std::to_string(kMaxCreateRequestBytes) +
+                              " bytes for the UpdateFunctionCode operation");
+  }
+  auto f = co_await Load(c);
+  if (!f) co_return LambdaErrorFrom(f.error());
+  auto updated = co_await RunBlocking(d_.blocking, [&]() -> Result<FunctionConfig> {
+    auto body = ParseBody(c.req.body);
+    if (!body) return body.error();
+    if (auto rev = body->find("RevisionId"); rev != body->end() && rev->is_string() && *rev != f->revision_id) {
+      return MakeError(Errc::kPreconditionFailed, kRevisionMismatch);
+    }
+    auto zip = ZipFrom(*body);
+    if (!zip) return zip.error();
+    auto stored = d_.code.Put(*zip);
+    if (!stored) return stored.error();
+    FunctionConfig u = *f;
+    u.code_sha256_hex = stored->sha256_hex;
+    u.code_size = stored->size;
+    u.revision_id = NewUuid();
+    u.last_modified_ms = d_.clock.WallMillis();
+    if (body->value("DryRun", false)) return u;
+    if (auto st = d_.store.UpdateFunction(u, f->revision_id); !st) return st.error();
+    return u;
+  });
+  if (!updated) co_return LambdaErrorFrom(updated.error());
+  d_.scheduler.Retire(updated->name);
+  co_return Json(200, FunctionConfigurationJson(*updated, d_.account));
+}
+
+asio::awaitable<http::Response> LambdaApi::Invoke(Ctx& c) {
+  if (!admitting_) {
+    co_return LambdaError(503, "ServiceException", "The server is shutting down", "Service");
+  }
+  std::string type(c.req.HeaderValue("X-Amz-Invocation-Type"));
+  if (type.empty()) type = "RequestResponse";
+  if (type != "RequestResponse" && type != "DryRun" && type != "Event") {
+    co_return LambdaError(400, "InvalidParameterValueException", "Unsupported invocation type: " + type);
+  }
+  if (type == "Event") {
+    // Asynchronous invocation needs the durable queue (not built yet); refusing is honest where
+    // accepting would lose events on a crash.
+    co_return LambdaError(400, "InvalidParameterValueException",
+                          "The Event invocation type is not supported yet on this server; use RequestResponse");
+  }
+  if (c.req.body.size() > kMaxSyncPayloadBytes) {
+    co_return LambdaError(413, "RequestTooLargeException",
+                          std::to_string(c.req.body.size()) + " byte payload is too large for the " + type +
+                              " invocation type (limit " + std::to_string(kMaxSyncPayloadBytes) + " bytes)");
+  }
+  if (!c.req.body.empty() && !json::accept(c.req.body)) {
+    co_return LambdaError(400, "InvalidRequestContentException",
+                          "Could not parse request body into json: Could not parse payload into json");
+  }
+  std::string client_context;
+  if (auto cc = c.req.HeaderValue("X-Amz-Client-Context"); !cc.empty()) {
+    auto decoded = Base64Decode(cc);
+    if (cc.size() > kMaxClientContextBytes || !decoded || !json::accept(*decoded)) {
+      co_return LambdaError(400, "InvalidRequestContentException",
+                            "Client context must be a valid Base64-encoded JSON object of at most 3583 bytes");
+    }
+    client_context = std::move(*decoded);
+  }
+  auto f = co_await Load(c);
+  if (!f) co_return LambdaErrorFrom(f.error());
+  if (type == "DryRun") {
+    http::Response r;
+    r.status = 204;
+    r.Set("X-Amz-Executed-Version", f->version);
+    co_return r;
+  }
+  InvokeRequest ir;
+  ir.invoked_arn = FunctionArn(d_.account, f->name, c.ref.qualifier);
+  ir.function = std::move(f.value());
+  ir.payload = c.req.body.empty() ? std::string("{}") : std::move(c.req.body);
+  ir.client_context = std::move(client_context);
+  auto result = co_await d_.invoker.Invoke(std::move(ir));
+  if (!result) co_return LambdaErrorFrom(result.error());
+  http::Response r;
+  r.status = 200;
+  r.body = std::move(result->body);
+  r.Set("Content-Type", "application/json");
+  r.Set("X-Amz-Executed-Version", result->executed_version);
+  if (result->function_error) r.Set("X-Amz-Function-Error", "Unhandled");
+  if (http::IEquals(c.req.HeaderValue("X-Amz-Log-Type"), "Tail")) {
+    std::string_view log = result->log;
+    if (log.size() > kLogTailBytes) log.remove_prefix(log.size() - kLogTailBytes);
+    r.Set("X-Amz-Log-Result", Base64Encode(log));
+  }
+  co_return r;
+}
+
+asio::awaitable<http::Response> LambdaApi::GetAccountSettings(Ctx&) {
+  auto all = co_await RunBlocking(d_.blocking, [&] { return d_.store.ListFunctions("", 100000); });
+  if (!all) co_return LambdaErrorFrom(all.error());
+  int64_t code_size = 0;
+  for (const auto& f : *all) code_size += f.code_size;
+  json out = {{"AccountLimit",
+               {{"TotalCodeSize", int64_t{80} * 1024 * 1024 * 1024},
+                {"CodeSizeUnzipped", 262144000},
+                {"CodeSizeZipped", 52428800},
+                {"ConcurrentExecutions", 1000},
+                {"UnreservedConcurrentExecutions", 1000}}},
+              {"AccountUsage", {{"TotalCodeSize", code_size}, {"FunctionCount", all->size()}}}};
+  co_return Json(200, out);
+}
+
+asio::awaitable<http::Response> LambdaApi::FunctionLogsNative(Ctx& c) {
+  auto f = co_await Load(c);
+  if (!f) co_return LambdaErrorFrom(f.error());
+  size_t limit = 20;
+  if (auto l = c.req.QueryParam("limit")) limit = std::clamp<size_t>(std::strtoul(l->c_str(), nullptr, 10), 1, 100);
+  json out = {{"FunctionName", f->name}, {"Invocations", json::array()}};
+  for (const auto& log : d_.logs.Recent(f->name, limit)) {
+    out["Invocations"].push_back({{"RequestId", log.request_id}, {"Timestamp", log.timestamp_ms}, {"Log", log.text}});
+  }
+  co_return Json(200, out);
+}
+
+asio::awaitable<http::Response> LambdaApi::FunctionCodeNative(Ctx& c) {
+  auto f = co_await Load(c);
+  if (!f) co_return LambdaErrorFrom(f.error());
+  auto zip = co_await RunBlocking(d_.blocking, [&] { return d_.code.ReadZip(f->code_sha256_hex); });
+  if (!zip) co_return LambdaErrorFrom(zip.error());
+  http::Response r;
+  r.body = std::move(zip.value());
+  r.Set("Content-Type", "application/zip");
+  co_return r;
+}
+
+}  // namespace alto

@@ -1,0 +1,32 @@
+// `alto fn ...`: the CLI side, a client of the server's Lambda-compatible API.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace alto::cli {
+
+struct ClientOptions {
+  std::string endpoint = "http://127.0.0.1:9000";
+};
+
+struct DeployArgs {
+  std::string path;  // a directory or a .zip
+  std::string name;
+  std::string runtime;
+  std::string handler;
+  int memory_mb = 0;  // 0: leave as is / default
+  int timeout_s = 0;
+  std::string description;
+  std::vector<std::string> env;  // K=V
+  std::string role = "arn:aws:iam::000000000000:role/alto";
+};
+
+int FnDeploy(const ClientOptions& o, const DeployArgs& a);
+int FnInvoke(const ClientOptions& o, const std::string& name, const std::string& payload, bool show_log);
+int FnList(const ClientOptions& o);
+int FnGet(const ClientOptions& o, const std::string& name);
+int FnRemove(const ClientOptions& o, const std::string& name);
+int FnLogs(const ClientOptions& o, const std::string& name, int limit);
+
+}  // namespace alto::cli

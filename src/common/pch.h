@@ -1,0 +1,7 @@
+// Precompiled header: Asio/Beast and JSON are the bulk of compile time.
+#pragma once
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>

@@ -1,0 +1,234 @@
+#include "http/server.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cctype>
+#include <charconv>
+#include <unordered_set>
+
+#include "common/encoding.h"
+
+namespace alto::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+
+std::string_view Request::HeaderValue(std::string_view name) const {
+  for (const auto& h : headers) {
+    if (IEquals(h.name, name)) return h.value;
+  }
+  return {};
+}
+
+bool Request::HasHeader(std::string_view name) const {
+  for (const auto& h : headers) {
+    if (IEquals(h.name, name)) return true;
+  }
+  return false;
+}
+
+std::optional<std::string> Request::QueryParam(std::string_view name) const {
+  std::string_view q = query;
+  while (!q.empty()) {
+    size_t amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    size_t eq = pair.find('=');
+    std::string key = PercentDecode(pair.substr(0, eq));
+    if (key == name) {
+      if (eq == std::string_view::npos) return std::string();
+      std::string v(pair.substr(eq + 1));
+      for (char& c : v) {
+        if (c == '+') c = ' ';
+      }
+      return PercentDecode(v);
+    }
+    if (amp == std::string_view::npos) break;
+    q.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+Response& Response::Set(std::string name, std::string value) {
+  for (auto& h : headers) {
+    if (IEquals(h.name, name)) {
+      h.value = std::move(value);
+      return *this;
+    }
+  }
+  headers.push_back({std::move(name), std::move(value)});
+  return *this;
+}
+
+std::string_view Response::HeaderValue(std::string_view name) const {
+  for (const auto& h : headers) {
+    if (IEquals(h.name, name)) return h.value;
+  }
+  return {};
+}
+
+Response JsonResponse(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.headers.push_back({"Content-Type", "application/json"});
+  return r;
+}
+
+struct Server::State : std::enable_shared_from_this<Server::State> {
+  State(asio::any_io_executor ex, Handler h, ServerOptions o)
+      : executor(std::move(ex)), acceptor(executor), handler(std::move(h)), options(std::move(o)) {}
+
+  asio::any_io_executor executor;
+  tcp::acceptor acceptor;
+  Handler handler;
+  ServerOptions options;
+  std::unordered_set<tcp::socket*> sockets;
+  bool accepting = true;
+
+  asio::awaitable<void> AcceptLoop() {
+    auto self = shared_from_this();
+    while (accepting) {
+      auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+        spdlog::warn("http: accept failed: {}", ec.message());
+        continue;
+      }
+      asio::co_spawn(executor, Session(std::move(socket)), asio::detached);
+    }
+  }
+
+  static void WriteResponseHeaders(bhttp::response<bhttp::string_body>& out, const Response& res) {
+    for (const auto& h : res.headers) out.set(h.name, h.value);
+  }
+
+  asio::awaitable<void> Session(tcp::socket socket) {
+    auto self = shared_from_this();
+    socket.set_option(tcp::no_delay(true));
+    sockets.insert(&socket);
+    std::string remote;
+    {
+      boost::system::error_code ec;
+      auto ep = socket.remote_endpoint(ec);
+      if (!ec) remote = ep.address().to_string();
+    }
+    beast::flat_buffer buffer;
+    for (;;) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<uint32_t>(options.header_limit));
+      parser.body_limit(options.body_limit);
+      auto [hec, hn] = co_await bhttp::async_read_header(socket, buffer, parser, kTuple);
+      if (hec) break;
+      if (IEquals(parser.get()[bhttp::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(kContinue), kTuple);
+        if (wec) break;
+      }
+      auto [ec, n] = co_await bhttp::async_read(socket, buffer, parser, kTuple);
+      if (ec == bhttp::error::body_limit) {
+        Response res = options.too_large();
+        bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), 11};
+        WriteResponseHeaders(out, res);
+        out.body() = std::move(res.body);
+        out.keep_alive(false);
+        out.prepare_payload();
+        co_await bhttp::async_write(socket, out, kTuple);
+        break;
+      }
+      if (ec) break;
+      auto& in = parser.get();
+      Request req;
+      req.method = std::string(in.method_string());
+      req.target = std::string(in.target());
+      size_t q = req.target.find('?');
+      req.path = req.target.substr(0, q);
+      if (q != std::string::npos) req.query = req.target.substr(q + 1);
+      req.headers.reserve(16);
+      for (const auto& f : in) req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+      req.body = std::move(in.body());
+      req.remote_ip = remote;
+      bool keep_alive = in.keep_alive();
+      unsigned version = in.version();
+
+      Response res = co_await handler(std::move(req));
+      if (!socket.is_open()) break;
+      bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
+      WriteResponseHeaders(out, res);
+      out.body() = std::move(res.body);
+      out.keep_alive(keep_alive && accepting);
+      out.prepare_payload();
+      auto [wec, wn] = co_await bhttp::async_write(socket, out, kTuple);
+      if (wec || !out.keep_alive()) break;
+    }
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+    sockets.erase(&socket);
+  }
+};
+
+Server::Server(asio::any_io_executor executor, Handler handler, ServerOptions options)
+    : state_(std::make_shared<State>(std::move(executor), std::move(handler), std::move(options))) {}
+
+Server::~Server() { Stop(); }
+
+Result<uint16_t> Server::Listen(const std::string& host, uint16_t port) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return MakeError(Errc::kInvalidArgument, "invalid listen address '" + host + "'");
+  tcp::endpoint ep(addr, port);
+  auto& acc = state_->acceptor;
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Error{Errc::kUnavailable, "listen on " + host + ":" + std::to_string(port) + ": " + ec.message(),
+                 ec.value()};
+  }
+  return acc.local_endpoint().port();
+}
+
+Status Server::Adopt(int fd) {
+  boost::system::error_code ec;
+  state_->acceptor.assign(tcp::v4(), fd, ec);
+  if (ec) return Error{Errc::kInternal, "adopt listening socket: " + ec.message(), ec.value()};
+  return {};
+}
+
+void Server::Start() { asio::co_spawn(state_->executor, state_->AcceptLoop(), asio::detached); }
+
+void Server::StopAccepting() {
+  state_->accepting = false;
+  boost::system::error_code ignored;
+  state_->acceptor.close(ignored);
+}
+
+void Server::Stop() {
+  StopAccepting();
+  for (auto* s : state_->sockets) {
+    boost::system::error_code ignored;
+    s->cancel(ignored);
+    s->shutdown(tcp::socket::shutdown_both, ignored);
+  }
+}
+
+size_t Server::open_connections() const { return state_->sockets.size(); }
+
+}  // namespace alto::http

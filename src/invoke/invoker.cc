@@ -1,0 +1,75 @@
+#include "invoke/invoker.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "common/encoding.h"
+
+namespace alto {
+
+Invoker::Invoker(Scheduler& scheduler, FunctionLogs& logs, const Clock& clock)
+    : scheduler_(scheduler), logs_(logs), clock_(clock) {}
+
+std::string NewTraceId(int64_t epoch_ms) {
+  char secs[16];
+  snprintf(secs, sizeof secs, "%08llx", static_cast<unsigned long long>(epoch_ms / 1000));
+  return std::string("Root=1-") + secs + "-" + RandomHex(12) + ";Parent=" + RandomHex(8) + ";Sampled=0";
+}
+
+std::string ReportLine(const std::string& request_id, double duration_ms, int memory_mb, double init_ms) {
+  char buf[256];
+  long billed = std::max(1L, static_cast<long>(std::ceil(duration_ms)));
+  int n = snprintf(buf, sizeof buf, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %ld ms\tMemory Size: %d MB\t",
+                   request_id.c_str(), duration_ms, billed, memory_mb);
+  std::string line(buf, static_cast<size_t>(n));
+  if (init_ms > 0) {
+    snprintf(buf, sizeof buf, "Init Duration: %.2f ms\t", init_ms);
+    line += buf;
+  }
+  return line + "\n";
+}
+
+boost::asio::awaitable<Result<InvokeResponse>> Invoker::Invoke(InvokeRequest req) {
+  struct InFlight {
+    size_t& n;
+    explicit InFlight(size_t& c) : n(c) { ++n; }
+    ~InFlight() { --n; }
+  } in_flight(in_flight_);
+
+  auto lease = co_await scheduler_.Acquire(req.function);
+  if (!lease) co_return lease.error();
+  const auto& f = req.function;
+  Invocation inv;
+  inv.request_id = NewUuid();
+  inv.payload = std::move(req.payload);
+  inv.timeout_s = f.timeout_s;
+  inv.deadline = clock_.Now() + std::chrono::seconds(f.timeout_s);
+  int64_t now_ms = clock_.WallMillis();
+  inv.deadline_epoch_ms = now_ms + int64_t{f.timeout_s} * 1000;
+  inv.invoked_function_arn = req.invoked_arn;
+  inv.trace_id = NewTraceId(now_ms);
+  inv.client_context = std::move(req.client_context);
+  const std::string request_id = inv.request_id;
+
+  Outcome outcome = co_await lease.value()->session->Invoke(std::move(inv));
+  scheduler_.Release(std::move(lease.value()), !outcome.sandbox_broken);
+
+  InvokeResponse res;
+  res.request_id = request_id;
+  res.function_error = outcome.kind != OutcomeKind::kSuccess;
+  res.body = std::move(outcome.body);
+  res.executed_version = f.version;
+  res.log = "START RequestId: " + request_id + " Version: " + f.version + "\n";
+  res.log += outcome.log;
+  if (!res.log.empty() && res.log.back() != '\n') res.log += '\n';
+  if (outcome.error_type == "Sandbox.Timedout") {
+    res.log += FormatIsoMillis(clock_.WallMillis()) + " " + request_id + " Task timed out after " +
+               std::to_string(f.timeout_s) + ".00 seconds\n";
+  }
+  res.log += "END RequestId: " + request_id + "\n";
+  res.log += ReportLine(request_id, outcome.duration_ms, f.memory_mb, outcome.init_duration_ms);
+  logs_.Record(f.name, InvocationLog{request_id, now_ms, res.log});
+  co_return res;
+}
+
+}  // namespace alto

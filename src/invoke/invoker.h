@@ -1,0 +1,49 @@
+// The synchronous invocation path: take a sandbox, run the event in it under the function's
+// deadline, give the sandbox back (or destroy it when broken), and record the invocation's log.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <string>
+
+#include "common/result.h"
+#include "common/time.h"
+#include "invoke/function_logs.h"
+#include "schedule/scheduler.h"
+#include "store/function.h"
+
+namespace alto {
+
+struct InvokeRequest {
+  FunctionConfig function;
+  std::string payload;
+  std::string client_context;  // decoded JSON text
+  std::string invoked_arn;
+};
+
+struct InvokeResponse {
+  std::string request_id;
+  bool function_error = false;
+  std::string body;
+  std::string executed_version;
+  std::string log;  // START..REPORT
+};
+
+class Invoker {
+ public:
+  Invoker(Scheduler& scheduler, FunctionLogs& logs, const Clock& clock);
+  boost::asio::awaitable<Result<InvokeResponse>> Invoke(InvokeRequest request);
+  size_t in_flight() const { return in_flight_; }
+
+ private:
+  Scheduler& scheduler_;
+  FunctionLogs& logs_;
+  const Clock& clock_;
+  size_t in_flight_ = 0;
+};
+
+// Lambda's X-Ray trace header for a new trace.
+std::string NewTraceId(int64_t epoch_ms);
+// The REPORT line of an invocation.
+std::string ReportLine(const std::string& request_id, double duration_ms, int memory_mb, double init_ms);
+
+}  // namespace alto

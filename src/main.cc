@@ -1,0 +1,104 @@
+// The `alto` command: `alto server` runs the platform; `alto fn ...` drives it.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+
+#include "cli/client_commands.h"
+#include "server/server.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path DefaultDataDir() {
+  if (::geteuid() == 0) return "/var/lib/alto";
+  const char* home = std::getenv("HOME");  // NOLINT(concurrency-mt-unsafe): single-threaded here
+  return fs::path(home ? home : "/tmp") / ".local/share/alto";
+}
+
+fs::path DefaultRuntimesDir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return exe.parent_path() / "runtimes";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"Alto: serverless functions on your own machines"};
+  app.require_subcommand(1);
+
+  alto::ServerConfig server;
+  std::string data_dir, state_dir, runtimes_dir, ready_file, log_level = "info";
+  int keep_alive_s = 300;
+  auto* srv = app.add_subcommand("server", "Run the Alto server");
+  srv->add_option("--listen", server.listen, "host:port to serve the API on")->capture_default_str();
+  srv->add_option("--data-dir", data_dir, "Durable state (default /var/lib/alto as root)");
+  srv->add_option("--state-dir", state_dir, "Volatile sandbox state (default /run/alto as root)");
+  srv->add_option("--driver", server.driver, "Sandbox driver: auto, oci or process")->capture_default_str();
+  srv->add_option("--idle-timeout", keep_alive_s, "Seconds an idle warm sandbox is kept")
+      ->capture_default_str()->check(CLI::Range(1, 86400));
+  srv->add_option("--runtimes-dir", runtimes_dir, "Folder holding the language runtimes");
+  srv->add_option("--ready-file", ready_file, "Write host:port here once listening");
+  srv->add_option("--region", server.region, "Region in ARNs")->capture_default_str();
+  srv->add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+
+  alto::cli::ClientOptions client;
+  if (const char* ep = std::getenv("ALTO_ENDPOINT")) client.endpoint = ep;  // NOLINT(concurrency-mt-unsafe)
+  auto* fn = app.add_subcommand("fn", "Manage and invoke functions");
+  fn->add_option("--endpoint", client.endpoint, "Alto API endpoint (env ALTO_ENDPOINT)")->capture_default_str();
+  fn->require_subcommand(1);
+
+  alto::cli::DeployArgs deploy;
+  auto* dep = fn->add_subcommand("deploy", "Create or update a function from a directory or zip");
+  dep->add_option("path", deploy.path, "Directory or .zip")->required();
+  dep->add_option("--name", deploy.name, "Function name")->required();
+  dep->add_option("--runtime", deploy.runtime, "python3.12, nodejs20.x, java17, provided.al2023, ...");
+  dep->add_option("--handler", deploy.handler, "e.g. app.handler");
+  dep->add_option("--memory", deploy.memory_mb, "MemorySize in MB (128-10240)");
+  dep->add_option("--timeout", deploy.timeout_s, "Timeout in seconds (1-900)");
+  dep->add_option("--description", deploy.description, "Description");
+  dep->add_option("--env", deploy.env, "Environment variable KEY=VALUE (repeatable)");
+
+  std::string name, payload;
+  bool show_log = false;
+  int limit = 10;
+  auto* inv = fn->add_subcommand("invoke", "Invoke a function and print its result");
+  inv->add_option("name", name)->required();
+  inv->add_option("--payload", payload, "JSON event, or @file");
+  inv->add_flag("--log", show_log, "Print the invocation's log tail to stderr");
+  fn->add_subcommand("ls", "List functions");
+  auto* get = fn->add_subcommand("get", "Show a function's configuration");
+  get->add_option("name", name)->required();
+  auto* rm = fn->add_subcommand("rm", "Delete a function");
+  rm->add_option("name", name)->required();
+  auto* logs = fn->add_subcommand("logs", "Show recent invocations' logs");
+  logs->add_option("name", name)->required();
+  logs->add_option("--limit", limit, "How many invocations")->capture_default_str()->check(CLI::Range(1, 100));
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (srv->parsed()) {
+    spdlog::set_level(spdlog::level::from_str(log_level));
+    server.data_dir = data_dir.empty() ? DefaultDataDir() : fs::path(data_dir);
+    server.state_dir = !state_dir.empty() ? fs::path(state_dir)
+                       : ::geteuid() == 0 ? fs::path("/run/alto")
+                                          : server.data_dir / "run";
+    server.runtimes_dir = runtimes_dir.empty() ? DefaultRuntimesDir() : fs::path(runtimes_dir);
+    server.ready_file = ready_file;
+    server.keep_alive = std::chrono::seconds(keep_alive_s);
+    return alto::RunServer(server);
+  }
+  if (fn->got_subcommand("deploy")) return alto::cli::FnDeploy(client, deploy);
+  if (fn->got_subcommand("invoke")) return alto::cli::FnInvoke(client, name, payload, show_log);
+  if (fn->got_subcommand("ls")) return alto::cli::FnList(client);
+  if (fn->got_subcommand("get")) return alto::cli::FnGet(client, name);
+  if (fn->got_subcommand("rm")) return alto::cli::FnRemove(client, name);
+  if (fn->got_subcommand("logs")) return alto::cli::FnLogs(client, name, limit);
+  return 1;
+}

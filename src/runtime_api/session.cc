@@ -1,0 +1,374 @@
+#include "runtime_api/session.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <nlohmann/json.hpp>
+
+#include "http/server.h"
+
+namespace alto {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kMaxLogBytes = 256 * 1024;  // per invocation; older output is dropped
+
+namespace {
+
+http::Response RuntimeError(int status, std::string_view type, std::string_view message) {
+  nlohmann::json j = {{"errorType", type}, {"errorMessage", message}};
+  return http::JsonResponse(status, j.dump());
+}
+
+http::Response Accepted() { return http::JsonResponse(202, R"({"status":"OK"})"); }
+
+std::string ErrorDocument(std::string_view type, std::string_view message) {
+  return nlohmann::json{{"errorType", type}, {"errorMessage", message}}.dump();
+}
+
+void AppendCapped(std::string& log, std::string_view data) {
+  log.append(data);
+  if (log.size() > kMaxLogBytes) log.erase(0, log.size() - kMaxLogBytes);
+}
+
+double MillisSince(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl> {
+  Impl(asio::any_io_executor ex, UniqueFd out, int pidfd, SessionOptions opts)
+      : executor(ex),
+        server(ex, [this](http::Request r) { return Handle(std::move(r)); }, ServerOptions()),
+        output(ex),
+        exit_watch(ex),
+        next_wake(ex),
+        done_wake(ex),
+        options(std::move(opts)),
+        started_at(Clock::now()) {
+    int fd = out.Release();
+    if (fd >= 0) {
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+      output.assign(fd);
+    }
+    // The pidfd stays owned by the ChildProcess; watch a duplicate.
+    int dup = ::fcntl(pidfd, F_DUPFD_CLOEXEC, 0);
+    if (dup >= 0) exit_watch.assign(dup);
+  }
+
+  http::ServerOptions ServerOptions() {
+    http::ServerOptions o;
+    o.body_limit = kMaxRuntimeResponseBytes;
+    o.too_large = [this] {
+      std::string msg = "Response payload size exceeded maximum allowed payload size (" +
+                        std::to_string(kMaxRuntimeResponseBytes) + " bytes).";
+      if (current && !outcome) Complete(OutcomeKind::kFunctionError, ErrorDocument("Function.ResponseSizeTooLarge", msg),
+                                        "Function.ResponseSizeTooLarge", false);
+      return RuntimeError(413, "RequestEntityTooLarge",
+                          "Exceeded maximum allowed payload size (" + std::to_string(kMaxRuntimeResponseBytes) + " bytes).");
+    };
+    return o;
+  }
+
+  enum class Phase { kInit, kIdle, kBusy, kDead };
+
+  asio::any_io_executor executor;
+  http::Server server;
+  asio::posix::stream_descriptor output;
+  asio::posix::stream_descriptor exit_watch;
+  asio::steady_timer next_wake;  // wakes a parked GET /next
+  asio::steady_timer done_wake;  // wakes Invoke: outcome ready, or deadline
+  SessionOptions options;
+  Clock::time_point started_at;
+  std::optional<double> init_duration_ms;
+  bool init_reported = false;
+  Phase phase = Phase::kInit;
+  bool next_parked = false;
+  bool closed = false;
+  std::optional<Invocation> pending;  // handed to the next GET /next
+  std::optional<Invocation> current;  // taken by the runtime, not answered yet
+  std::optional<Outcome> outcome;
+  std::optional<Outcome> init_error;
+  std::string exit_description;
+  std::string unattributed_log;  // init output, and output between invocations
+  std::string current_log;
+
+  void Complete(OutcomeKind kind, std::string body, std::string error_type, bool broken) {
+    if (outcome) return;
+    Outcome o;
+    o.kind = kind;
+    o.body = std::move(body);
+    o.error_type = std::move(error_type);
+    o.sandbox_broken = broken;
+    outcome = std::move(o);
+    done_wake.cancel();
+  }
+
+  void AppendLog(std::string_view data) {
+    AppendCapped(current ? current_log : unattributed_log, data);
+  }
+
+  // Output written before the runtime posted its result is already in the pipe: read it now so
+  // it lands in this invocation's log.
+  void DrainOutput() {
+    if (!output.is_open()) return;
+    char buf[16384];
+    for (;;) {
+      ssize_t n = ::read(output.native_handle(), buf, sizeof buf);
+      if (n <= 0) break;
+      AppendLog(std::string_view(buf, static_cast<size_t>(n)));
+    }
+  }
+
+  asio::awaitable<void> ReadOutput() {
+    auto self = shared_from_this();
+    std::array<char, 16384> buf;
+    for (;;) {
+      auto [ec, n] = co_await output.async_read_some(asio::buffer(buf), kTuple);
+      if (ec) break;
+      AppendLog(std::string_view(buf.data(), n));
+    }
+  }
+
+  asio::awaitable<void> WatchExit() {
+    auto self = shared_from_this();
+    auto [ec] = co_await exit_watch.async_wait(asio::posix::descriptor_base::wait_read, kTuple);
+    if (ec || closed) co_return;
+    int status = options.reap ? options.reap() : 0;
+    exit_description = options.describe_exit ? options.describe_exit(status) : "exited";
+    DrainOutput();
+    OnDead();
+  }
+
+  void OnDead() {
+    phase = Phase::kDead;
+    if ((current || pending) && !outcome) {
+      if (init_error && !current) {
+        Complete(init_error->kind, init_error->body, init_error->error_type, true);
+      } else {
+        const auto& id = current ? current->request_id : pending->request_id;
+        Complete(OutcomeKind::kFunctionError,
+                 ErrorDocument("Runtime.ExitError",
+                               "RequestId: " + id + " Error: Runtime exited with error: " + exit_description),
+                 "Runtime.ExitError", true);
+      }
+    }
+    next_wake.cancel();
+    server.Stop();
+  }
+
+  asio::awaitable<http::Response> Handle(http::Request req) {
+    auto self = shared_from_this();
+    static constexpr std::string_view kPrefix = "/2018-06-01/runtime/";
+    std::string_view path = req.path;
+    if (!path.starts_with(kPrefix)) co_return RuntimeError(404, "NotFound", "Unknown path");
+    path.remove_prefix(kPrefix.size());
+    if (path == "invocation/next" && req.method == "GET") co_return co_await Next();
+    if (path == "init/error" && req.method == "POST") co_return InitError(req);
+    static constexpr std::string_view kInvocation = "invocation/";
+    if (path.starts_with(kInvocation) && req.method == "POST") {
+      path.remove_prefix(kInvocation.size());
+      size_t slash = path.find('/');
+      if (slash != std::string_view::npos) {
+        std::string id(path.substr(0, slash));
+        std::string_view action = path.substr(slash + 1);
+        if (action == "response") co_return Respond(id, req);
+        if (action == "error") co_return ReportError(id, req);
+      }
+    }
+    co_return RuntimeError(404, "NotFound", "Unknown path or method");
+  }
+
+  asio::awaitable<http::Response> Next() {
+    if (phase == Phase::kDead || closed) co_return RuntimeError(500, "Runtime.Unknown", "Sandbox is shutting down");
+    if (current && !outcome) {
+      co_return RuntimeError(403, "InvalidStateTransition",
+                             "State transition from Busy to Next is not allowed: answer " + current->request_id + " first");
+    }
+    if (next_parked) co_return RuntimeError(403, "InvalidStateTransition", "Another /next is already waiting");
+    if (!init_duration_ms) init_duration_ms = MillisSince(started_at);
+    phase = Phase::kIdle;
+    next_parked = true;
+    while (!pending && !closed && phase != Phase::kDead) {
+      next_wake.expires_at(Clock::time_point::max());
+      co_await next_wake.async_wait(kTuple);
+    }
+    next_parked = false;
+    if (!pending) co_return RuntimeError(500, "Runtime.Unknown", "Sandbox is shutting down");
+    current = std::move(pending);
+    pending.reset();
+    phase = Phase::kBusy;
+    // Output from here on belongs to this invocation.
+    http::Response res;
+    res.status = 200;
+    res.body = current->payload;
+    res.Set("Content-Type", "application/json");
+    res.Set("Lambda-Runtime-Aws-Request-Id", current->request_id);
+    res.Set("Lambda-Runtime-Deadline-Ms", std::to_string(current->deadline_epoch_ms));
+    res.Set("Lambda-Runtime-Invoked-Function-Arn", current->invoked_function_arn);
+    res.Set("Lambda-Runtime-Trace-Id", current->trace_id);
+    if (!current->client_context.empty()) res.Set("Lambda-Runtime-Client-Context", current->client_context);
+    co_return res;
+  }
+
+  std::optional<http::Response> CheckAnswerable(const std::string& id) {
+    if (phase == Phase::kInit) {
+      return RuntimeError(403, "InvalidStateTransition", "No invocation has been handed out yet");
+    }
+    if (!current || current->request_id != id || outcome) {
+      return RuntimeError(400, "InvalidRequestID", "Invalid request ID: " + id);
+    }
+    return std::nullopt;
+  }
+
+  http::Response Respond(const std::string& id, http::Request& req) {
+    if (auto bad = CheckAnswerable(id)) return *bad;
+    auto mode = req.HeaderValue("Lambda-Runtime-Function-Response-Mode");
+    if (!mode.empty() && mode != "streaming") {
+      Complete(OutcomeKind::kFunctionError,
+               ErrorDocument("Runtime.InvalidResponseModeHeader", "Invalid response mode header: " + std::string(mode)),
+               "Runtime.InvalidResponseModeHeader", false);
+      return RuntimeError(400, "InvalidFunctionResponseMode", "Invalid response mode: " + std::string(mode));
+    }
+    DrainOutput();
+    Complete(OutcomeKind::kSuccess, std::move(req.body), "", false);
+    return Accepted();
+  }
+
+  static std::string ErrorTypeOf(const http::Request& req, const nlohmann::json& doc, std::string_view fallback) {
+    std::string type(req.HeaderValue("Lambda-Runtime-Function-Error-Type"));
+    if (type.empty() && doc.is_object() && doc.contains("errorType") && doc["errorType"].is_string()) {
+      type = doc["errorType"].get<std::string>();
+    }
+    return type.empty() ? std::string(fallback) : type;
+  }
+
+  // The error document the caller sees: the runtime's JSON as posted (minus the X-Ray cause), or
+  // a document wrapping a non-JSON body.
+  static std::string CallerErrorBody(const http::Request& req, nlohmann::json& doc, const std::string& type) {
+    if (doc.is_object()) {
+      doc.erase("errorCause");
+      return doc.dump();
+    }
+    return ErrorDocument(type, req.body);
+  }
+
+  http::Response ReportError(const std::string& id, http::Request& req) {
+    if (auto bad = CheckAnswerable(id)) return *bad;
+    auto doc = nlohmann::json::parse(req.body, nullptr, false);
+    std::string type = ErrorTypeOf(req, doc, "Unhandled");
+    DrainOutput();
+    Complete(OutcomeKind::kFunctionError, CallerErrorBody(req, doc, type), type, false);
+    return Accepted();
+  }
+
+  http::Response InitError(http::Request& req) {
+    if (phase != Phase::kInit) {
+      return RuntimeError(403, "InvalidStateTransition", "Init has already completed");
+    }
+    auto doc = nlohmann::json::parse(req.body, nullptr, false);
+    std::string type = ErrorTypeOf(req, doc, "Runtime.Unknown");
+    Outcome o;
+    o.kind = OutcomeKind::kFunctionError;
+    o.body = CallerErrorBody(req, doc, type);
+    o.error_type = type;
+    o.sandbox_broken = true;
+    init_error = o;
+    if (!init_duration_ms) init_duration_ms = MillisSince(started_at);
+    if (pending && !outcome) Complete(o.kind, o.body, o.error_type, true);
+    return Accepted();
+  }
+
+  asio::awaitable<Outcome> Invoke(Invocation inv) {
+    auto self = shared_from_this();
+    auto begin = Clock::now();
+    const std::string id = inv.request_id;
+    const int timeout_s = inv.timeout_s;
+    outcome.reset();
+    current_log.clear();
+    if (init_error) {
+      Complete(init_error->kind, init_error->body, init_error->error_type, true);
+    } else if (phase == Phase::kDead || closed) {
+      Complete(OutcomeKind::kFunctionError,
+               ErrorDocument("Runtime.ExitError", "RequestId: " + id + " Error: Runtime exited with error: " +
+                                                      (exit_description.empty() ? "exited" : exit_description)),
+               "Runtime.ExitError", true);
+    } else {
+      auto deadline = inv.deadline;
+      pending = std::move(inv);
+      next_wake.cancel();
+      done_wake.expires_at(deadline);
+      while (!outcome) {
+        auto [ec] = co_await done_wake.async_wait(kTuple);
+        if (!ec && !outcome) {
+          char secs[32];
+          snprintf(secs, sizeof secs, "%d.00", timeout_s);
+          Complete(OutcomeKind::kFunctionError,
+                   ErrorDocument("Sandbox.Timedout",
+                                 "RequestId: " + id + " Error: Task timed out after " + secs + " seconds"),
+                   "Sandbox.Timedout", true);
+        } else if (closed && !outcome) {
+          Complete(OutcomeKind::kFunctionError, ErrorDocument("Sandbox.Failure", "Sandbox was shut down"),
+                   "Sandbox.Failure", true);
+        }
+      }
+    }
+    DrainOutput();
+    Outcome result = std::move(*outcome);
+    outcome.reset();
+    result.log = std::move(unattributed_log);
+    result.log += current_log;
+    unattributed_log.clear();
+    current_log.clear();
+    pending.reset();
+    current.reset();
+    if (phase == Phase::kBusy) phase = Phase::kIdle;
+    result.duration_ms = MillisSince(begin);
+    if (!init_reported && init_duration_ms) {
+      result.init_duration_ms = *init_duration_ms;
+      init_reported = true;
+    }
+    co_return result;
+  }
+
+  void Close() {
+    if (closed) return;
+    closed = true;
+    next_wake.cancel();
+    done_wake.cancel();
+    server.Stop();
+    boost::system::error_code ignored;
+    output.close(ignored);
+    exit_watch.close(ignored);
+  }
+};
+
+RuntimeSession::RuntimeSession(asio::any_io_executor executor, UniqueFd listener, UniqueFd output,
+                               int pidfd, SessionOptions options)
+    : impl_(std::make_shared<Impl>(executor, std::move(output), pidfd, std::move(options))) {
+  if (auto st = impl_->server.Adopt(listener.Release()); !st) {
+    spdlog::error("runtime api: {}", st.error().message);
+  }
+}
+
+RuntimeSession::~RuntimeSession() { Close(); }
+
+void RuntimeSession::Start() {
+  impl_->server.Start();
+  if (impl_->output.is_open()) asio::co_spawn(impl_->executor, impl_->ReadOutput(), asio::detached);
+  if (impl_->exit_watch.is_open()) asio::co_spawn(impl_->executor, impl_->WatchExit(), asio::detached);
+}
+
+asio::awaitable<Outcome> RuntimeSession::Invoke(Invocation invocation) {
+  co_return co_await impl_->Invoke(std::move(invocation));
+}
+
+void RuntimeSession::Close() { impl_->Close(); }
+
+bool RuntimeSession::alive() const { return impl_->phase != Impl::Phase::kDead && !impl_->closed; }
+
+}  // namespace alto

@@ -1,0 +1,78 @@
+// The Runtime API (2018-06-01) of one sandbox, served on that sandbox's own listening socket,
+// and the watch over its process (exit, log output). It hands one invocation at a time to the
+// runtime's GET /next and completes it from /response, /error, /init/error, a deadline or the
+// process's exit.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "sandbox/unique_fd.h"
+
+namespace alto {
+
+// Lambda's limit on what a runtime may post (6 MiB + 100 bytes).
+constexpr size_t kMaxRuntimeResponseBytes = 6 * 1024 * 1024 + 100;
+
+struct Invocation {
+  std::string request_id;
+  std::string payload;
+  std::chrono::steady_clock::time_point deadline;
+  int64_t deadline_epoch_ms = 0;
+  int timeout_s = 3;
+  std::string invoked_function_arn;
+  std::string trace_id;
+  std::string client_context;  // decoded JSON text
+};
+
+enum class OutcomeKind {
+  kSuccess,
+  kFunctionError,  // /error, or a platform-detected failure of the function (exit, timeout...)
+};
+
+struct Outcome {
+  OutcomeKind kind = OutcomeKind::kSuccess;
+  std::string body;          // the function's response, or the error document
+  std::string error_type;    // for errors
+  bool sandbox_broken = false;  // the sandbox must not be reused (timeout, exit, init failure)
+  std::string log;           // what the function printed during the invocation
+  double duration_ms = 0;
+  double init_duration_ms = 0;  // > 0 on the invocation that paid for a cold start
+};
+
+struct SessionOptions {
+  std::string function_name;
+  std::string function_version;
+  int memory_mb = 128;
+  // How a wait status reads in a Runtime.ExitError ("exit status 1", "signal: killed").
+  std::function<std::string(int)> describe_exit;
+  // Reaps the process after its pidfd fired; returns the wait status.
+  std::function<int()> reap;
+};
+
+class RuntimeSession : public std::enable_shared_from_this<RuntimeSession> {
+ public:
+  RuntimeSession(boost::asio::any_io_executor executor, UniqueFd listener, UniqueFd output,
+                 int pidfd, SessionOptions options);
+  ~RuntimeSession();
+  RuntimeSession(const RuntimeSession&) = delete;
+  RuntimeSession& operator=(const RuntimeSession&) = delete;
+
+  void Start();
+  // Runs one invocation to completion. Only one at a time per session.
+  boost::asio::awaitable<Outcome> Invoke(Invocation invocation);
+  // Stops serving; a pending invocation completes as failed.
+  void Close();
+  bool alive() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace alto

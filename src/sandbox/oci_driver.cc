@@ -1,0 +1,244 @@
+// The `oci` driver: each sandbox is an OCI bundle run by runc. The bundle is built here from an
+// allow-list of fields (never from user JSON). Steps, in order (docs/sandbox.md):
+//   1. a network namespace with only loopback, holding the sandbox's Runtime API socket
+//   2. a bundle: empty read-only root, read-only binds of the host's runtime directories,
+//      the code read-only at /var/task, the runtime read-only at /var/runtime, tmpfs /tmp
+//   3. pid, ipc, uts, mount and cgroup namespaces; the netns from step 1
+//   4. cgroup limits: memory = MemorySize with no swap, pids, CPU shares by memory
+//   5. no capabilities, no new privileges, a non-root uid, rlimits, masked /proc paths
+//   6. `runc run` in the foreground, its stdout/stderr being the function's log
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "sandbox/netns.h"
+#include "sandbox/runtimes.h"
+#include "sandbox/sandbox.h"
+
+namespace alto {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr int kSandboxUid = 993;  // Lambda's sbx_user1051 has uid 993
+constexpr int kSandboxGid = 990;
+
+json RoBind(const std::string& src, const std::string& dst) {
+  return {{"destination", dst}, {"type", "bind"}, {"source", src},
+          {"options", {"rbind", "ro", "nosuid", "nodev"}}};
+}
+
+// Host paths a runtime needs, bound read-only. /etc is an allow-list, not the whole directory.
+const std::vector<std::string>& HostReadOnlyPaths() {
+  static const std::vector<std::string> paths = {
+      "/usr",           "/etc/ld.so.cache", "/etc/ld.so.conf",   "/etc/ld.so.conf.d",
+      "/etc/alternatives", "/etc/ssl",     "/etc/ca-certificates", "/etc/java-17-openjdk",
+      "/etc/localtime", "/etc/hosts",       "/etc/nsswitch.conf", "/etc/mime.types",
+  };
+  return paths;
+}
+
+json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path& netns_pin,
+                 const std::string& runtime_api) {
+  const std::string task_root = "/var/task";
+  const std::string runtime_dir = "/var/runtime";
+  json mounts = json::array();
+  mounts.push_back({{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"},
+                    {"options", {"nosuid", "noexec", "nodev"}}});
+  mounts.push_back({{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                    {"options", {"nosuid", "strictatime", "mode=755", "size=64k"}}});
+  mounts.push_back({{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
+                    {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}});
+  mounts.push_back({{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                    {"options", {"nosuid", "nodev", "mode=1777",
+                                 "size=" + std::to_string(spec.ephemeral_storage_mb) + "m"}}});
+  for (const auto& p : HostReadOnlyPaths()) {
+    std::error_code ec;
+    if (fs::exists(p, ec) && !fs::is_symlink(p, ec)) mounts.push_back(RoBind(p, p));
+  }
+  mounts.push_back(RoBind(spec.code_dir.string(), task_root));
+  if (!rt.dir.empty()) mounts.push_back(RoBind((spec.runtimes_dir / rt.dir).string(), runtime_dir));
+
+  const int64_t memory = int64_t{spec.memory_mb} * 1024 * 1024;
+  // Lambda gives one vCPU at 1,769 MB; shares follow the same proportion (1024 = one CPU).
+  const int64_t shares = std::max<int64_t>(2, int64_t{spec.memory_mb} * 1024 / 1769);
+  json caps = json::array();
+  json config = {
+      {"ociVersion", "1.0.2"},
+      {"process",
+       {{"terminal", false},
+        {"user", {{"uid", kSandboxUid}, {"gid", kSandboxGid}}},
+        {"args", ExpandArgv(rt, runtime_dir, task_root, spec.memory_mb)},
+        {"env", BaseRuntimeEnv(spec, task_root, runtime_dir, runtime_api)},
+        {"cwd", task_root},
+        {"capabilities",
+         {{"bounding", caps}, {"effective", caps}, {"inheritable", caps}, {"permitted", caps}, {"ambient", caps}}},
+        {"rlimits",
+         {{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}},
+          {{"type", "RLIMIT_CORE"}, {"hard", 0}, {"soft", 0}}}},
+        {"noNewPrivileges", true}}},
+      {"root", {{"path", "rootfs"}, {"readonly", true}}},
+      {"hostname", "localhost"},
+      {"mounts", mounts},
+      {"linux",
+       {{"namespaces",
+         {{{"type", "pid"}},
+          {{"type", "ipc"}},
+          {{"type", "uts"}},
+          {{"type", "mount"}},
+          {{"type", "cgroup"}},
+          {{"type", "network"}, {"path", netns_pin.string()}}}},
+        {"cgroupsPath", "/alto/" + spec.id},
+        {"resources",
+         {{"devices", {{{"allow", false}, {"access", "rwm"}}}},
+          {"memory", {{"limit", memory}, {"swap", memory}}},
+          {"pids", {{"limit", 1024}}},
+          {"cpu", {{"shares", shares}}}}},
+        {"maskedPaths",
+         {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"}},
+        {"readonlyPaths",
+         {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}},
+  };
+  return config;
+}
+
+class OciResources final : public SandboxResources {
+ public:
+  OciResources(std::string runc, fs::path runc_root, std::string id, fs::path bundle, fs::path netns)
+      : runc_(std::move(runc)), runc_root_(std::move(runc_root)), id_(std::move(id)),
+        bundle_(std::move(bundle)), netns_(std::move(netns)) {}
+  ~OciResources() override {
+    KillAll();
+    RemoveNetnsPin(netns_);
+    std::error_code ec;
+    fs::remove_all(bundle_, ec);
+  }
+  void KillAll() override {
+    if (killed_) return;
+    killed_ = true;
+    // delete --force kills every process of the container and removes its cgroup and state.
+    (void)RunCommand({runc_, "--root", runc_root_.string(), "delete", "--force", id_});
+  }
+
+ private:
+  std::string runc_;
+  fs::path runc_root_;
+  std::string id_;
+  fs::path bundle_;
+  fs::path netns_;
+  bool killed_ = false;
+};
+
+class OciDriver final : public Driver {
+ public:
+  OciDriver(DriverOptions options, std::string runc) : options_(std::move(options)), runc_(std::move(runc)) {}
+  std::string_view name() const override { return "oci"; }
+
+  Status Init() {
+    std::error_code ec;
+    for (const auto& d : {RuncRoot(), BundlesDir(), NetnsDir()}) {
+      fs::create_directories(d, ec);
+      if (ec) return SysError("create " + d.string(), ec.value());
+      ::chmod(d.c_str(), 0700);
+    }
+    return {};
+  }
+
+  Result<std::unique_ptr<Sandbox>> Start(const SandboxSpec& spec) override {
+    const RuntimeInfo* rt = FindRuntime(spec.runtime);
+    if (!rt) return MakeError(Errc::kInvalidArgument, "unknown runtime " + spec.runtime);
+    fs::path pin = NetnsDir() / spec.id;
+    auto listener = CreateIsolatedNetns(pin, kSandboxRuntimeApiPort);
+    if (!listener) return listener.error();
+    fs::path bundle = BundlesDir() / spec.id;
+    // From here on the resources object owns the netns pin and the bundle.
+    auto resources = std::make_unique<OciResources>(runc_, RuncRoot(), spec.id, bundle, pin);
+    if (auto st = WriteBundle(spec, *rt, bundle, pin); !st) return st.error();
+    SpawnOptions so;
+    so.argv = {runc_, "--root", RuncRoot().string(), "run", "--bundle", bundle.string(), spec.id};
+    so.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    auto child = ChildProcess::Spawn(so);
+    if (!child) return child.error();
+    return std::make_unique<Sandbox>(spec.id, std::move(child.value()), std::move(listener.value()),
+                                     std::move(resources), true);
+  }
+
+  void CleanupStale() override {
+    auto list = RunCommand({runc_, "--root", RuncRoot().string(), "list", "-q"});
+    if (list && list->exit_code == 0) {
+      std::istringstream ids(list->output);
+      for (std::string id; std::getline(ids, id);) {
+        if (id.empty()) continue;
+        spdlog::info("removing leftover sandbox {}", id);
+        (void)RunCommand({runc_, "--root", RuncRoot().string(), "delete", "--force", id});
+      }
+    }
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(NetnsDir(), ec)) RemoveNetnsPin(e.path());
+    for (const auto& e : fs::directory_iterator(BundlesDir(), ec)) fs::remove_all(e.path(), ec);
+  }
+
+ private:
+  fs::path RuncRoot() const { return options_.state_dir / "runc"; }
+  fs::path BundlesDir() const { return options_.state_dir / "bundles"; }
+  fs::path NetnsDir() const { return options_.state_dir / "netns"; }
+
+  Status WriteBundle(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path& bundle,
+                     const fs::path& pin) {
+    std::error_code ec;
+    fs::path rootfs = bundle / "rootfs";
+    fs::create_directories(rootfs, ec);
+    if (ec) return SysError("create " + rootfs.string(), ec.value());
+    ::chmod(rootfs.c_str(), 0755);
+    // Merged-/usr hosts: /bin, /lib... are symlinks into /usr; mirror them in the root.
+    for (const char* top : {"bin", "sbin", "lib", "lib32", "lib64", "libx32"}) {
+      fs::path host = fs::path("/") / top;
+      if (fs::is_symlink(host, ec)) fs::create_symlink(fs::read_symlink(host, ec), rootfs / top, ec);
+    }
+    std::string runtime_api = "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort);
+    json config = BuildConfig(spec, rt, pin, runtime_api);
+    std::ofstream out(bundle / "config.json");
+    out << config.dump();
+    out.close();
+    if (!out) return MakeError(Errc::kInternal, "write " + (bundle / "config.json").string());
+    return {};
+  }
+
+  DriverOptions options_;
+  std::string runc_;
+};
+
+std::string FindExecutable(const std::vector<std::string>& candidates) {
+  for (const auto& c : candidates) {
+    for (const char* dir : {"/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/", "/usr/local/bin/", "/usr/local/sbin/"}) {
+      std::string p = std::string(dir) + c;
+      if (::access(p.c_str(), X_OK) == 0) return p;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Driver>> MakeOciDriver(const DriverOptions& options) {
+  if (::geteuid() != 0) {
+    return MakeError(Errc::kUnsupported, "the oci driver needs root; use --driver process for development");
+  }
+  std::string runc = options.runc_path.empty() ? FindExecutable({"runc"}) : options.runc_path;
+  if (runc.empty()) return MakeError(Errc::kUnsupported, "runc not found (apt-get install runc)");
+  auto version = RunCommand({runc, "--version"});
+  if (!version || version->exit_code != 0) {
+    return MakeError(Errc::kUnsupported, runc + " --version failed: " + (version ? version->output : version.error().message));
+  }
+  auto driver = std::make_unique<OciDriver>(options, runc);
+  if (auto st = driver->Init(); !st) return st.error();
+  return std::unique_ptr<Driver>(std::move(driver));
+}
+
+}  // namespace alto

@@ -1,0 +1,57 @@
+// A child process in its own session (process group), with stdout+stderr on one pipe and a
+// pidfd that becomes readable when it exits. The destructor kills the group and reaps it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "sandbox/unique_fd.h"
+
+namespace alto {
+
+struct SpawnOptions {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // K=V, the whole environment
+  std::string cwd;
+  bool capture_output = true;  // stdout+stderr to a pipe; otherwise inherit ours
+};
+
+class ChildProcess {
+ public:
+  static Result<ChildProcess> Spawn(const SpawnOptions& options);
+  ChildProcess() = default;
+  ~ChildProcess();
+  ChildProcess(ChildProcess&& o) noexcept;
+  ChildProcess& operator=(ChildProcess&& o) noexcept;
+
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }
+  UniqueFd TakeOutput() { return std::move(output_); }
+  // SIGKILL to the whole process group.
+  void Kill();
+  // Reaps if exited; returns the wait status, or -1 while it runs.
+  int TryReap();
+  // Blocks until exit; returns the wait status.
+  int Wait();
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  UniqueFd pidfd_;
+  UniqueFd output_;
+};
+
+// Runs a command to completion and returns its exit code and combined output (blocking).
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+Result<CommandResult> RunCommand(const std::vector<std::string>& argv);
+
+// Describes a wait status the way Lambda's errors do: "exit status 1", "signal: killed".
+std::string DescribeWaitStatus(int status);
+
+}  // namespace alto

@@ -1,0 +1,86 @@
+// Sandbox driver interface. A driver turns a SandboxSpec into a running sandbox: the function's
+// runtime process, plus a listening socket that only this sandbox can reach, on which Alto serves
+// the sandbox's own Runtime API. Two drivers: `oci` (runc, isolated) and `process` (none).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "sandbox/process.h"
+#include "sandbox/unique_fd.h"
+
+namespace alto {
+
+struct SandboxSpec {
+  std::string id;  // unique per sandbox; also the container id
+  std::string function_name;
+  std::string function_version;
+  std::string runtime;  // Lambda runtime name, looked up in the runtime table
+  int memory_mb = 128;
+  int ephemeral_storage_mb = 512;
+  std::filesystem::path code_dir;      // extracted package on the host
+  std::filesystem::path runtimes_dir;  // host folder holding runtimes/<lang>
+  // Environment without the path variables, which the driver adds (paths differ per driver).
+  std::vector<std::string> env;
+};
+
+// Driver-specific teardown (containers, mounts, files). Runs on the blocking pool.
+class SandboxResources {
+ public:
+  virtual ~SandboxResources() = default;
+  virtual void KillAll() = 0;
+};
+
+// A started sandbox. Destruction kills every process in it and releases what it holds; it
+// blocks (it may run `runc delete`), so it must happen off the I/O threads.
+class Sandbox {
+ public:
+  Sandbox(std::string id, ChildProcess child, UniqueFd runtime_api_listener,
+          std::unique_ptr<SandboxResources> resources, bool exit_code_encodes_signal);
+  ~Sandbox();
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  const std::string& id() const { return id_; }
+  ChildProcess& process() { return child_; }
+  UniqueFd TakeRuntimeApiListener() { return std::move(listener_); }
+  void Kill();
+  // "exit status 1", "signal: killed", as Lambda's Runtime.ExitError message says.
+  std::string DescribeExit(int wait_status) const;
+
+ private:
+  std::string id_;
+  ChildProcess child_;
+  UniqueFd listener_;
+  std::unique_ptr<SandboxResources> resources_;
+  bool exit_code_encodes_signal_;
+};
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  virtual std::string_view name() const = 0;
+  // Blocking: run on the blocking pool.
+  virtual Result<std::unique_ptr<Sandbox>> Start(const SandboxSpec& spec) = 0;
+  // Removes whatever a previous run of the server left (after a crash or kill -9).
+  virtual void CleanupStale() = 0;
+};
+
+struct DriverOptions {
+  std::filesystem::path state_dir;  // e.g. /run/alto: bundles, netns mounts, runc state
+  std::string runc_path;            // empty: search for runc, then crun
+};
+
+std::unique_ptr<Driver> MakeProcessDriver(const DriverOptions& options);
+Result<std::unique_ptr<Driver>> MakeOciDriver(const DriverOptions& options);
+
+// The environment every runtime sees (Lambda's reserved variables) plus the user's.
+std::vector<std::string> BaseRuntimeEnv(const SandboxSpec& spec, const std::string& task_root,
+                                        const std::string& runtime_dir,
+                                        const std::string& runtime_api_address);
+
+}  // namespace alto

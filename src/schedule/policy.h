@@ -1,0 +1,37 @@
+// Pure scheduling policies, tested with a hand-moved clock.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <vector>
+
+namespace alto {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// An idle sandbox is reaped once it has been idle for the keep-alive period.
+inline bool IdleExpired(SteadyTime last_used, SteadyTime now, std::chrono::milliseconds keep_alive) {
+  return now - last_used >= keep_alive;
+}
+
+// Which idle sandbox serves the next invocation: the most recently used one. Reusing the warmest
+// sandbox lets the others age out, so a function keeps only as many sandboxes as its recent peak
+// concurrency needs. Returns the index into last_used, or npos when empty.
+inline size_t PickIdle(const std::vector<SteadyTime>& last_used) {
+  size_t best = static_cast<size_t>(-1);
+  for (size_t i = 0; i < last_used.size(); ++i) {
+    if (best == static_cast<size_t>(-1) || last_used[i] >= last_used[best]) best = i;
+  }
+  return best;
+}
+
+// How often the reaper looks at idle sandboxes: often enough to honour short keep-alives in
+// tests, rarely enough to cost nothing.
+inline std::chrono::milliseconds ReapInterval(std::chrono::milliseconds keep_alive) {
+  auto quarter = keep_alive / 4;
+  if (quarter < std::chrono::milliseconds(50)) return std::chrono::milliseconds(50);
+  if (quarter > std::chrono::milliseconds(5000)) return std::chrono::milliseconds(5000);
+  return quarter;
+}
+
+}  // namespace alto

@@ -1,0 +1,163 @@
+#include "schedule/scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+
+#include "common/blocking.h"
+#include "common/encoding.h"
+#include "schedule/policy.h"
+
+namespace alto {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+std::string KeyOf(const FunctionConfig& f) { return f.name + "@" + f.revision_id; }
+
+std::string LogStreamName() {
+  time_t now = time(nullptr);
+  struct tm tm {};
+  gmtime_r(&now, &tm);
+  char date[16];
+  strftime(date, sizeof date, "%Y/%m/%d", &tm);
+  return std::string(date) + "/[$LATEST]" + RandomHex(16);
+}
+}  // namespace
+
+Scheduler::Scheduler(asio::any_io_executor io, asio::thread_pool& blocking, Driver& driver,
+                     CodeStore& code, SchedulerOptions options)
+    : io_(io), blocking_(blocking), driver_(driver), code_(code), options_(std::move(options)), reap_timer_(io) {}
+
+Scheduler::~Scheduler() { Shutdown(); }
+
+void Scheduler::Start() { asio::co_spawn(io_, ReapLoop(), asio::detached); }
+
+asio::awaitable<Result<Lease>> Scheduler::Acquire(const FunctionConfig& f) {
+  if (stopped_) co_return MakeError(Errc::kUnavailable, "server is shutting down");
+  const std::string key = KeyOf(f);
+  retired_functions_.erase(f.name);
+  auto& pool = idle_[key];
+  while (!pool.empty()) {
+    std::vector<SteadyTime> times;
+    for (const auto& l : pool) times.push_back(l->last_used);
+    size_t i = PickIdle(times);
+    Lease lease = pool[i];
+    pool.erase(pool.begin() + static_cast<long>(i));
+    if (lease->session->alive()) co_return lease;
+    Destroy(std::move(lease));
+  }
+
+  SandboxSpec spec;
+  spec.id = "alto-" + RandomHex(8);
+  spec.function_name = f.name;
+  spec.function_version = f.version;
+  spec.runtime = f.runtime;
+  spec.memory_mb = f.memory_mb;
+  spec.ephemeral_storage_mb = f.ephemeral_storage_mb;
+  spec.code_dir = code_.CodeDir(f.code_sha256_hex);
+  spec.runtimes_dir = options_.runtimes_dir;
+  for (const auto& [k, v] : f.environment) spec.env.push_back(k + "=" + v);
+  spec.env.push_back("_HANDLER=" + f.handler);
+  spec.env.push_back("AWS_LAMBDA_FUNCTION_NAME=" + f.name);
+  spec.env.push_back("AWS_LAMBDA_FUNCTION_VERSION=" + f.version);
+  spec.env.push_back("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(f.memory_mb));
+  spec.env.push_back("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + f.name);
+  spec.env.push_back("AWS_LAMBDA_LOG_STREAM_NAME=" + LogStreamName());
+  spec.env.push_back("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand");
+  spec.env.push_back("AWS_REGION=" + options_.region);
+  spec.env.push_back("AWS_DEFAULT_REGION=" + options_.region);
+
+  auto started = co_await RunBlocking(blocking_, [&] { return driver_.Start(spec); });
+  if (!started) co_return started.error();
+  auto lease = std::make_shared<Instance>();
+  lease->key = key;
+  lease->function_name = f.name;
+  lease->sandbox = std::move(started.value());
+  Sandbox* sb = lease->sandbox.get();
+  SessionOptions so;
+  so.function_name = f.name;
+  so.function_version = f.version;
+  so.memory_mb = f.memory_mb;
+  so.describe_exit = [sb](int status) { return sb->DescribeExit(status); };
+  so.reap = [sb] { return sb->process().TryReap(); };
+  lease->session = std::make_shared<RuntimeSession>(io_, sb->TakeRuntimeApiListener(), sb->process().TakeOutput(),
+                                                    sb->process().pidfd(), std::move(so));
+  lease->session->Start();
+  lease->last_used = SteadyClock::now();
+  ++live_;
+  spdlog::debug("cold start {} for {}", spec.id, f.name);
+  co_return lease;
+}
+
+void Scheduler::Release(Lease lease, bool reusable) {
+  lease->cold = false;
+  if (!reusable || stopped_ || !lease->session->alive() || retired_functions_.count(lease->function_name)) {
+    Destroy(std::move(lease));
+    return;
+  }
+  lease->last_used = SteadyClock::now();
+  idle_[lease->key].push_back(std::move(lease));
+}
+
+void Scheduler::Retire(const std::string& function_name) {
+  retired_functions_.insert(function_name);
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    if (it->first.starts_with(function_name + "@")) {
+      for (auto& l : it->second) Destroy(std::move(l));
+      it = idle_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Scheduler::Destroy(Lease lease) {
+  if (!lease) return;
+  lease->session->Close();
+  --live_;
+  // Teardown blocks (runc delete, unmounts): hand the sandbox to the blocking pool.
+  asio::post(blocking_, [sandbox = std::move(lease->sandbox)]() mutable { sandbox.reset(); });
+}
+
+asio::awaitable<void> Scheduler::ReapLoop() {
+  auto interval = ReapInterval(options_.keep_alive);
+  while (!stopped_) {
+    reap_timer_.expires_after(interval);
+    auto [ec] = co_await reap_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec || stopped_) break;
+    auto now = SteadyClock::now();
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      auto& pool = it->second;
+      for (size_t i = 0; i < pool.size();) {
+        if (!pool[i]->session->alive() || IdleExpired(pool[i]->last_used, now, options_.keep_alive)) {
+          Destroy(std::move(pool[i]));
+          pool.erase(pool.begin() + static_cast<long>(i));
+        } else {
+          ++i;
+        }
+      }
+      it = pool.empty() ? idle_.erase(it) : std::next(it);
+    }
+  }
+}
+
+void Scheduler::Shutdown() {
+  if (stopped_) return;
+  stopped_ = true;
+  reap_timer_.cancel();
+  for (auto& [key, pool] : idle_) {
+    for (auto& l : pool) Destroy(std::move(l));
+  }
+  idle_.clear();
+}
+
+size_t Scheduler::idle_count() const {
+  size_t n = 0;
+  for (const auto& [k, v] : idle_) n += v.size();
+  return n;
+}
+
+}  // namespace alto

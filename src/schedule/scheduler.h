@@ -1,0 +1,76 @@
+// Warm pools of sandboxes per function revision: reuse an idle sandbox, cold-start one when none
+// is idle, reap idle ones after the keep-alive. Runs on one I/O executor; sandbox start and
+// teardown go to the blocking pool.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "common/result.h"
+#include "runtime_api/session.h"
+#include "sandbox/sandbox.h"
+#include "store/code_store.h"
+#include "store/function.h"
+
+namespace alto {
+
+struct SchedulerOptions {
+  std::chrono::milliseconds keep_alive{std::chrono::minutes(5)};
+  std::filesystem::path runtimes_dir;
+  std::string region = "us-east-1";
+};
+
+struct Instance {
+  std::string key;  // function name @ revision
+  std::string function_name;
+  std::unique_ptr<Sandbox> sandbox;
+  std::shared_ptr<RuntimeSession> session;
+  std::chrono::steady_clock::time_point last_used;
+  bool cold = true;  // has not served an invocation yet
+};
+using Lease = std::shared_ptr<Instance>;
+
+class Scheduler {
+ public:
+  Scheduler(boost::asio::any_io_executor io, boost::asio::thread_pool& blocking, Driver& driver,
+            CodeStore& code, SchedulerOptions options);
+  ~Scheduler();
+
+  void Start();
+  boost::asio::awaitable<Result<Lease>> Acquire(const FunctionConfig& function);
+  // Returns a sandbox after an invocation; a broken one is destroyed.
+  void Release(Lease lease, bool reusable);
+  // The function changed or was deleted: none of its sandboxes is reused.
+  void Retire(const std::string& function_name);
+  // Destroys every idle sandbox and stops the reaper.
+  void Shutdown();
+
+  size_t idle_count() const;
+  size_t live_count() const { return live_; }
+
+ private:
+  boost::asio::awaitable<void> ReapLoop();
+  void Destroy(Lease lease);
+
+  boost::asio::any_io_executor io_;
+  boost::asio::thread_pool& blocking_;
+  Driver& driver_;
+  CodeStore& code_;
+  SchedulerOptions options_;
+  boost::asio::steady_timer reap_timer_;
+  std::unordered_map<std::string, std::vector<Lease>> idle_;
+  std::unordered_set<std::string> retired_functions_;  // cleared when a new revision is acquired
+  size_t live_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace alto

@@ -1,0 +1,149 @@
+#include "server/server.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <fstream>
+
+#include "api/errors.h"
+#include "api/lambda_api.h"
+#include "api/validation.h"
+#include "common/time.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "invoke/invoker.h"
+#include "sandbox/sandbox.h"
+#include "schedule/scheduler.h"
+#include "store/code_store.h"
+#include "store/store.h"
+
+namespace alto {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+Result<std::unique_ptr<Driver>> MakeDriver(const ServerConfig& cfg) {
+  DriverOptions o;
+  o.state_dir = cfg.state_dir;
+  std::string which = cfg.driver;
+  if (which == "auto") which = ::geteuid() == 0 ? "oci" : "process";
+  if (which == "oci") return MakeOciDriver(o);
+  if (which == "process") {
+    spdlog::warn("*****************************************************************");
+    spdlog::warn("* sandbox driver 'process': functions run as plain processes of *");
+    spdlog::warn("* this user with NO isolation. Use it for development only.     *");
+    spdlog::warn("*****************************************************************");
+    return MakeProcessDriver(o);
+  }
+  return MakeError(Errc::kInvalidArgument, "unknown driver '" + cfg.driver + "' (oci, process or auto)");
+}
+
+}  // namespace
+
+int RunServer(const ServerConfig& cfg) {
+  auto endpoint = http::ParseEndpoint(cfg.listen);
+  if (!endpoint) {
+    spdlog::error("--listen: {}", endpoint.error().message);
+    return 2;
+  }
+  std::error_code ec;
+  for (const auto& dir : {cfg.data_dir, cfg.state_dir}) {
+    fs::create_directories(dir, ec);
+    if (ec) {
+      spdlog::error("cannot create {}: {}", dir.string(), ec.message());
+      return 1;
+    }
+  }
+  if (!fs::is_directory(cfg.runtimes_dir, ec)) {
+    spdlog::error("runtimes directory {} not found (build the project, or pass --runtimes-dir)", cfg.runtimes_dir.string());
+    return 1;
+  }
+  auto store = OpenSqliteStore((cfg.data_dir / "alto.db").string());
+  if (!store) {
+    spdlog::error("store: {}", store.error().message);
+    return 1;
+  }
+  CodeStore code(cfg.data_dir / "code");
+  if (auto st = code.Init(); !st) {
+    spdlog::error("code store: {}", st.error().message);
+    return 1;
+  }
+  if (auto refs = (*store)->ReferencedCode()) code.GarbageCollect(*refs);
+
+  auto driver = MakeDriver(cfg);
+  if (!driver) {
+    spdlog::error("sandbox driver: {}", driver.error().message);
+    return 1;
+  }
+  (*driver)->CleanupStale();
+
+  asio::io_context io(1);
+  asio::thread_pool blocking(4);
+  SystemClock clock;
+  SchedulerOptions so;
+  so.keep_alive = cfg.keep_alive;
+  so.runtimes_dir = fs::absolute(cfg.runtimes_dir);
+  so.region = cfg.region;
+  Scheduler scheduler(io.get_executor(), blocking, **driver, code, so);
+  FunctionLogs logs;
+  Invoker invoker(scheduler, logs, clock);
+  AccountInfo account;
+  account.region = cfg.region;
+  LambdaApi api(LambdaApiDeps{**store, code, scheduler, invoker, logs, blocking, clock, account});
+
+  http::ServerOptions ho;
+  ho.body_limit = kMaxCreateRequestBytes + 1024;
+  ho.too_large = [] {
+    return LambdaError(413, "RequestTooLargeException",
+                       "Request must be smaller than " + std::to_string(kMaxCreateRequestBytes) + " bytes");
+  };
+  http::Server server(io.get_executor(), [&api](http::Request r) { return api.Handle(std::move(r)); }, ho);
+  auto port = server.Listen(endpoint->host, endpoint->port);
+  if (!port) {
+    spdlog::error("{}", port.error().message);
+    return 1;
+  }
+  server.Start();
+  scheduler.Start();
+  std::string bound = endpoint->host + ":" + std::to_string(*port);
+  spdlog::info("alto server listening on http://{} (driver {}, data {})", bound, (*driver)->name(), cfg.data_dir.string());
+  if (!cfg.ready_file.empty()) {
+    fs::path tmp = cfg.ready_file;
+    tmp += ".tmp";
+    std::ofstream(tmp) << bound << "\n";
+    fs::rename(tmp, cfg.ready_file, ec);
+  }
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& e, int sig) {
+    if (e) return;
+    spdlog::info("signal {}: draining {} in-flight invocation(s)", sig, invoker.in_flight());
+    api.StopAdmitting();
+    server.StopAccepting();
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      asio::steady_timer t(io);
+      auto give_up = std::chrono::steady_clock::now() + cfg.drain_timeout;
+      while (invoker.in_flight() > 0 && std::chrono::steady_clock::now() < give_up) {
+        t.expires_after(std::chrono::milliseconds(20));
+        co_await t.async_wait(asio::use_awaitable);
+      }
+      scheduler.Shutdown();
+      server.Stop();
+      // Let the closes above run their completions, then stop.
+      t.expires_after(std::chrono::milliseconds(100));
+      co_await t.async_wait(asio::use_awaitable);
+      io.stop();
+    }, asio::detached);
+  });
+
+  io.run();
+  blocking.join();  // sandbox teardowns finish before the process exits
+  spdlog::info("alto server stopped");
+  return 0;
+}
+
+}  // namespace alto

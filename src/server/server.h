@@ -1,0 +1,26 @@
+// `alto server`: wires the store, driver, scheduler, invoker and API together and runs them
+// until SIGTERM/SIGINT, then drains in-flight invocations and exits.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+namespace alto {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:9000";
+  std::filesystem::path data_dir;
+  std::filesystem::path state_dir;  // volatile state: sandboxes' bundles, netns pins, runc state
+  std::string driver = "auto";      // auto | oci | process
+  std::chrono::milliseconds keep_alive{std::chrono::minutes(5)};
+  std::chrono::seconds drain_timeout{std::chrono::seconds(900)};
+  std::filesystem::path runtimes_dir;
+  std::filesystem::path ready_file;  // written with host:port once listening
+  std::string region = "us-east-1";
+};
+
+// Returns the process exit code.
+int RunServer(const ServerConfig& config);
+
+}  // namespace alto
