@@ -108,7 +108,8 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
       res = LambdaError(500, "ServiceException", "Internal error", "Service");
     }
   }
-  res.Set("x-amzn-RequestId", request_id);
+  // Invoke answers with the invocation's own request id (the one in its log and context).
+  if (res.HeaderValue("x-amzn-RequestId").empty()) res.Set("x-amzn-RequestId", request_id);
   co_return res;
 }
 
@@ -334,6 +335,7 @@ asio::awaitable<http::Response> LambdaApi::Invoke(Ctx& c) {
   r.body = std::move(result->body);
   r.Set("Content-Type", "application/json");
   r.Set("X-Amz-Executed-Version", result->executed_version);
+  r.Set("x-amzn-RequestId", result->request_id);
   if (result->function_error) r.Set("X-Amz-Function-Error", "Unhandled");
   if (http::IEquals(c.req.HeaderValue("X-Amz-Log-Type"), "Tail")) {
     std::string_view log = result->log;

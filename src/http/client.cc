@@ -11,7 +11,7 @@ namespace alto::http {
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 
-Result<Endpoint> ParseEndpoint(const std::string& url) {
+Result<Endpoint> ParseEndpoint(const std::string& url, bool allow_port_zero) {
   std::string_view s = url;
   if (s.starts_with("http://")) s.remove_prefix(7);
   while (s.ends_with('/')) s.remove_suffix(1);
@@ -24,7 +24,7 @@ Result<Endpoint> ParseEndpoint(const std::string& url) {
   unsigned port = 0;
   auto tail = s.substr(colon + 1);
   auto [p, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), port);
-  if (ec != std::errc() || p != tail.data() + tail.size() || port == 0 || port > 65535) {
+  if (ec != std::errc() || p != tail.data() + tail.size() || (port == 0 && !allow_port_zero) || port > 65535) {
     return MakeError(Errc::kInvalidArgument, "endpoint '" + url + "' has a bad port");
   }
   ep.port = static_cast<uint16_t>(port);

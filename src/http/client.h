@@ -13,8 +13,8 @@ struct Endpoint {
   uint16_t port = 9000;
 };
 
-// Parses "http://host:port" or "host:port".
-Result<Endpoint> ParseEndpoint(const std::string& url);
+// Parses "http://host:port" or "host:port". Port 0 ("pick one") only for listen addresses.
+Result<Endpoint> ParseEndpoint(const std::string& url, bool allow_port_zero = false);
 
 // Sends req (method, target, headers, body) and returns the whole response.
 Result<Response> Fetch(const Endpoint& endpoint, const Request& req);

@@ -118,6 +118,34 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     for (const auto& h : res.headers) out.set(h.name, h.value);
   }
 
+  asio::awaitable<void> WriteTooLarge(tcp::socket& socket) {
+    Response res = options.too_large();
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), 11};
+    WriteResponseHeaders(out, res);
+    out.body() = std::move(res.body);
+    out.keep_alive(false);
+    out.prepare_payload();
+    auto [ec, n] = co_await bhttp::async_write(socket, out, kTuple);
+    if (ec) co_return;
+    // Lingering close: the client is usually still sending the oversized body; discard it for a
+    // bounded time so it can finish and read the 413 instead of getting a reset.
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    asio::steady_timer limit(executor, std::chrono::seconds(2));
+    limit.async_wait([&socket](const boost::system::error_code& e) {
+      boost::system::error_code ig;
+      if (!e) socket.cancel(ig);
+    });
+    std::array<char, 65536> sink;
+    size_t discarded = 0;
+    while (discarded < 64 * 1024 * 1024) {
+      auto [rec, got] = co_await socket.async_read_some(asio::buffer(sink), kTuple);
+      if (rec) break;
+      discarded += got;
+    }
+    limit.cancel();
+  }
+
   asio::awaitable<void> Session(tcp::socket socket) {
     auto self = shared_from_this();
     socket.set_option(tcp::no_delay(true));
@@ -134,6 +162,11 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       parser.header_limit(static_cast<uint32_t>(options.header_limit));
       parser.body_limit(options.body_limit);
       auto [hec, hn] = co_await bhttp::async_read_header(socket, buffer, parser, kTuple);
+      // A declared Content-Length over the limit fails already at the header.
+      if (hec == bhttp::error::body_limit) {
+        co_await WriteTooLarge(socket);
+        break;
+      }
       if (hec) break;
       if (IEquals(parser.get()[bhttp::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -142,13 +175,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       }
       auto [ec, n] = co_await bhttp::async_read(socket, buffer, parser, kTuple);
       if (ec == bhttp::error::body_limit) {
-        Response res = options.too_large();
-        bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), 11};
-        WriteResponseHeaders(out, res);
-        out.body() = std::move(res.body);
-        out.keep_alive(false);
-        out.prepare_payload();
-        co_await bhttp::async_write(socket, out, kTuple);
+        co_await WriteTooLarge(socket);
         break;
       }
       if (ec) break;

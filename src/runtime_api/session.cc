@@ -114,23 +114,26 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
 
   // Output written before the runtime posted its result is already in the pipe: read it now so
   // it lands in this invocation's log.
-  void DrainOutput() {
-    if (!output.is_open()) return;
+  // Returns false at end of file.
+  bool DrainOutput() {
+    if (!output.is_open()) return false;
     char buf[16384];
     for (;;) {
       ssize_t n = ::read(output.native_handle(), buf, sizeof buf);
-      if (n <= 0) break;
+      if (n == 0) return false;
+      if (n < 0) return errno == EAGAIN || errno == EINTR;
       AppendLog(std::string_view(buf, static_cast<size_t>(n)));
     }
   }
 
+  // Waits for readability and reads synchronously: an asynchronous read could hold bytes taken
+  // from the pipe while the invocation they belong to completes, moving them to the next one.
   asio::awaitable<void> ReadOutput() {
     auto self = shared_from_this();
-    std::array<char, 16384> buf;
-    for (;;) {
-      auto [ec, n] = co_await output.async_read_some(asio::buffer(buf), kTuple);
+    while (output.is_open()) {
+      auto [ec] = co_await output.async_wait(asio::posix::descriptor_base::wait_read, kTuple);
       if (ec) break;
-      AppendLog(std::string_view(buf.data(), n));
+      if (!DrainOutput()) break;  // EOF: every writer is gone
     }
   }
 

@@ -43,8 +43,10 @@ const std::vector<std::string>& HostReadOnlyPaths() {
   return paths;
 }
 
+constexpr const char* kInitInSandbox = "/var/rapid/init";
+
 json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path& netns_pin,
-                 const std::string& runtime_api) {
+                 const std::string& runtime_api, const fs::path& init_path) {
   const std::string task_root = "/var/task";
   const std::string runtime_dir = "/var/runtime";
   json mounts = json::array();
@@ -63,6 +65,12 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
   }
   mounts.push_back(RoBind(spec.code_dir.string(), task_root));
   if (!rt.dir.empty()) mounts.push_back(RoBind((spec.runtimes_dir / rt.dir).string(), runtime_dir));
+  mounts.push_back(RoBind(init_path.string(), kInitInSandbox));
+  // The runtime writes its log straight into Alto's pipe (fd 3, passed with --preserve-fds):
+  // runc's own stdio proxy would copy it asynchronously, and a line printed before the result
+  // could then arrive after it and land in the wrong invocation's log.
+  std::vector<std::string> args = {kInitInSandbox, "--stdio-fd=3", "--"};
+  for (auto& a : ExpandArgv(rt, runtime_dir, task_root, spec.memory_mb)) args.push_back(std::move(a));
 
   const int64_t memory = int64_t{spec.memory_mb} * 1024 * 1024;
   // Lambda gives one vCPU at 1,769 MB; shares follow the same proportion (1024 = one CPU).
@@ -73,7 +81,7 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
       {"process",
        {{"terminal", false},
         {"user", {{"uid", kSandboxUid}, {"gid", kSandboxGid}}},
-        {"args", ExpandArgv(rt, runtime_dir, task_root, spec.memory_mb)},
+        {"args", args},
         {"env", BaseRuntimeEnv(spec, task_root, runtime_dir, runtime_api)},
         {"cwd", task_root},
         {"capabilities",
@@ -161,7 +169,8 @@ class OciDriver final : public Driver {
     auto resources = std::make_unique<OciResources>(runc_, RuncRoot(), spec.id, bundle, pin);
     if (auto st = WriteBundle(spec, *rt, bundle, pin); !st) return st.error();
     SpawnOptions so;
-    so.argv = {runc_, "--root", RuncRoot().string(), "run", "--bundle", bundle.string(), spec.id};
+    so.argv = {runc_, "--root", RuncRoot().string(), "run", "--preserve-fds", "1", "--bundle", bundle.string(), spec.id};
+    so.output_also_on_fd3 = true;
     so.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
     auto child = ChildProcess::Spawn(so);
     if (!child) return child.error();
@@ -202,7 +211,7 @@ class OciDriver final : public Driver {
       if (fs::is_symlink(host, ec)) fs::create_symlink(fs::read_symlink(host, ec), rootfs / top, ec);
     }
     std::string runtime_api = "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort);
-    json config = BuildConfig(spec, rt, pin, runtime_api);
+    json config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path);
     std::ofstream out(bundle / "config.json");
     out << config.dump();
     out.close();
@@ -235,6 +244,9 @@ Result<std::unique_ptr<Driver>> MakeOciDriver(const DriverOptions& options) {
   auto version = RunCommand({runc, "--version"});
   if (!version || version->exit_code != 0) {
     return MakeError(Errc::kUnsupported, runc + " --version failed: " + (version ? version->output : version.error().message));
+  }
+  if (::access(options.init_path.c_str(), X_OK) != 0) {
+    return MakeError(Errc::kUnsupported, "sandbox init " + options.init_path.string() + " not found next to alto");
   }
   auto driver = std::make_unique<OciDriver>(options, runc);
   if (auto st = driver->Init(); !st) return st.error();

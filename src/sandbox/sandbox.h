@@ -73,6 +73,7 @@ class Driver {
 struct DriverOptions {
   std::filesystem::path state_dir;  // e.g. /run/alto: bundles, netns mounts, runc state
   std::string runc_path;            // empty: search for runc, then crun
+  std::filesystem::path init_path;  // alto-init, PID 1 of oci sandboxes
 };
 
 std::unique_ptr<Driver> MakeProcessDriver(const DriverOptions& options);

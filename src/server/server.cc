@@ -10,6 +10,7 @@
 #include "api/errors.h"
 #include "api/lambda_api.h"
 #include "api/validation.h"
+#include "common/encoding.h"
 #include "common/time.h"
 #include "http/client.h"
 #include "http/server.h"
@@ -29,6 +30,8 @@ namespace {
 Result<std::unique_ptr<Driver>> MakeDriver(const ServerConfig& cfg) {
   DriverOptions o;
   o.state_dir = cfg.state_dir;
+  std::error_code ec;
+  o.init_path = fs::read_symlink("/proc/self/exe", ec).parent_path() / "alto-init";
   std::string which = cfg.driver;
   if (which == "auto") which = ::geteuid() == 0 ? "oci" : "process";
   if (which == "oci") return MakeOciDriver(o);
@@ -45,7 +48,7 @@ Result<std::unique_ptr<Driver>> MakeDriver(const ServerConfig& cfg) {
 }  // namespace
 
 int RunServer(const ServerConfig& cfg) {
-  auto endpoint = http::ParseEndpoint(cfg.listen);
+  auto endpoint = http::ParseEndpoint(cfg.listen, /*allow_port_zero=*/true);
   if (!endpoint) {
     spdlog::error("--listen: {}", endpoint.error().message);
     return 2;
@@ -98,8 +101,10 @@ int RunServer(const ServerConfig& cfg) {
   http::ServerOptions ho;
   ho.body_limit = kMaxCreateRequestBytes + 1024;
   ho.too_large = [] {
-    return LambdaError(413, "RequestTooLargeException",
-                       "Request must be smaller than " + std::to_string(kMaxCreateRequestBytes) + " bytes");
+    auto r = LambdaError(413, "RequestTooLargeException",
+                         "Request must be smaller than " + std::to_string(kMaxCreateRequestBytes) + " bytes");
+    r.Set("x-amzn-RequestId", NewUuid());
+    return r;
   };
   http::Server server(io.get_executor(), [&api](http::Request r) { return api.Handle(std::move(r)); }, ho);
   auto port = server.Listen(endpoint->host, endpoint->port);

@@ -1,1 +1,34 @@
+#include "schedule/policy.h"
+
 #include <gtest/gtest.h>
+
+namespace alto {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(IdlePolicy, ExpiresExactlyAtKeepAlive) {
+  SteadyTime t0{};  // a hand-moved clock: plain time points
+  const milliseconds keep(1000);
+  EXPECT_FALSE(IdleExpired(t0, t0, keep));
+  EXPECT_FALSE(IdleExpired(t0, t0 + milliseconds(999), keep));
+  EXPECT_TRUE(IdleExpired(t0, t0 + milliseconds(1000), keep));
+  EXPECT_TRUE(IdleExpired(t0, t0 + milliseconds(5000), keep));
+}
+
+TEST(IdlePolicy, PicksMostRecentlyUsed) {
+  SteadyTime t0{};
+  EXPECT_EQ(PickIdle({}), static_cast<size_t>(-1));
+  EXPECT_EQ(PickIdle({t0}), 0u);
+  EXPECT_EQ(PickIdle({t0 + milliseconds(5), t0 + milliseconds(9), t0 + milliseconds(1)}), 1u);
+  EXPECT_EQ(PickIdle({t0 + milliseconds(9), t0 + milliseconds(9)}), 1u);  // ties: the later pushed
+}
+
+TEST(IdlePolicy, ReapIntervalIsClamped) {
+  EXPECT_EQ(ReapInterval(milliseconds(100)), milliseconds(50));
+  EXPECT_EQ(ReapInterval(milliseconds(1000)), milliseconds(250));
+  EXPECT_EQ(ReapInterval(milliseconds(3600000)), milliseconds(5000));
+}
+
+}  // namespace
+}  // namespace alto

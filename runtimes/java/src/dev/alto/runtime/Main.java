@@ -2,8 +2,12 @@ package dev.alto.runtime;
 
 import com.amazonaws.services.lambda.runtime.LambdaLogger;
 import com.amazonaws.services.lambda.runtime.LambdaRuntime;
+import java.io.BufferedOutputStream;
 import java.io.File;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.IOError;
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.lang.reflect.Field;
@@ -36,6 +40,11 @@ public final class Main {
     private static final String TRACE_PROPERTY = "com.amazonaws.xray.traceHeader";
 
     public static void main(String[] argv) {
+        // The function's log is UTF-8 whatever the locale (as on AWS, where the runtime does the same).
+        System.setOut(new PrintStream(new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 8192),
+                true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(new BufferedOutputStream(new FileOutputStream(FileDescriptor.err), 8192),
+                true, StandardCharsets.UTF_8));
         String api = System.getenv("AWS_LAMBDA_RUNTIME_API");
         if (api == null || api.isEmpty()) {
             System.err.println("alto-java-runtime: AWS_LAMBDA_RUNTIME_API is not set");
@@ -43,6 +52,7 @@ public final class Main {
         }
         String handlerName = argv.length > 0 ? argv[0] : System.getenv("_HANDLER");
         RuntimeApi runtime = new RuntimeApi(api);
+        runtime.warmUp();
         LambdaLogger logger = new FunctionLogger();
         installGlobalLogger(logger);
 
