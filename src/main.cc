@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
   srv->add_option("--runtimes-dir", runtimes_dir, "Folder holding the language runtimes");
   srv->add_option("--ready-file", ready_file, "Write host:port here once listening");
   srv->add_option("--region", server.region, "Region in ARNs")->capture_default_str();
+  srv->add_option("--memory-capacity-mb", server.memory_capacity_mb,
+                  "Memory for sandboxes; over it invokes get 429 (default 80% of RAM)")
+      ->check(CLI::NonNegativeNumber);
   srv->add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
 
   alto::cli::ClientOptions client;

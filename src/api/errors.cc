@@ -25,6 +25,13 @@ http::Response LambdaErrorFrom(const Error& e) {
       return LambdaError(413, "RequestTooLargeException", e.message);
     case Errc::kUnsupported:
       return LambdaError(415, "UnsupportedMediaTypeException", e.message);
+    case Errc::kThrottled: {
+      nlohmann::json body = {{"Type", "User"}, {"Message", e.message}, {"Reason", "ConcurrentInvocationLimitExceeded"}};
+      http::Response r = http::JsonResponse(429, body.dump());
+      r.Set("x-amzn-ErrorType", "TooManyRequestsException");
+      r.Set("Retry-After", "1");
+      return r;
+    }
     case Errc::kUnavailable:
       return LambdaError(503, "ServiceException", e.message, "Service");
     case Errc::kTimeout:

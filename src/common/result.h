@@ -15,7 +15,8 @@ enum class Errc {
   kPreconditionFailed,  // a RevisionId no longer matches
   kTooLarge,
   kUnsupported,
-  kUnavailable,  // temporarily cannot serve (throttled, draining)
+  kUnavailable,  // temporarily cannot serve (draining)
+  kThrottled,    // over a capacity or concurrency limit: retry later
   kTimeout,
   kInternal,  // a bug or an environment failure (I/O, syscalls)
 };

@@ -1,6 +1,7 @@
 #include "schedule/scheduler.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -29,7 +30,33 @@ std::string LogStreamName() {
 
 Scheduler::Scheduler(asio::any_io_executor io, asio::thread_pool& blocking, Driver& driver,
                      CodeStore& code, SchedulerOptions options)
-    : io_(io), blocking_(blocking), driver_(driver), code_(code), options_(std::move(options)), reap_timer_(io) {}
+    : io_(io), blocking_(blocking), driver_(driver), code_(code), options_(std::move(options)), reap_timer_(io) {
+  if (options_.memory_capacity_mb <= 0) {
+    int64_t physical_mb = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) / (1024 * 1024);
+    options_.memory_capacity_mb = physical_mb * 8 / 10;
+  }
+}
+
+bool Scheduler::Admit(int memory_mb) {
+  while (committed_mb_ + memory_mb > options_.memory_capacity_mb) {
+    // Evict the least recently used idle sandbox across all functions.
+    std::vector<Lease>* victim_pool = nullptr;
+    size_t victim = 0;
+    for (auto& [key, pool] : idle_) {
+      for (size_t i = 0; i < pool.size(); ++i) {
+        if (!victim_pool || pool[i]->last_used < (*victim_pool)[victim]->last_used) {
+          victim_pool = &pool;
+          victim = i;
+        }
+      }
+    }
+    if (!victim_pool) return false;
+    Lease l = (*victim_pool)[victim];
+    victim_pool->erase(victim_pool->begin() + static_cast<long>(victim));
+    Destroy(std::move(l));
+  }
+  return true;
+}
 
 Scheduler::~Scheduler() { Shutdown(); }
 
@@ -49,6 +76,12 @@ asio::awaitable<Result<Lease>> Scheduler::Acquire(const FunctionConfig& f) {
     if (lease->session->alive()) co_return lease;
     Destroy(std::move(lease));
   }
+
+  if (!Admit(f.memory_mb)) {
+    co_return MakeError(Errc::kThrottled, "Rate Exceeded. The node's sandbox memory (" +
+                                              std::to_string(options_.memory_capacity_mb) + " MB) is in use");
+  }
+  committed_mb_ += f.memory_mb;  // reserved while the sandbox starts
 
   SandboxSpec spec;
   spec.id = "alto-" + RandomHex(8);
@@ -71,8 +104,12 @@ asio::awaitable<Result<Lease>> Scheduler::Acquire(const FunctionConfig& f) {
   spec.env.push_back("AWS_DEFAULT_REGION=" + options_.region);
 
   auto started = co_await RunBlocking(blocking_, [&] { return driver_.Start(spec); });
-  if (!started) co_return started.error();
+  if (!started) {
+    committed_mb_ -= f.memory_mb;
+    co_return started.error();
+  }
   auto lease = std::make_shared<Instance>();
+  lease->memory_mb = f.memory_mb;
   lease->key = key;
   lease->function_name = f.name;
   lease->sandbox = std::move(started.value());
@@ -118,6 +155,7 @@ void Scheduler::Destroy(Lease lease) {
   if (!lease) return;
   lease->session->Close();
   --live_;
+  committed_mb_ -= lease->memory_mb;
   // Teardown blocks (runc delete, unmounts): hand the sandbox to the blocking pool.
   asio::post(blocking_, [sandbox = std::move(lease->sandbox)]() mutable { sandbox.reset(); });
 }

@@ -27,6 +27,8 @@ struct SchedulerOptions {
   std::chrono::milliseconds keep_alive{std::chrono::minutes(5)};
   std::filesystem::path runtimes_dir;
   std::string region = "us-east-1";
+  // Memory the node offers to sandboxes: the sum of their MemorySize never exceeds it.
+  int64_t memory_capacity_mb = 0;  // 0: 80% of physical memory
 };
 
 struct Instance {
@@ -35,6 +37,7 @@ struct Instance {
   std::unique_ptr<Sandbox> sandbox;
   std::shared_ptr<RuntimeSession> session;
   std::chrono::steady_clock::time_point last_used;
+  int memory_mb = 128;
   bool cold = true;  // has not served an invocation yet
 };
 using Lease = std::shared_ptr<Instance>;
@@ -56,10 +59,13 @@ class Scheduler {
 
   size_t idle_count() const;
   size_t live_count() const { return live_; }
+  int64_t committed_mb() const { return committed_mb_; }
 
  private:
   boost::asio::awaitable<void> ReapLoop();
   void Destroy(Lease lease);
+  // Frees memory for a new sandbox by destroying least recently used idle ones.
+  bool Admit(int memory_mb);
 
   boost::asio::any_io_executor io_;
   boost::asio::thread_pool& blocking_;
@@ -70,6 +76,7 @@ class Scheduler {
   std::unordered_map<std::string, std::vector<Lease>> idle_;
   std::unordered_set<std::string> retired_functions_;  // cleared when a new revision is acquired
   size_t live_ = 0;
+  int64_t committed_mb_ = 0;  // MemorySize of live and starting sandboxes
   bool stopped_ = false;
 };
 

@@ -91,6 +91,7 @@ int RunServer(const ServerConfig& cfg) {
   so.keep_alive = cfg.keep_alive;
   so.runtimes_dir = fs::absolute(cfg.runtimes_dir);
   so.region = cfg.region;
+  so.memory_capacity_mb = cfg.memory_capacity_mb;
   Scheduler scheduler(io.get_executor(), blocking, **driver, code, so);
   FunctionLogs logs;
   Invoker invoker(scheduler, logs, clock);

@@ -415,3 +415,36 @@ class CliTest(AltoTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class MemoryAdmissionTest(AltoTestCase):
+    """The sum of sandboxes' MemorySize never exceeds --memory-capacity-mb: over it, an invoke
+    is throttled with Lambda's 429 instead of starting another sandbox."""
+
+    server_options = {"extra_args": ("--memory-capacity-mb", "256")}
+
+    def test_second_concurrent_sandbox_is_throttled_then_admitted(self):
+        name = self.unique("admit")
+        self.create(name, "python3.12", "app.handler", zip_files({"app.py": SLEEPY}), MemorySize=256, Timeout=10)
+        host, port = self.server.endpoint.replace("http://", "").split(":")
+        path = "/2015-03-31/functions/%s/invocations" % name
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            slow = pool.submit(harness.http_request, host, int(port), "POST", path, json.dumps({"sleep": 2}).encode())
+            deadline = time.time() + 10
+            throttled = None
+            while time.time() < deadline:
+                time.sleep(0.2)
+                res = harness.http_request(host, int(port), "POST", path, b'{"sleep": 0}')
+                if res[0] == 429:
+                    throttled = res
+                    break
+            self.assertIsNotNone(throttled, "no invoke was throttled while the only 256 MB slot was busy")
+            doc = self.assertLambdaError(throttled, 429, "TooManyRequestsException")
+            self.assertEqual(doc.get("Reason"), "ConcurrentInvocationLimitExceeded")
+            self.assertTrue(throttled[1].get("Retry-After"))
+            status, _, body = slow.result(timeout=30)
+            self.assertEqual(status, 200, body)
+        # Once the slot is free the warm sandbox serves again.
+        status, _, body = harness.http_request(host, int(port), "POST", path, b'{"sleep": 0}')
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["done"], True)
