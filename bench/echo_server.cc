@@ -31,8 +31,10 @@ long long ThreadCpuNs() {
 }
 
 std::string Stats() {
-  std::string body = "{\"requests\":" + std::to_string(g_requests.load()) + ",\"cpu_ns\":" + std::to_string(g_cpu_ns.load()) + "}";
-  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+  std::string body = "{\"requests\":" + std::to_string(g_requests.load()) +
+                     ",\"cpu_ns\":" + std::to_string(g_cpu_ns.load()) + "}";
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: "
+         "close\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
@@ -41,8 +43,9 @@ void Serve(int fd) {
   bench::Reader reader(fd);
   const std::string keep = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
                            std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
-  const std::string last = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
-                           std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
+  const std::string last =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+      std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
   std::string head, body;
   long long served = 0;
   while (reader.ReadMessage(head, body)) {
@@ -52,7 +55,8 @@ void Serve(int fd) {
     }
     ++served;
     std::string conn = bench::HeaderValue(head, "Connection");
-    bool close_after = strcasecmp(conn.c_str(), "close") == 0 || head.find(" HTTP/1.0\r\n") != std::string::npos;
+    bool close_after =
+        strcasecmp(conn.c_str(), "close") == 0 || head.find(" HTTP/1.0\r\n") != std::string::npos;
     if (!bench::SendAll(fd, close_after ? last : keep) || close_after) break;
   }
   ::close(fd);

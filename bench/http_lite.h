@@ -56,7 +56,8 @@ inline std::string HeaderValue(std::string_view headers, std::string_view name) 
   while (pos != std::string_view::npos && pos + 2 < headers.size()) {
     pos += 2;
     size_t eol = headers.find("\r\n", pos);
-    std::string_view line = headers.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
+    std::string_view line =
+        headers.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
     if (line.size() > name.size() && line[name.size()] == ':' &&
         strncasecmp(line.data(), name.data(), name.size()) == 0) {
       size_t v = name.size() + 1;

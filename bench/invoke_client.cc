@@ -54,26 +54,29 @@ struct Options {
 };
 
 [[noreturn]] void Usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s --target HOST:PORT [options]\n"
-               "  --target HOST:PORT       server to load (IPv4 literal, e.g. 127.0.0.1:8080)\n"
-               "  --method M               request method (default POST)\n"
-               "  --path P                 request path (default /)\n"
-               "  --body S | --body-file F request body (default {})\n"
-               "  --header 'K: V'          extra request header (repeatable)\n"
-               "  -n, --requests N         measured requests, total over all connections (default 1000)\n"
-               "  --warmup W               unmeasured requests before measuring (default 0)\n"
-               "  -c, --connections C      parallel keep-alive connections, one thread each (default 1)\n"
-               "  --time-limit S           stop measuring after S seconds (default 60)\n"
-               "  --timeout-ms MS          per-request receive timeout (default 30000)\n"
-               "  --log-tail               send X-Amz-Log-Type: Tail; report the REPORT line's Init Duration\n"
-               "  --before-path P          before each request, send an untimed request to P on the same connection\n"
-               "  --before-method M        its method (default PUT)\n"
-               "  --before-body S          its body; {i} is replaced by a unique counter\n"
-               "  --pause-ms MS            sleep MS between the before-request and the timed request\n"
-               "  --label S                label copied into the JSON output\n"
-               "  --samples                also print every latency sample (us) in the JSON\n",
-               argv0);
+  std::fprintf(
+      stderr,
+      "usage: %s --target HOST:PORT [options]\n"
+      "  --target HOST:PORT       server to load (IPv4 literal, e.g. 127.0.0.1:8080)\n"
+      "  --method M               request method (default POST)\n"
+      "  --path P                 request path (default /)\n"
+      "  --body S | --body-file F request body (default {})\n"
+      "  --header 'K: V'          extra request header (repeatable)\n"
+      "  -n, --requests N         measured requests, total over all connections (default 1000)\n"
+      "  --warmup W               unmeasured requests before measuring (default 0)\n"
+      "  -c, --connections C      parallel keep-alive connections, one thread each (default 1)\n"
+      "  --time-limit S           stop measuring after S seconds (default 60)\n"
+      "  --timeout-ms MS          per-request receive timeout (default 30000)\n"
+      "  --log-tail               send X-Amz-Log-Type: Tail; report the REPORT line's Init "
+      "Duration\n"
+      "  --before-path P          before each request, send an untimed request to P on the same "
+      "connection\n"
+      "  --before-method M        its method (default PUT)\n"
+      "  --before-body S          its body; {i} is replaced by a unique counter\n"
+      "  --pause-ms MS            sleep MS between the before-request and the timed request\n"
+      "  --label S                label copied into the JSON output\n"
+      "  --samples                also print every latency sample (us) in the JSON\n",
+      argv0);
   std::exit(2);
 }
 
@@ -132,11 +135,13 @@ Options Parse(int argc, char** argv) {
   return o;
 }
 
-std::string BuildRequest(const std::string& method, const std::string& path, const std::string& host_hdr,
-                         const std::vector<std::string>& extra, const std::string& body) {
-  std::string r = method + " " + path + " HTTP/1.1\r\nHost: " + host_hdr +
-                  "\r\nUser-Agent: alto-bench\r\nContent-Type: application/json\r\nContent-Length: " +
-                  std::to_string(body.size()) + "\r\n";
+std::string BuildRequest(const std::string& method, const std::string& path,
+                         const std::string& host_hdr, const std::vector<std::string>& extra,
+                         const std::string& body) {
+  std::string r =
+      method + " " + path + " HTTP/1.1\r\nHost: " + host_hdr +
+      "\r\nUser-Agent: alto-bench\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n";
   for (const auto& h : extra) r += h + "\r\n";
   r += "\r\n";
   r += body;
@@ -242,7 +247,8 @@ std::atomic<long> g_counter{0};
 std::string ExpandCounter(std::string s) {
   long v = g_counter.fetch_add(1);
   const std::string key = "{i}";
-  for (size_t p; (p = s.find(key)) != std::string::npos;) s.replace(p, key.size(), std::to_string(v));
+  for (size_t p; (p = s.find(key)) != std::string::npos;)
+    s.replace(p, key.size(), std::to_string(v));
   return s;
 }
 
@@ -290,11 +296,14 @@ int main(int argc, char** argv) {
   auto one = [&](Connection& conn, ThreadResult& r, bool measured) {
     std::string head, body;
     if (has_before) {
-      std::string before = BuildRequest(o.before_method, o.before_path, host_hdr, o.headers, ExpandCounter(o.before_body));
+      std::string before = BuildRequest(o.before_method, o.before_path, host_hdr, o.headers,
+                                        ExpandCounter(o.before_body));
       int st = conn.Exchange(before, head, body);
       if (st < 200 || st > 299) {
         ++r.before_errors;
-        if (r.first_error.empty()) r.first_error = "before-request status " + std::to_string(st) + ": " + body.substr(0, 200);
+        if (r.first_error.empty())
+          r.first_error =
+              "before-request status " + std::to_string(st) + ": " + body.substr(0, 200);
       }
     }
     if (o.pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.pause_ms));
@@ -304,7 +313,8 @@ int main(int argc, char** argv) {
     if (!measured) return;
     if (st < 200 || st > 299) {
       ++r.errors;
-      if (r.first_error.empty()) r.first_error = "status " + std::to_string(st) + ": " + body.substr(0, 200);
+      if (r.first_error.empty())
+        r.first_error = "status " + std::to_string(st) + ": " + body.substr(0, 200);
       return;
     }
     if (!bench::HeaderValue(head, "X-Amz-Function-Error").empty()) {
@@ -327,7 +337,8 @@ int main(int argc, char** argv) {
       Connection conn(o);
       conn.Open();
       // Warm-up is bounded by the time limit too.
-      auto warm_deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(o.time_limit_s));
+      auto warm_deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                                                    std::chrono::duration<double>(o.time_limit_s));
       while (warm_left.fetch_sub(1) > 0 && SteadyClock::now() < warm_deadline) one(conn, r, false);
       sync.arrive_and_wait();  // everyone warmed up
       sync.arrive_and_wait();  // deadline set
@@ -342,7 +353,8 @@ int main(int argc, char** argv) {
   }
   sync.arrive_and_wait();
   auto start = SteadyClock::now();
-  deadline = start + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(o.time_limit_s));
+  deadline = start + std::chrono::duration_cast<SteadyClock::duration>(
+                         std::chrono::duration<double>(o.time_limit_s));
   sync.arrive_and_wait();
   for (auto& th : threads) th.join();
   double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
@@ -368,18 +380,23 @@ int main(int argc, char** argv) {
   std::string out = "{";
   char buf[512];
   if (!o.label.empty()) out += "\"label\":\"" + JsonEscape(o.label) + "\",";
-  std::snprintf(buf, sizeof buf,
-                "\"requests\":%ld,\"ok\":%ld,\"errors\":%ld,\"function_errors\":%ld,\"before_errors\":%ld,"
-                "\"connections\":%d,\"time_limited\":%s,\"elapsed_s\":%.3f,\"rps\":%.1f,"
-                "\"min_us\":%.1f,\"mean_us\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f",
-                ok + errors, ok, errors, ferrors, berrors, o.connections, stop.load() ? "true" : "false", elapsed,
-                elapsed > 0 ? static_cast<double>(ok) / elapsed : 0.0, all.empty() ? 0.0 : all.front(),
-                ok ? sum / static_cast<double>(ok) : 0.0, Percentile(all, 0.50), Percentile(all, 0.90),
-                Percentile(all, 0.99), all.empty() ? 0.0 : all.back());
+  std::snprintf(
+      buf, sizeof buf,
+      "\"requests\":%ld,\"ok\":%ld,\"errors\":%ld,\"function_errors\":%ld,\"before_errors\":%ld,"
+      "\"connections\":%d,\"time_limited\":%s,\"elapsed_s\":%.3f,\"rps\":%.1f,"
+      "\"min_us\":%.1f,\"mean_us\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":"
+      "%.1f",
+      ok + errors, ok, errors, ferrors, berrors, o.connections, stop.load() ? "true" : "false",
+      elapsed, elapsed > 0 ? static_cast<double>(ok) / elapsed : 0.0,
+      all.empty() ? 0.0 : all.front(), ok ? sum / static_cast<double>(ok) : 0.0,
+      Percentile(all, 0.50), Percentile(all, 0.90), Percentile(all, 0.99),
+      all.empty() ? 0.0 : all.back());
   out += buf;
   if (o.log_tail) {
-    std::snprintf(buf, sizeof buf, ",\"init_n\":%zu,\"init_p50_ms\":%.2f,\"init_p99_ms\":%.2f,\"init_max_ms\":%.2f",
-                  inits.size(), Percentile(inits, 0.50), Percentile(inits, 0.99), inits.empty() ? 0.0 : inits.back());
+    std::snprintf(buf, sizeof buf,
+                  ",\"init_n\":%zu,\"init_p50_ms\":%.2f,\"init_p99_ms\":%.2f,\"init_max_ms\":%.2f",
+                  inits.size(), Percentile(inits, 0.50), Percentile(inits, 0.99),
+                  inits.empty() ? 0.0 : inits.back());
     out += buf;
   }
   if (!first_error.empty()) out += ",\"first_error\":\"" + JsonEscape(first_error) + "\"";

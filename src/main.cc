@@ -37,31 +37,38 @@ int main(int argc, char** argv) {
   std::string data_dir, state_dir, runtimes_dir, ready_file, log_level = "info";
   int keep_alive_s = 300;
   auto* srv = app.add_subcommand("server", "Run the Alto server");
-  srv->add_option("--listen", server.listen, "host:port to serve the API on")->capture_default_str();
+  srv->add_option("--listen", server.listen, "host:port to serve the API on")
+      ->capture_default_str();
   srv->add_option("--data-dir", data_dir, "Durable state (default /var/lib/alto as root)");
   srv->add_option("--state-dir", state_dir, "Volatile sandbox state (default /run/alto as root)");
-  srv->add_option("--driver", server.driver, "Sandbox driver: auto, oci or process")->capture_default_str();
+  srv->add_option("--driver", server.driver, "Sandbox driver: auto, oci or process")
+      ->capture_default_str();
   srv->add_option("--idle-timeout", keep_alive_s, "Seconds an idle warm sandbox is kept")
-      ->capture_default_str()->check(CLI::Range(1, 86400));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
   srv->add_option("--runtimes-dir", runtimes_dir, "Folder holding the language runtimes");
   srv->add_option("--ready-file", ready_file, "Write host:port here once listening");
   srv->add_option("--region", server.region, "Region in ARNs")->capture_default_str();
   srv->add_option("--memory-capacity-mb", server.memory_capacity_mb,
                   "Memory for sandboxes; over it invokes get 429 (default 80% of RAM)")
       ->check(CLI::NonNegativeNumber);
-  srv->add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+  srv->add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
 
   alto::cli::ClientOptions client;
-  if (const char* ep = std::getenv("ALTO_ENDPOINT")) client.endpoint = ep;  // NOLINT(concurrency-mt-unsafe)
+  if (const char* ep = std::getenv("ALTO_ENDPOINT"))
+    client.endpoint = ep;  // NOLINT(concurrency-mt-unsafe)
   auto* fn = app.add_subcommand("fn", "Manage and invoke functions");
-  fn->add_option("--endpoint", client.endpoint, "Alto API endpoint (env ALTO_ENDPOINT)")->capture_default_str();
+  fn->add_option("--endpoint", client.endpoint, "Alto API endpoint (env ALTO_ENDPOINT)")
+      ->capture_default_str();
   fn->require_subcommand(1);
 
   alto::cli::DeployArgs deploy;
   auto* dep = fn->add_subcommand("deploy", "Create or update a function from a directory or zip");
   dep->add_option("path", deploy.path, "Directory or .zip")->required();
   dep->add_option("--name", deploy.name, "Function name")->required();
-  dep->add_option("--runtime", deploy.runtime, "python3.12, nodejs20.x, java17, provided.al2023, ...");
+  dep->add_option("--runtime", deploy.runtime,
+                  "python3.12, nodejs20.x, java17, provided.al2023, ...");
   dep->add_option("--handler", deploy.handler, "e.g. app.handler");
   dep->add_option("--memory", deploy.memory_mb, "MemorySize in MB (128-10240)");
   dep->add_option("--timeout", deploy.timeout_s, "Timeout in seconds (1-900)");
@@ -82,7 +89,9 @@ int main(int argc, char** argv) {
   rm->add_option("name", name)->required();
   auto* logs = fn->add_subcommand("logs", "Show recent invocations' logs");
   logs->add_option("name", name)->required();
-  logs->add_option("--limit", limit, "How many invocations")->capture_default_str()->check(CLI::Range(1, 100));
+  logs->add_option("--limit", limit, "How many invocations")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
 
   CLI11_PARSE(app, argc, argv);
 

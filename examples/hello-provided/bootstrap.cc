@@ -55,7 +55,8 @@ bool ReadResponse(int fd, std::string& buffer, std::string& headers, std::string
   for (size_t pos = 0; pos < headers.size();) {
     size_t eol = headers.find("\r\n", pos);
     std::string line = headers.substr(pos, eol - pos);
-    if (strncasecmp(line.c_str(), "content-length:", 15) == 0) length = std::strtoul(line.c_str() + 15, nullptr, 10);
+    if (strncasecmp(line.c_str(), "content-length:", 15) == 0)
+      length = std::strtoul(line.c_str() + 15, nullptr, 10);
     pos = eol + 2;
   }
   buffer.erase(0, end + 4);
@@ -98,14 +99,17 @@ int main() {
     return 1;
   }
   std::string buffer, headers, event, ack;
-  const std::string next = std::string("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: ") + api + "\r\n\r\n";
+  const std::string next =
+      std::string("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: ") + api + "\r\n\r\n";
   for (;;) {
     if (!SendAll(fd, next) || !ReadResponse(fd, buffer, headers, event)) return 1;
     std::string id = Header(headers, "Lambda-Runtime-Aws-Request-Id");
-    std::string result = R"({"message":"Hello from a custom runtime!","event":)" + (event.empty() ? "null" : event) + "}";
-    std::string post = "POST /2018-06-01/runtime/invocation/" + id + "/response HTTP/1.1\r\nHost: " + api +
-                       "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(result.size()) +
-                       "\r\n\r\n" + result;
+    std::string result = R"({"message":"Hello from a custom runtime!","event":)" +
+                         (event.empty() ? "null" : event) + "}";
+    std::string post =
+        "POST /2018-06-01/runtime/invocation/" + id + "/response HTTP/1.1\r\nHost: " + api +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(result.size()) +
+        "\r\n\r\n" + result;
     if (!SendAll(fd, post) || !ReadResponse(fd, buffer, headers, ack)) return 1;
   }
 }

@@ -4,7 +4,8 @@
 
 namespace alto {
 
-http::Response LambdaError(int status, std::string_view type, std::string_view message, std::string_view fault) {
+http::Response LambdaError(int status, std::string_view type, std::string_view message,
+                           std::string_view fault) {
   nlohmann::json body = {{"Type", fault}, {"Message", message}};
   http::Response r = http::JsonResponse(status, body.dump());
   r.Set("x-amzn-ErrorType", std::string(type));
@@ -26,7 +27,9 @@ http::Response LambdaErrorFrom(const Error& e) {
     case Errc::kUnsupported:
       return LambdaError(415, "UnsupportedMediaTypeException", e.message);
     case Errc::kThrottled: {
-      nlohmann::json body = {{"Type", "User"}, {"Message", e.message}, {"Reason", "ConcurrentInvocationLimitExceeded"}};
+      nlohmann::json body = {{"Type", "User"},
+                             {"Message", e.message},
+                             {"Reason", "ConcurrentInvocationLimitExceeded"}};
       http::Response r = http::JsonResponse(429, body.dump());
       r.Set("x-amzn-ErrorType", "TooManyRequestsException");
       r.Set("Retry-After", "1");

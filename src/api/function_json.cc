@@ -7,7 +7,8 @@
 
 namespace alto {
 
-std::string FunctionArn(const AccountInfo& a, const std::string& name, const std::string& qualifier) {
+std::string FunctionArn(const AccountInfo& a, const std::string& name,
+                        const std::string& qualifier) {
   std::string arn = "arn:aws:lambda:" + a.region + ":" + a.account_id + ":function:" + name;
   if (!qualifier.empty()) arn += ":" + qualifier;
   return arn;

@@ -13,7 +13,8 @@ struct AccountInfo {
   std::string account_id = "000000000000";  // fixed: Alto has one account per node
 };
 
-std::string FunctionArn(const AccountInfo& account, const std::string& name, const std::string& qualifier = "");
+std::string FunctionArn(const AccountInfo& account, const std::string& name,
+                        const std::string& qualifier = "");
 nlohmann::json FunctionConfigurationJson(const FunctionConfig& f, const AccountInfo& account);
 
 }  // namespace alto

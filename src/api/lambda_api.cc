@@ -27,10 +27,13 @@ namespace {
 constexpr size_t kMaxListPage = 50;
 constexpr size_t kLogTailBytes = 4096;
 constexpr const char* kRevisionMismatch =
-    "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to "
+    "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias "
+    "API to "
     "retrieve the latest Revision Id";
 
-http::Response Json(int status, const json& body) { return http::JsonResponse(status, body.dump()); }
+http::Response Json(int status, const json& body) {
+  return http::JsonResponse(status, body.dump());
+}
 
 http::Response NoContent() {
   http::Response r;
@@ -45,16 +48,19 @@ bool AcceptableJsonContentType(std::string_view ct) {
   std::string_view base = ct.substr(0, semi);
   while (!base.empty() && base.back() == ' ') base.remove_suffix(1);
   return http::IEquals(base, "application/json") || base.starts_with("application/x-amz-json") ||
-         http::IEquals(base, "binary/octet-stream") || http::IEquals(base, "application/octet-stream");
+         http::IEquals(base, "binary/octet-stream") ||
+         http::IEquals(base, "application/octet-stream");
 }
 
 Result<json> ParseBody(const std::string& body) {
   if (body.empty()) return json::object();
   auto j = json::parse(body, nullptr, false);
   if (j.is_discarded()) {
-    return MakeError(Errc::kInvalidArgument, "Could not parse request body into json: malformed JSON");
+    return MakeError(Errc::kInvalidArgument,
+                     "Could not parse request body into json: malformed JSON");
   }
-  if (!j.is_object()) return MakeError(Errc::kInvalidArgument, "Request body must be a JSON object");
+  if (!j.is_object())
+    return MakeError(Errc::kInvalidArgument, "Request body must be a JSON object");
   return j;
 }
 
@@ -62,16 +68,20 @@ Result<json> ParseBody(const std::string& body) {
 Result<std::string> ZipFrom(const json& obj) {
   if (!obj.is_object()) return MakeError(Errc::kInvalidArgument, "Code must be an object");
   if (obj.contains("ImageUri")) {
-    return MakeError(Errc::kInvalidArgument, "Container image packages are not supported yet; upload a ZipFile");
+    return MakeError(Errc::kInvalidArgument,
+                     "Container image packages are not supported yet; upload a ZipFile");
   }
   if (obj.contains("S3Bucket") || obj.contains("S3Key")) {
-    return MakeError(Errc::kInvalidArgument, "S3 code locations are not supported yet; upload a ZipFile");
+    return MakeError(Errc::kInvalidArgument,
+                     "S3 code locations are not supported yet; upload a ZipFile");
   }
   auto it = obj.find("ZipFile");
-  if (it == obj.end() || !it->is_string()) return MakeError(Errc::kInvalidArgument, "Code.ZipFile is required");
+  if (it == obj.end() || !it->is_string())
+    return MakeError(Errc::kInvalidArgument, "Code.ZipFile is required");
   auto zip = Base64Decode(it->get_ref<const std::string&>());
   if (!zip) return MakeError(Errc::kInvalidArgument, "Code.ZipFile is not valid base64");
-  if (zip->empty()) return MakeError(Errc::kInvalidArgument, "Could not unzip uploaded file: the package is empty");
+  if (zip->empty())
+    return MakeError(Errc::kInvalidArgument, "Could not unzip uploaded file: the package is empty");
   return std::move(*zip);
 }
 
@@ -83,24 +93,50 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
   http::Response res;
   if (!route.match) {
     res = route.miss == RouteMiss::kWrongMethod
-              ? LambdaError(405, "MethodNotAllowedException", "Method " + req.method + " is not allowed on " + req.path)
-              : LambdaError(404, "UnknownOperationException", "Unknown operation " + req.method + " " + req.path);
+              ? LambdaError(405, "MethodNotAllowedException",
+                            "Method " + req.method + " is not allowed on " + req.path)
+              : LambdaError(404, "UnknownOperationException",
+                            "Unknown operation " + req.method + " " + req.path);
   } else {
     Ctx c{std::move(req), *route.match, {}};
     try {
       switch (c.match.op) {
-        case Op::kCreateFunction: res = co_await CreateFunction(c); break;
-        case Op::kListFunctions: res = co_await ListFunctions(c); break;
-        case Op::kGetFunction: res = co_await GetFunction(c, false); break;
-        case Op::kGetFunctionConfiguration: res = co_await GetFunction(c, true); break;
-        case Op::kDeleteFunction: res = co_await DeleteFunction(c); break;
-        case Op::kUpdateFunctionConfiguration: res = co_await UpdateFunctionConfiguration(c); break;
-        case Op::kUpdateFunctionCode: res = co_await UpdateFunctionCode(c); break;
-        case Op::kInvoke: res = co_await Invoke(c); break;
-        case Op::kGetAccountSettings: res = co_await GetAccountSettings(c); break;
-        case Op::kNativeFunctionLogs: res = co_await FunctionLogsNative(c); break;
-        case Op::kNativeFunctionCode: res = co_await FunctionCodeNative(c); break;
-        case Op::kHealth: res = Json(200, {{"status", "ok"}}); break;
+        case Op::kCreateFunction:
+          res = co_await CreateFunction(c);
+          break;
+        case Op::kListFunctions:
+          res = co_await ListFunctions(c);
+          break;
+        case Op::kGetFunction:
+          res = co_await GetFunction(c, false);
+          break;
+        case Op::kGetFunctionConfiguration:
+          res = co_await GetFunction(c, true);
+          break;
+        case Op::kDeleteFunction:
+          res = co_await DeleteFunction(c);
+          break;
+        case Op::kUpdateFunctionConfiguration:
+          res = co_await UpdateFunctionConfiguration(c);
+          break;
+        case Op::kUpdateFunctionCode:
+          res = co_await UpdateFunctionCode(c);
+          break;
+        case Op::kInvoke:
+          res = co_await Invoke(c);
+          break;
+        case Op::kGetAccountSettings:
+          res = co_await GetAccountSettings(c);
+          break;
+        case Op::kNativeFunctionLogs:
+          res = co_await FunctionLogsNative(c);
+          break;
+        case Op::kNativeFunctionCode:
+          res = co_await FunctionCodeNative(c);
+          break;
+        case Op::kHealth:
+          res = Json(200, {{"status", "ok"}});
+          break;
       }
     } catch (const std::exception& e) {
       // An exception here is a bug: answer like Lambda does and keep serving.
@@ -119,16 +155,20 @@ asio::awaitable<Result<FunctionConfig>> LambdaApi::Load(Ctx& c) {
   c.ref = std::move(ref.value());
   if (auto q = c.req.QueryParam("Qualifier"); q && !q->empty()) {
     if (!c.ref.qualifier.empty() && c.ref.qualifier != *q) {
-      co_return MakeError(Errc::kInvalidArgument, "The derived qualifier from the function name does not match the specified qualifier.");
+      co_return MakeError(
+          Errc::kInvalidArgument,
+          "The derived qualifier from the function name does not match the specified qualifier.");
     }
     c.ref.qualifier = *q;
   }
   if (!c.ref.qualifier.empty() && c.ref.qualifier != "$LATEST") {
-    co_return MakeError(Errc::kNotFound, "Function not found: " + FunctionArn(d_.account, c.ref.name, c.ref.qualifier));
+    co_return MakeError(Errc::kNotFound, "Function not found: " +
+                                             FunctionArn(d_.account, c.ref.name, c.ref.qualifier));
   }
   auto f = co_await RunBlocking(d_.blocking, [&] { return d_.store.GetFunction(c.ref.name); });
   if (!f && f.error().code == Errc::kNotFound) {
-    co_return MakeError(Errc::kNotFound, "Function not found: " + FunctionArn(d_.account, c.ref.name));
+    co_return MakeError(Errc::kNotFound,
+                        "Function not found: " + FunctionArn(d_.account, c.ref.name));
   }
   co_return f;
 }
@@ -165,7 +205,8 @@ asio::awaitable<http::Response> LambdaApi::CreateFunction(Ctx& c) {
     return std::move(f.value());
   });
   if (!created) co_return LambdaErrorFrom(created.error());
-  spdlog::info("created function {} ({}, {} bytes)", created->name, created->runtime, created->code_size);
+  spdlog::info("created function {} ({}, {} bytes)", created->name, created->runtime,
+               created->code_size);
   co_return Json(201, FunctionConfigurationJson(*created, d_.account));
 }
 
@@ -175,7 +216,8 @@ asio::awaitable<http::Response> LambdaApi::ListFunctions(Ctx& c) {
     char* end = nullptr;
     long v = std::strtol(m->c_str(), &end, 10);
     if (m->empty() || *end != '\0' || v < 1 || v > 10000) {
-      co_return LambdaError(400, "InvalidParameterValueException", "MaxItems must be between 1 and 10000");
+      co_return LambdaError(400, "InvalidParameterValueException",
+                            "MaxItems must be between 1 and 10000");
     }
     max_items = std::min(static_cast<size_t>(v), kMaxListPage);
   }
@@ -187,7 +229,8 @@ asio::awaitable<http::Response> LambdaApi::ListFunctions(Ctx& c) {
     }
     after = *decoded;
   }
-  auto page = co_await RunBlocking(d_.blocking, [&] { return d_.store.ListFunctions(after, max_items + 1); });
+  auto page = co_await RunBlocking(d_.blocking,
+                                   [&] { return d_.store.ListFunctions(after, max_items + 1); });
   if (!page) co_return LambdaErrorFrom(page.error());
   json out = {{"Functions", json::array()}};
   for (size_t i = 0; i < page->size() && i < max_items; ++i) {
@@ -206,7 +249,8 @@ asio::awaitable<http::Response> LambdaApi::GetFunction(Ctx& c, bool configuratio
   json out = {{"Configuration", config},
               {"Code",
                {{"RepositoryType", "S3"},
-                {"Location", "http://" + (host.empty() ? "127.0.0.1" : host) + "/v1/functions/" + f->name + "/code"}}},
+                {"Location", "http://" + (host.empty() ? "127.0.0.1" : host) + "/v1/functions/" +
+                                 f->name + "/code"}}},
               {"Tags", json::object()}};
   co_return Json(200, out);
 }
@@ -234,14 +278,16 @@ asio::awaitable<http::Response> LambdaApi::UpdateFunctionConfiguration(Ctx& c) {
   if (!f) co_return LambdaErrorFrom(f.error());
   auto body = ParseBody(c.req.body);
   if (!body) co_return LambdaErrorFrom(body.error());
-  if (auto rev = body->find("RevisionId"); rev != body->end() && rev->is_string() && *rev != f->revision_id) {
+  if (auto rev = body->find("RevisionId");
+      rev != body->end() && rev->is_string() && *rev != f->revision_id) {
     co_return LambdaErrorFrom(MakeError(Errc::kPreconditionFailed, kRevisionMismatch));
   }
   FunctionConfig updated = *f;
   if (auto st = ApplyConfigUpdate(updated, *body); !st) co_return LambdaErrorFrom(st.error());
   updated.revision_id = NewUuid();
   updated.last_modified_ms = d_.clock.WallMillis();
-  auto st = co_await RunBlocking(d_.blocking, [&] { return d_.store.UpdateFunction(updated, f->revision_id); });
+  auto st = co_await RunBlocking(d_.blocking,
+                                 [&] { return d_.store.UpdateFunction(updated, f->revision_id); });
   if (!st) co_return LambdaErrorFrom(st.error());
   d_.scheduler.Retire(updated.name);
   co_return Json(200, FunctionConfigurationJson(updated, d_.account));
@@ -261,7 +307,8 @@ asio::awaitable<http::Response> LambdaApi::UpdateFunctionCode(Ctx& c) {
   auto updated = co_await RunBlocking(d_.blocking, [&]() -> Result<FunctionConfig> {
     auto body = ParseBody(c.req.body);
     if (!body) return body.error();
-    if (auto rev = body->find("RevisionId"); rev != body->end() && rev->is_string() && *rev != f->revision_id) {
+    if (auto rev = body->find("RevisionId");
+        rev != body->end() && rev->is_string() && *rev != f->revision_id) {
       return MakeError(Errc::kPreconditionFailed, kRevisionMismatch);
     }
     auto zip = ZipFrom(*body);
@@ -289,29 +336,34 @@ asio::awaitable<http::Response> LambdaApi::Invoke(Ctx& c) {
   std::string type(c.req.HeaderValue("X-Amz-Invocation-Type"));
   if (type.empty()) type = "RequestResponse";
   if (type != "RequestResponse" && type != "DryRun" && type != "Event") {
-    co_return LambdaError(400, "InvalidParameterValueException", "Unsupported invocation type: " + type);
+    co_return LambdaError(400, "InvalidParameterValueException",
+                          "Unsupported invocation type: " + type);
   }
   if (type == "Event") {
     // Asynchronous invocation needs the durable queue (not built yet); refusing is honest where
     // accepting would lose events on a crash.
-    co_return LambdaError(400, "InvalidParameterValueException",
-                          "The Event invocation type is not supported yet on this server; use RequestResponse");
+    co_return LambdaError(
+        400, "InvalidParameterValueException",
+        "The Event invocation type is not supported yet on this server; use RequestResponse");
   }
   if (c.req.body.size() > kMaxSyncPayloadBytes) {
-    co_return LambdaError(413, "RequestTooLargeException",
-                          std::to_string(c.req.body.size()) + " byte payload is too large for the " + type +
-                              " invocation type (limit " + std::to_string(kMaxSyncPayloadBytes) + " bytes)");
+    co_return LambdaError(
+        413, "RequestTooLargeException",
+        std::to_string(c.req.body.size()) + " byte payload is too large for the " + type +
+            " invocation type (limit " + std::to_string(kMaxSyncPayloadBytes) + " bytes)");
   }
   if (!c.req.body.empty() && !json::accept(c.req.body)) {
-    co_return LambdaError(400, "InvalidRequestContentException",
-                          "Could not parse request body into json: Could not parse payload into json");
+    co_return LambdaError(
+        400, "InvalidRequestContentException",
+        "Could not parse request body into json: Could not parse payload into json");
   }
   std::string client_context;
   if (auto cc = c.req.HeaderValue("X-Amz-Client-Context"); !cc.empty()) {
     auto decoded = Base64Decode(cc);
     if (cc.size() > kMaxClientContextBytes || !decoded || !json::accept(*decoded)) {
-      co_return LambdaError(400, "InvalidRequestContentException",
-                            "Client context must be a valid Base64-encoded JSON object of at most 3583 bytes");
+      co_return LambdaError(
+          400, "InvalidRequestContentException",
+          "Client context must be a valid Base64-encoded JSON object of at most 3583 bytes");
     }
     client_context = std::move(*decoded);
   }
@@ -364,10 +416,12 @@ asio::awaitable<http::Response> LambdaApi::FunctionLogsNative(Ctx& c) {
   auto f = co_await Load(c);
   if (!f) co_return LambdaErrorFrom(f.error());
   size_t limit = 20;
-  if (auto l = c.req.QueryParam("limit")) limit = std::clamp<size_t>(std::strtoul(l->c_str(), nullptr, 10), 1, 100);
+  if (auto l = c.req.QueryParam("limit"))
+    limit = std::clamp<size_t>(std::strtoul(l->c_str(), nullptr, 10), 1, 100);
   json out = {{"FunctionName", f->name}, {"Invocations", json::array()}};
   for (const auto& log : d_.logs.Recent(f->name, limit)) {
-    out["Invocations"].push_back({{"RequestId", log.request_id}, {"Timestamp", log.timestamp_ms}, {"Log", log.text}});
+    out["Invocations"].push_back(
+        {{"RequestId", log.request_id}, {"Timestamp", log.timestamp_ms}, {"Log", log.text}});
   }
   co_return Json(200, out);
 }

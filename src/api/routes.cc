@@ -21,7 +21,8 @@ constexpr std::array kRoutes = {
     Route{"GET", "/2015-03-31/functions", Op::kListFunctions, "ListFunctions"},
     Route{"GET", "/2015-03-31/functions/{fn}", Op::kGetFunction, "GetFunction"},
     Route{"DELETE", "/2015-03-31/functions/{fn}", Op::kDeleteFunction, "DeleteFunction"},
-    Route{"GET", "/2015-03-31/functions/{fn}/configuration", Op::kGetFunctionConfiguration, "GetFunctionConfiguration"},
+    Route{"GET", "/2015-03-31/functions/{fn}/configuration", Op::kGetFunctionConfiguration,
+          "GetFunctionConfiguration"},
     Route{"PUT", "/2015-03-31/functions/{fn}/configuration", Op::kUpdateFunctionConfiguration,
           "UpdateFunctionConfiguration"},
     Route{"PUT", "/2015-03-31/functions/{fn}/code", Op::kUpdateFunctionCode, "UpdateFunctionCode"},
@@ -47,7 +48,8 @@ std::vector<std::string_view> Split(std::string_view path) {
   return out;
 }
 
-bool Matches(std::string_view pattern, const std::vector<std::string_view>& parts, std::string* fn) {
+bool Matches(std::string_view pattern, const std::vector<std::string_view>& parts,
+             std::string* fn) {
   auto want = Split(pattern);
   if (want.size() != parts.size()) return false;
   for (size_t i = 0; i < want.size(); ++i) {

@@ -1,9 +1,8 @@
 #include "api/validation.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <array>
+#include <nlohmann/json.hpp>
 
 #include "sandbox/runtimes.h"
 
@@ -13,7 +12,9 @@ using nlohmann::json;
 
 namespace {
 
-bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; }
+bool IsNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+}
 
 bool IsValidQualifier(std::string_view q) {
   if (q == "$LATEST") return true;
@@ -28,11 +29,24 @@ bool AllDigits(std::string_view s) {
 Error Invalid(std::string message) { return MakeError(Errc::kInvalidArgument, std::move(message)); }
 
 constexpr std::array<std::string_view, 18> kReservedEnv = {
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
 };
 
 // Typed field readers: a present field of the wrong JSON type is an error, never ignored.
@@ -50,9 +64,9 @@ Status Read(const json& body, const char* field, T& out) {
 
 Status ReadConfigFields(const json& body, FunctionConfig& f) {
   if (!body.is_object()) return Invalid("Request body must be a JSON object");
-  for (auto st : {Read(body, "Runtime", f.runtime), Read(body, "Handler", f.handler), Read(body, "Role", f.role),
-                  Read(body, "Description", f.description), Read(body, "MemorySize", f.memory_mb),
-                  Read(body, "Timeout", f.timeout_s)}) {
+  for (auto st : {Read(body, "Runtime", f.runtime), Read(body, "Handler", f.handler),
+                  Read(body, "Role", f.role), Read(body, "Description", f.description),
+                  Read(body, "MemorySize", f.memory_mb), Read(body, "Timeout", f.timeout_s)}) {
     if (!st) return st;
   }
   if (auto it = body.find("Environment"); it != body.end() && !it->is_null()) {
@@ -91,7 +105,8 @@ bool IsValidFunctionName(std::string_view name) {
 Result<FunctionRef> ParseFunctionRef(std::string_view raw) {
   if (raw.size() > 140) {
     return Invalid("1 validation error detected: Value '" + std::string(raw) +
-                   "' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 140");
+                   "' at 'functionName' failed to satisfy constraint: Member must have length less "
+                   "than or equal to 140");
   }
   std::string_view rest = raw;
   if (rest.starts_with("arn:")) {
@@ -99,16 +114,18 @@ Result<FunctionRef> ParseFunctionRef(std::string_view raw) {
     std::array<std::string_view, 6> parts{};
     for (auto& p : parts) {
       size_t colon = rest.find(':');
-      if (colon == std::string_view::npos) return Invalid("Invalid function ARN: " + std::string(raw));
+      if (colon == std::string_view::npos)
+        return Invalid("Invalid function ARN: " + std::string(raw));
       p = rest.substr(0, colon);
       rest.remove_prefix(colon + 1);
     }
-    if (!parts[1].starts_with("aws") || parts[2] != "lambda" || !AllDigits(parts[4]) || parts[4].size() != 12 ||
-        parts[5] != "function") {
+    if (!parts[1].starts_with("aws") || parts[2] != "lambda" || !AllDigits(parts[4]) ||
+        parts[4].size() != 12 || parts[5] != "function") {
       return Invalid("Invalid function ARN: " + std::string(raw));
     }
   } else if (size_t c = rest.find(":function:"); c != std::string_view::npos) {
-    if (c != 12 || !AllDigits(rest.substr(0, 12))) return Invalid("Invalid function ARN: " + std::string(raw));
+    if (c != 12 || !AllDigits(rest.substr(0, 12)))
+      return Invalid("Invalid function ARN: " + std::string(raw));
     rest.remove_prefix(c + 10);
   }
   FunctionRef ref;
@@ -119,10 +136,11 @@ Result<FunctionRef> ParseFunctionRef(std::string_view raw) {
     if (!IsValidQualifier(ref.qualifier)) return Invalid("Invalid qualifier: " + ref.qualifier);
   }
   if (!IsValidFunctionName(ref.name)) {
-    return Invalid("1 validation error detected: Value '" + std::string(raw) +
-                   "' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression "
-                   "pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
-                   "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?");
+    return Invalid(
+        "1 validation error detected: Value '" + std::string(raw) +
+        "' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression "
+        "pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
+        "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?");
   }
   return ref;
 }
@@ -132,10 +150,11 @@ Status ValidateEnvironment(const std::map<std::string, std::string>& env) {
   std::string reserved;
   for (const auto& [k, v] : env) {
     bool name_ok = k.size() >= 2 && std::isalpha(static_cast<unsigned char>(k[0])) &&
-                   std::all_of(k.begin(), k.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+                   std::all_of(k.begin(), k.end(), [](char c) {
+                     return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                   });
     if (!name_ok) {
-      return Invalid("Environment variable name '" + k +
-                     "' must match [a-zA-Z]([a-zA-Z0-9_])+");
+      return Invalid("Environment variable name '" + k + "' must match [a-zA-Z]([a-zA-Z0-9_])+");
     }
     if (std::find(kReservedEnv.begin(), kReservedEnv.end(), k) != kReservedEnv.end()) {
       reserved += reserved.empty() ? k : ", " + k;
@@ -144,14 +163,19 @@ Status ValidateEnvironment(const std::map<std::string, std::string>& env) {
   }
   if (!reserved.empty()) {
     return Invalid(
-        "Lambda was unable to configure your environment variables because the environment variables you have "
-        "provided contains reserved keys that are currently not supported for modification. Reserved keys used "
-        "in this request: " + reserved);
+        "Lambda was unable to configure your environment variables because the environment "
+        "variables you have "
+        "provided contains reserved keys that are currently not supported for modification. "
+        "Reserved keys used "
+        "in this request: " +
+        reserved);
   }
   if (total > kMaxEnvironmentBytes) {
     return Invalid(
-        "Lambda was unable to configure your environment variables because the environment variables you have "
-        "provided exceeded the 4KB limit. String measured: " + std::to_string(total) + " bytes");
+        "Lambda was unable to configure your environment variables because the environment "
+        "variables you have "
+        "provided exceeded the 4KB limit. String measured: " +
+        std::to_string(total) + " bytes");
   }
   return {};
 }
@@ -161,27 +185,37 @@ Status ValidateConfig(const FunctionConfig& f) {
   if (!FindRuntime(f.runtime)) {
     std::string names;
     for (auto n : SupportedRuntimeNames()) names += (names.empty() ? "" : ", ") + std::string(n);
-    return Invalid("Value " + f.runtime + " at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [" +
-                   names + "]");
+    return Invalid(
+        "Value " + f.runtime +
+        " at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [" +
+        names + "]");
   }
   if (f.handler.empty() || f.handler.size() > 128 ||
-      std::any_of(f.handler.begin(), f.handler.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); })) {
+      std::any_of(f.handler.begin(), f.handler.end(),
+                  [](char c) { return std::isspace(static_cast<unsigned char>(c)); })) {
     return Invalid("Handler must be 1-128 characters without whitespace");
   }
   if (f.memory_mb < 128 || f.memory_mb > 10240) {
-    return Invalid("'MemorySize' value failed to satisfy constraint: Member must have value between 128 and 10240");
+    return Invalid(
+        "'MemorySize' value failed to satisfy constraint: Member must have value between 128 and "
+        "10240");
   }
   if (f.timeout_s < 1 || f.timeout_s > 900) {
-    return Invalid("'Timeout' value failed to satisfy constraint: Member must have value between 1 and 900");
+    return Invalid(
+        "'Timeout' value failed to satisfy constraint: Member must have value between 1 and 900");
   }
   if (f.ephemeral_storage_mb < 512 || f.ephemeral_storage_mb > 10240) {
-    return Invalid("'EphemeralStorage.Size' value failed to satisfy constraint: Member must have value between 512 and 10240");
+    return Invalid(
+        "'EphemeralStorage.Size' value failed to satisfy constraint: Member must have value "
+        "between 512 and 10240");
   }
   if (f.description.size() > 256) return Invalid("Description must be at most 256 characters");
-  if (f.architecture != "x86_64") return Invalid("Architecture " + f.architecture + " is not available on this node");
+  if (f.architecture != "x86_64")
+    return Invalid("Architecture " + f.architecture + " is not available on this node");
   if (f.role.size() > 2048) return Invalid("Role must be at most 2048 characters");
-  if (!f.role.empty() && !(f.role.starts_with("arn:") && f.role.find(":iam::") != std::string::npos &&
-                           f.role.find(":role/") != std::string::npos)) {
+  if (!f.role.empty() &&
+      !(f.role.starts_with("arn:") && f.role.find(":iam::") != std::string::npos &&
+        f.role.find(":role/") != std::string::npos)) {
     return Invalid("The role defined for the function is not an IAM role ARN: " + f.role);
   }
   return ValidateEnvironment(f.environment);
@@ -198,7 +232,8 @@ Result<FunctionConfig> ConfigFromCreateRequest(const json& body) {
   f.name = ref->name;
   std::string package_type = "Zip";
   if (auto st = Read(body, "PackageType", package_type); !st) return st.error();
-  if (package_type != "Zip") return Invalid("PackageType " + package_type + " is not supported yet; use Zip");
+  if (package_type != "Zip")
+    return Invalid("PackageType " + package_type + " is not supported yet; use Zip");
   if (auto st = ReadConfigFields(body, f); !st) return st.error();
   if (f.role.empty()) return Invalid("Role is required");
   if (f.runtime.empty()) return Invalid("Runtime is required for a Zip package");

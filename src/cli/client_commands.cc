@@ -23,8 +23,9 @@ int Fail(const std::string& message) {
 }
 
 // Sends a request; returns the response, or prints why it failed and returns nullopt.
-std::optional<http::Response> Call(const ClientOptions& o, const std::string& method, const std::string& target,
-                                   std::string body = {}, std::vector<http::Header> headers = {}) {
+std::optional<http::Response> Call(const ClientOptions& o, const std::string& method,
+                                   const std::string& target, std::string body = {},
+                                   std::vector<http::Header> headers = {}) {
   auto ep = http::ParseEndpoint(o.endpoint);
   if (!ep) {
     Fail(ep.error().message);
@@ -52,7 +53,9 @@ int FailFrom(const http::Response& r) {
   return Fail((type.empty() ? "HTTP " + std::to_string(r.status) : type) + ": " + msg);
 }
 
-std::string FnPath(const std::string& name) { return "/2015-03-31/functions/" + PercentEncode(name); }
+std::string FnPath(const std::string& name) {
+  return "/2015-03-31/functions/" + PercentEncode(name);
+}
 
 std::optional<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -86,7 +89,8 @@ int FnDeploy(const ClientOptions& o, const DeployArgs& a) {
     json vars = json::object();
     for (const auto& kv : a.env) {
       auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) return Fail("--env takes KEY=VALUE, got '" + kv + "'");
+      if (eq == std::string::npos || eq == 0)
+        return Fail("--env takes KEY=VALUE, got '" + kv + "'");
       vars[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     config["Environment"] = {{"Variables", vars}};
@@ -115,12 +119,14 @@ int FnDeploy(const ClientOptions& o, const DeployArgs& a) {
     return FailFrom(*r);
   }
   auto j = json::parse(r->body, nullptr, false);
-  std::cout << "deployed " << j.value("FunctionName", a.name) << " (" << j.value("Runtime", "") << ", "
-            << j.value("CodeSize", 0) << " bytes, sha256 " << j.value("CodeSha256", "") << ")\n";
+  std::cout << "deployed " << j.value("FunctionName", a.name) << " (" << j.value("Runtime", "")
+            << ", " << j.value("CodeSize", 0) << " bytes, sha256 " << j.value("CodeSha256", "")
+            << ")\n";
   return 0;
 }
 
-int FnInvoke(const ClientOptions& o, const std::string& name, const std::string& payload_arg, bool show_log) {
+int FnInvoke(const ClientOptions& o, const std::string& name, const std::string& payload_arg,
+             bool show_log) {
   std::string payload = payload_arg;
   if (payload.starts_with("@")) {
     auto bytes = ReadFile(payload.substr(1));
@@ -139,7 +145,8 @@ int FnInvoke(const ClientOptions& o, const std::string& name, const std::string&
   }
   std::cout << r->body << "\n";
   if (!r->HeaderValue("X-Amz-Function-Error").empty()) {
-    std::cerr << "alto: the function returned an error (" << r->HeaderValue("X-Amz-Function-Error") << ")\n";
+    std::cerr << "alto: the function returned an error (" << r->HeaderValue("X-Amz-Function-Error")
+              << ")\n";
     return 3;
   }
   return 0;
@@ -156,12 +163,14 @@ int FnList(const ClientOptions& o) {
     if (r->status != 200) return FailFrom(*r);
     auto j = json::parse(r->body, nullptr, false);
     if (!header) {
-      std::printf("%-40s %-16s %7s %8s  %s\n", "NAME", "RUNTIME", "MEMORY", "TIMEOUT", "LAST MODIFIED");
+      std::printf("%-40s %-16s %7s %8s  %s\n", "NAME", "RUNTIME", "MEMORY", "TIMEOUT",
+                  "LAST MODIFIED");
       header = true;
     }
     for (const auto& f : j.value("Functions", json::array())) {
-      std::printf("%-40s %-16s %7d %8d  %s\n", f.value("FunctionName", "").c_str(), f.value("Runtime", "").c_str(),
-                  f.value("MemorySize", 0), f.value("Timeout", 0), f.value("LastModified", "").c_str());
+      std::printf("%-40s %-16s %7d %8d  %s\n", f.value("FunctionName", "").c_str(),
+                  f.value("Runtime", "").c_str(), f.value("MemorySize", 0), f.value("Timeout", 0),
+                  f.value("LastModified", "").c_str());
     }
     marker = j.value("NextMarker", "");
   } while (!marker.empty());
@@ -185,7 +194,8 @@ int FnRemove(const ClientOptions& o, const std::string& name) {
 }
 
 int FnLogs(const ClientOptions& o, const std::string& name, int limit) {
-  auto r = Call(o, "GET", "/v1/functions/" + PercentEncode(name) + "/logs?limit=" + std::to_string(limit));
+  auto r = Call(o, "GET",
+                "/v1/functions/" + PercentEncode(name) + "/logs?limit=" + std::to_string(limit));
   if (!r) return 1;
   if (r->status != 200) return FailFrom(*r);
   auto j = json::parse(r->body, nullptr, false);

@@ -23,7 +23,8 @@ struct DeployArgs {
 };
 
 int FnDeploy(const ClientOptions& o, const DeployArgs& a);
-int FnInvoke(const ClientOptions& o, const std::string& name, const std::string& payload, bool show_log);
+int FnInvoke(const ClientOptions& o, const std::string& name, const std::string& payload,
+             bool show_log);
 int FnList(const ClientOptions& o);
 int FnGet(const ClientOptions& o, const std::string& name);
 int FnRemove(const ClientOptions& o, const std::string& name);

@@ -15,11 +15,20 @@ boost::asio::awaitable<std::invoke_result_t<F&>> RunBlocking(boost::asio::thread
   using R = std::invoke_result_t<F&>;
   if constexpr (std::is_void_v<R>) {
     co_await boost::asio::co_spawn(
-        pool, [&]() -> boost::asio::awaitable<void> { f(); co_return; }, boost::asio::use_awaitable);
+        pool,
+        [&]() -> boost::asio::awaitable<void> {
+          f();
+          co_return;
+        },
+        boost::asio::use_awaitable);
   } else {
     std::optional<R> out;
     co_await boost::asio::co_spawn(
-        pool, [&]() -> boost::asio::awaitable<void> { out.emplace(f()); co_return; },
+        pool,
+        [&]() -> boost::asio::awaitable<void> {
+          out.emplace(f());
+          co_return;
+        },
         boost::asio::use_awaitable);
     co_return std::move(*out);
   }

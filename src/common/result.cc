@@ -7,7 +7,8 @@ namespace alto {
 
 Error SysError(std::string context, int err) {
   context += ": ";
-  context += std::strerror(err);  // NOLINT(concurrency-mt-unsafe): glibc returns static strings for known errnos
+  context += std::strerror(
+      err);  // NOLINT(concurrency-mt-unsafe): glibc returns static strings for known errnos
   return Error{Errc::kInternal, std::move(context), err};
 }
 

@@ -3,7 +3,6 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <charconv>
 
 namespace alto::http {
@@ -24,7 +23,8 @@ Result<Endpoint> ParseEndpoint(const std::string& url, bool allow_port_zero) {
   unsigned port = 0;
   auto tail = s.substr(colon + 1);
   auto [p, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), port);
-  if (ec != std::errc() || p != tail.data() + tail.size() || (port == 0 && !allow_port_zero) || port > 65535) {
+  if (ec != std::errc() || p != tail.data() + tail.size() || (port == 0 && !allow_port_zero) ||
+      port > 65535) {
     return MakeError(Errc::kInvalidArgument, "endpoint '" + url + "' has a bad port");
   }
   ep.port = static_cast<uint16_t>(port);
@@ -51,15 +51,16 @@ Result<Response> Fetch(const Endpoint& endpoint, const Request& req) {
     auto& in = parser.get();
     Response res;
     res.status = static_cast<int>(in.result_int());
-    for (const auto& f : in) res.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    for (const auto& f : in)
+      res.headers.push_back({std::string(f.name_string()), std::string(f.value())});
     res.body = std::move(in.body());
     boost::system::error_code ignored;
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     return res;
   } catch (const boost::system::system_error& e) {
     return Error{Errc::kUnavailable,
-                 "cannot reach Alto at " + endpoint.host + ":" + std::to_string(endpoint.port) + ": " +
-                     e.code().message(),
+                 "cannot reach Alto at " + endpoint.host + ":" + std::to_string(endpoint.port) +
+                     ": " + e.code().message(),
                  e.code().value()};
   }
 }

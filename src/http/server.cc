@@ -1,11 +1,11 @@
 #include "http/server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
-
 #include <cctype>
 #include <charconv>
 #include <unordered_set>
@@ -23,7 +23,8 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
       return false;
   }
   return true;
@@ -187,7 +188,8 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       req.path = req.target.substr(0, q);
       if (q != std::string::npos) req.query = req.target.substr(q + 1);
       req.headers.reserve(16);
-      for (const auto& f : in) req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+      for (const auto& f : in)
+        req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
       req.body = std::move(in.body());
       req.remote_ip = remote;
       bool keep_alive = in.keep_alive();
@@ -211,7 +213,8 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
 };
 
 Server::Server(asio::any_io_executor executor, Handler handler, ServerOptions options)
-    : state_(std::make_shared<State>(std::move(executor), std::move(handler), std::move(options))) {}
+    : state_(std::make_shared<State>(std::move(executor), std::move(handler), std::move(options))) {
+}
 
 Server::~Server() { Stop(); }
 
@@ -226,7 +229,8 @@ Result<uint16_t> Server::Listen(const std::string& host, uint16_t port) {
   if (!ec) acc.bind(ep, ec);
   if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Error{Errc::kUnavailable, "listen on " + host + ":" + std::to_string(port) + ": " + ec.message(),
+    return Error{Errc::kUnavailable,
+                 "listen on " + host + ":" + std::to_string(port) + ": " + ec.message(),
                  ec.value()};
   }
   return acc.local_endpoint().port();

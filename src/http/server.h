@@ -21,7 +21,9 @@ struct ServerOptions {
   size_t body_limit = 8 * 1024 * 1024;
   size_t header_limit = 64 * 1024;
   // The answer when a body exceeds body_limit; the connection is closed after it.
-  std::function<Response()> too_large = [] { return JsonResponse(413, R"({"message":"Request body too large"})"); };
+  std::function<Response()> too_large = [] {
+    return JsonResponse(413, R"({"message":"Request body too large"})");
+  };
 };
 
 class Server {

@@ -13,14 +13,18 @@ Invoker::Invoker(Scheduler& scheduler, FunctionLogs& logs, const Clock& clock)
 std::string NewTraceId(int64_t epoch_ms) {
   char secs[16];
   snprintf(secs, sizeof secs, "%08llx", static_cast<unsigned long long>(epoch_ms / 1000));
-  return std::string("Root=1-") + secs + "-" + RandomHex(12) + ";Parent=" + RandomHex(8) + ";Sampled=0";
+  return std::string("Root=1-") + secs + "-" + RandomHex(12) + ";Parent=" + RandomHex(8) +
+         ";Sampled=0";
 }
 
-std::string ReportLine(const std::string& request_id, double duration_ms, int memory_mb, double init_ms) {
+std::string ReportLine(const std::string& request_id, double duration_ms, int memory_mb,
+                       double init_ms) {
   char buf[256];
   long billed = std::max(1L, static_cast<long>(std::ceil(duration_ms)));
-  int n = snprintf(buf, sizeof buf, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %ld ms\tMemory Size: %d MB\t",
-                   request_id.c_str(), duration_ms, billed, memory_mb);
+  int n = snprintf(
+      buf, sizeof buf,
+      "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %ld ms\tMemory Size: %d MB\t",
+      request_id.c_str(), duration_ms, billed, memory_mb);
   std::string line(buf, static_cast<size_t>(n));
   if (init_ms > 0) {
     snprintf(buf, sizeof buf, "Init Duration: %.2f ms\t", init_ms);

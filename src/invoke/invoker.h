@@ -44,6 +44,7 @@ class Invoker {
 // Lambda's X-Ray trace header for a new trace.
 std::string NewTraceId(int64_t epoch_ms);
 // The REPORT line of an invocation.
-std::string ReportLine(const std::string& request_id, double duration_ms, int memory_mb, double init_ms);
+std::string ReportLine(const std::string& request_id, double duration_ms, int memory_mb,
+                       double init_ms);
 
 }  // namespace alto

@@ -43,7 +43,8 @@ double MillisSince(Clock::time_point t) {
 struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl> {
   Impl(asio::any_io_executor ex, UniqueFd out, int pidfd, SessionOptions opts)
       : executor(ex),
-        server(ex, [this](http::Request r) { return Handle(std::move(r)); }, ServerOptions()),
+        server(
+            ex, [this](http::Request r) { return Handle(std::move(r)); }, ServerOptions()),
         output(ex),
         exit_watch(ex),
         next_wake(ex),
@@ -66,10 +67,12 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     o.too_large = [this] {
       std::string msg = "Response payload size exceeded maximum allowed payload size (" +
                         std::to_string(kMaxRuntimeResponseBytes) + " bytes).";
-      if (current && !outcome) Complete(OutcomeKind::kFunctionError, ErrorDocument("Function.ResponseSizeTooLarge", msg),
-                                        "Function.ResponseSizeTooLarge", false);
+      if (current && !outcome)
+        Complete(OutcomeKind::kFunctionError, ErrorDocument("Function.ResponseSizeTooLarge", msg),
+                 "Function.ResponseSizeTooLarge", false);
       return RuntimeError(413, "RequestEntityTooLarge",
-                          "Exceeded maximum allowed payload size (" + std::to_string(kMaxRuntimeResponseBytes) + " bytes).");
+                          "Exceeded maximum allowed payload size (" +
+                              std::to_string(kMaxRuntimeResponseBytes) + " bytes).");
     };
     return o;
   }
@@ -155,8 +158,9 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
       } else {
         const auto& id = current ? current->request_id : pending->request_id;
         Complete(OutcomeKind::kFunctionError,
-                 ErrorDocument("Runtime.ExitError",
-                               "RequestId: " + id + " Error: Runtime exited with error: " + exit_description),
+                 ErrorDocument(
+                     "Runtime.ExitError",
+                     "RequestId: " + id + " Error: Runtime exited with error: " + exit_description),
                  "Runtime.ExitError", true);
       }
     }
@@ -187,12 +191,15 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
   }
 
   asio::awaitable<http::Response> Next() {
-    if (phase == Phase::kDead || closed) co_return RuntimeError(500, "Runtime.Unknown", "Sandbox is shutting down");
+    if (phase == Phase::kDead || closed)
+      co_return RuntimeError(500, "Runtime.Unknown", "Sandbox is shutting down");
     if (current && !outcome) {
       co_return RuntimeError(403, "InvalidStateTransition",
-                             "State transition from Busy to Next is not allowed: answer " + current->request_id + " first");
+                             "State transition from Busy to Next is not allowed: answer " +
+                                 current->request_id + " first");
     }
-    if (next_parked) co_return RuntimeError(403, "InvalidStateTransition", "Another /next is already waiting");
+    if (next_parked)
+      co_return RuntimeError(403, "InvalidStateTransition", "Another /next is already waiting");
     if (!init_duration_ms) init_duration_ms = MillisSince(started_at);
     phase = Phase::kIdle;
     next_parked = true;
@@ -214,7 +221,8 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     res.Set("Lambda-Runtime-Deadline-Ms", std::to_string(current->deadline_epoch_ms));
     res.Set("Lambda-Runtime-Invoked-Function-Arn", current->invoked_function_arn);
     res.Set("Lambda-Runtime-Trace-Id", current->trace_id);
-    if (!current->client_context.empty()) res.Set("Lambda-Runtime-Client-Context", current->client_context);
+    if (!current->client_context.empty())
+      res.Set("Lambda-Runtime-Client-Context", current->client_context);
     co_return res;
   }
 
@@ -233,18 +241,22 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     auto mode = req.HeaderValue("Lambda-Runtime-Function-Response-Mode");
     if (!mode.empty() && mode != "streaming") {
       Complete(OutcomeKind::kFunctionError,
-               ErrorDocument("Runtime.InvalidResponseModeHeader", "Invalid response mode header: " + std::string(mode)),
+               ErrorDocument("Runtime.InvalidResponseModeHeader",
+                             "Invalid response mode header: " + std::string(mode)),
                "Runtime.InvalidResponseModeHeader", false);
-      return RuntimeError(400, "InvalidFunctionResponseMode", "Invalid response mode: " + std::string(mode));
+      return RuntimeError(400, "InvalidFunctionResponseMode",
+                          "Invalid response mode: " + std::string(mode));
     }
     DrainOutput();
     Complete(OutcomeKind::kSuccess, std::move(req.body), "", false);
     return Accepted();
   }
 
-  static std::string ErrorTypeOf(const http::Request& req, const nlohmann::json& doc, std::string_view fallback) {
+  static std::string ErrorTypeOf(const http::Request& req, const nlohmann::json& doc,
+                                 std::string_view fallback) {
     std::string type(req.HeaderValue("Lambda-Runtime-Function-Error-Type"));
-    if (type.empty() && doc.is_object() && doc.contains("errorType") && doc["errorType"].is_string()) {
+    if (type.empty() && doc.is_object() && doc.contains("errorType") &&
+        doc["errorType"].is_string()) {
       type = doc["errorType"].get<std::string>();
     }
     return type.empty() ? std::string(fallback) : type;
@@ -252,7 +264,8 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
 
   // The error document the caller sees: the runtime's JSON as posted (minus the X-Ray cause), or
   // a document wrapping a non-JSON body.
-  static std::string CallerErrorBody(const http::Request& req, nlohmann::json& doc, const std::string& type) {
+  static std::string CallerErrorBody(const http::Request& req, nlohmann::json& doc,
+                                     const std::string& type) {
     if (doc.is_object()) {
       doc.erase("errorCause");
       return doc.dump();
@@ -297,8 +310,9 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
       Complete(init_error->kind, init_error->body, init_error->error_type, true);
     } else if (phase == Phase::kDead || closed) {
       Complete(OutcomeKind::kFunctionError,
-               ErrorDocument("Runtime.ExitError", "RequestId: " + id + " Error: Runtime exited with error: " +
-                                                      (exit_description.empty() ? "exited" : exit_description)),
+               ErrorDocument("Runtime.ExitError",
+                             "RequestId: " + id + " Error: Runtime exited with error: " +
+                                 (exit_description.empty() ? "exited" : exit_description)),
                "Runtime.ExitError", true);
     } else {
       auto deadline = inv.deadline;
@@ -311,12 +325,14 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
           char secs[32];
           snprintf(secs, sizeof secs, "%d.00", timeout_s);
           Complete(OutcomeKind::kFunctionError,
-                   ErrorDocument("Sandbox.Timedout",
-                                 "RequestId: " + id + " Error: Task timed out after " + secs + " seconds"),
+                   ErrorDocument(
+                       "Sandbox.Timedout",
+                       "RequestId: " + id + " Error: Task timed out after " + secs + " seconds"),
                    "Sandbox.Timedout", true);
         } else if (closed && !outcome) {
-          Complete(OutcomeKind::kFunctionError, ErrorDocument("Sandbox.Failure", "Sandbox was shut down"),
-                   "Sandbox.Failure", true);
+          Complete(OutcomeKind::kFunctionError,
+                   ErrorDocument("Sandbox.Failure", "Sandbox was shut down"), "Sandbox.Failure",
+                   true);
         }
       }
     }
@@ -363,7 +379,8 @@ RuntimeSession::~RuntimeSession() { Close(); }
 void RuntimeSession::Start() {
   impl_->server.Start();
   if (impl_->output.is_open()) asio::co_spawn(impl_->executor, impl_->ReadOutput(), asio::detached);
-  if (impl_->exit_watch.is_open()) asio::co_spawn(impl_->executor, impl_->WatchExit(), asio::detached);
+  if (impl_->exit_watch.is_open())
+    asio::co_spawn(impl_->executor, impl_->WatchExit(), asio::detached);
 }
 
 asio::awaitable<Outcome> RuntimeSession::Invoke(Invocation invocation) {

@@ -37,10 +37,10 @@ enum class OutcomeKind {
 
 struct Outcome {
   OutcomeKind kind = OutcomeKind::kSuccess;
-  std::string body;          // the function's response, or the error document
-  std::string error_type;    // for errors
+  std::string body;             // the function's response, or the error document
+  std::string error_type;       // for errors
   bool sandbox_broken = false;  // the sandbox must not be reused (timeout, exit, init failure)
-  std::string log;           // what the function printed during the invocation
+  std::string log;              // what the function printed during the invocation
   double duration_ms = 0;
   double init_duration_ms = 0;  // > 0 on the invocation that paid for a cold start
 };

@@ -7,12 +7,12 @@
 //   4. cgroup limits: memory = MemorySize with no swap, pids, CPU shares by memory
 //   5. no capabilities, no new privileges, a non-root uid, rlimits, masked /proc paths
 //   6. `runc run` in the foreground, its stdout/stderr being the function's log
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "sandbox/netns.h"
 #include "sandbox/runtimes.h"
@@ -29,16 +29,27 @@ constexpr int kSandboxUid = 993;  // Lambda's sbx_user1051 has uid 993
 constexpr int kSandboxGid = 990;
 
 json RoBind(const std::string& src, const std::string& dst) {
-  return {{"destination", dst}, {"type", "bind"}, {"source", src},
+  return {{"destination", dst},
+          {"type", "bind"},
+          {"source", src},
           {"options", {"rbind", "ro", "nosuid", "nodev"}}};
 }
 
 // Host paths a runtime needs, bound read-only. /etc is an allow-list, not the whole directory.
 const std::vector<std::string>& HostReadOnlyPaths() {
   static const std::vector<std::string> paths = {
-      "/usr",           "/etc/ld.so.cache", "/etc/ld.so.conf",   "/etc/ld.so.conf.d",
-      "/etc/alternatives", "/etc/ssl",     "/etc/ca-certificates", "/etc/java-17-openjdk",
-      "/etc/localtime", "/etc/hosts",       "/etc/nsswitch.conf", "/etc/mime.types",
+      "/usr",
+      "/etc/ld.so.cache",
+      "/etc/ld.so.conf",
+      "/etc/ld.so.conf.d",
+      "/etc/alternatives",
+      "/etc/ssl",
+      "/etc/ca-certificates",
+      "/etc/java-17-openjdk",
+      "/etc/localtime",
+      "/etc/hosts",
+      "/etc/nsswitch.conf",
+      "/etc/mime.types",
   };
   return paths;
 }
@@ -50,15 +61,24 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
   const std::string task_root = "/var/task";
   const std::string runtime_dir = "/var/runtime";
   json mounts = json::array();
-  mounts.push_back({{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"},
+  mounts.push_back({{"destination", "/proc"},
+                    {"type", "proc"},
+                    {"source", "proc"},
                     {"options", {"nosuid", "noexec", "nodev"}}});
-  mounts.push_back({{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+  mounts.push_back({{"destination", "/dev"},
+                    {"type", "tmpfs"},
+                    {"source", "tmpfs"},
                     {"options", {"nosuid", "strictatime", "mode=755", "size=64k"}}});
-  mounts.push_back({{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
+  mounts.push_back({{"destination", "/dev/shm"},
+                    {"type", "tmpfs"},
+                    {"source", "shm"},
                     {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}});
-  mounts.push_back({{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"},
-                    {"options", {"nosuid", "nodev", "mode=1777",
-                                 "size=" + std::to_string(spec.ephemeral_storage_mb) + "m"}}});
+  mounts.push_back({{"destination", "/tmp"},
+                    {"type", "tmpfs"},
+                    {"source", "tmpfs"},
+                    {"options",
+                     {"nosuid", "nodev", "mode=1777",
+                      "size=" + std::to_string(spec.ephemeral_storage_mb) + "m"}}});
   for (const auto& p : HostReadOnlyPaths()) {
     std::error_code ec;
     if (fs::exists(p, ec) && !fs::is_symlink(p, ec)) mounts.push_back(RoBind(p, p));
@@ -70,7 +90,8 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
   // runc's own stdio proxy would copy it asynchronously, and a line printed before the result
   // could then arrive after it and land in the wrong invocation's log.
   std::vector<std::string> args = {kInitInSandbox, "--stdio-fd=3", "--"};
-  for (auto& a : ExpandArgv(rt, runtime_dir, task_root, spec.memory_mb)) args.push_back(std::move(a));
+  for (auto& a : ExpandArgv(rt, runtime_dir, task_root, spec.memory_mb))
+    args.push_back(std::move(a));
 
   const int64_t memory = int64_t{spec.memory_mb} * 1024 * 1024;
   // Lambda gives one vCPU at 1,769 MB; shares follow the same proportion (1024 = one CPU).
@@ -85,7 +106,11 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
         {"env", BaseRuntimeEnv(spec, task_root, runtime_dir, runtime_api)},
         {"cwd", task_root},
         {"capabilities",
-         {{"bounding", caps}, {"effective", caps}, {"inheritable", caps}, {"permitted", caps}, {"ambient", caps}}},
+         {{"bounding", caps},
+          {"effective", caps},
+          {"inheritable", caps},
+          {"permitted", caps},
+          {"ambient", caps}}},
         {"rlimits",
          {{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}},
           {{"type", "RLIMIT_CORE"}, {"hard", 0}, {"soft", 0}}}},
@@ -109,7 +134,8 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
           {"cpu", {{"shares", shares}}}}},
         {"maskedPaths",
          {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"}},
+          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+          "/sys/firmware"}},
         {"readonlyPaths",
          {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}},
   };
@@ -118,9 +144,13 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
 
 class OciResources final : public SandboxResources {
  public:
-  OciResources(std::string runc, fs::path runc_root, std::string id, fs::path bundle, fs::path netns)
-      : runc_(std::move(runc)), runc_root_(std::move(runc_root)), id_(std::move(id)),
-        bundle_(std::move(bundle)), netns_(std::move(netns)) {}
+  OciResources(std::string runc, fs::path runc_root, std::string id, fs::path bundle,
+               fs::path netns)
+      : runc_(std::move(runc)),
+        runc_root_(std::move(runc_root)),
+        id_(std::move(id)),
+        bundle_(std::move(bundle)),
+        netns_(std::move(netns)) {}
   ~OciResources() override {
     KillAll();
     RemoveNetnsPin(netns_);
@@ -145,7 +175,8 @@ class OciResources final : public SandboxResources {
 
 class OciDriver final : public Driver {
  public:
-  OciDriver(DriverOptions options, std::string runc) : options_(std::move(options)), runc_(std::move(runc)) {}
+  OciDriver(DriverOptions options, std::string runc)
+      : options_(std::move(options)), runc_(std::move(runc)) {}
   std::string_view name() const override { return "oci"; }
 
   Status Init() {
@@ -169,7 +200,8 @@ class OciDriver final : public Driver {
     auto resources = std::make_unique<OciResources>(runc_, RuncRoot(), spec.id, bundle, pin);
     if (auto st = WriteBundle(spec, *rt, bundle, pin); !st) return st.error();
     SpawnOptions so;
-    so.argv = {runc_, "--root", RuncRoot().string(), "run", "--preserve-fds", "1", "--bundle", bundle.string(), spec.id};
+    so.argv = {runc_, "--root",   RuncRoot().string(), "run",  "--preserve-fds",
+               "1",   "--bundle", bundle.string(),     spec.id};
     so.output_also_on_fd3 = true;
     so.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
     auto child = ChildProcess::Spawn(so);
@@ -208,7 +240,8 @@ class OciDriver final : public Driver {
     // Merged-/usr hosts: /bin, /lib... are symlinks into /usr; mirror them in the root.
     for (const char* top : {"bin", "sbin", "lib", "lib32", "lib64", "libx32"}) {
       fs::path host = fs::path("/") / top;
-      if (fs::is_symlink(host, ec)) fs::create_symlink(fs::read_symlink(host, ec), rootfs / top, ec);
+      if (fs::is_symlink(host, ec))
+        fs::create_symlink(fs::read_symlink(host, ec), rootfs / top, ec);
     }
     std::string runtime_api = "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort);
     json config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path);
@@ -225,7 +258,8 @@ class OciDriver final : public Driver {
 
 std::string FindExecutable(const std::vector<std::string>& candidates) {
   for (const auto& c : candidates) {
-    for (const char* dir : {"/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/", "/usr/local/bin/", "/usr/local/sbin/"}) {
+    for (const char* dir :
+         {"/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/", "/usr/local/bin/", "/usr/local/sbin/"}) {
       std::string p = std::string(dir) + c;
       if (::access(p.c_str(), X_OK) == 0) return p;
     }
@@ -237,16 +271,19 @@ std::string FindExecutable(const std::vector<std::string>& candidates) {
 
 Result<std::unique_ptr<Driver>> MakeOciDriver(const DriverOptions& options) {
   if (::geteuid() != 0) {
-    return MakeError(Errc::kUnsupported, "the oci driver needs root; use --driver process for development");
+    return MakeError(Errc::kUnsupported,
+                     "the oci driver needs root; use --driver process for development");
   }
   std::string runc = options.runc_path.empty() ? FindExecutable({"runc"}) : options.runc_path;
   if (runc.empty()) return MakeError(Errc::kUnsupported, "runc not found (apt-get install runc)");
   auto version = RunCommand({runc, "--version"});
   if (!version || version->exit_code != 0) {
-    return MakeError(Errc::kUnsupported, runc + " --version failed: " + (version ? version->output : version.error().message));
+    return MakeError(Errc::kUnsupported, runc + " --version failed: " +
+                                             (version ? version->output : version.error().message));
   }
   if (::access(options.init_path.c_str(), X_OK) != 0) {
-    return MakeError(Errc::kUnsupported, "sandbox init " + options.init_path.string() + " not found next to alto");
+    return MakeError(Errc::kUnsupported,
+                     "sandbox init " + options.init_path.string() + " not found next to alto");
   }
   auto driver = std::make_unique<OciDriver>(options, runc);
   if (auto st = driver->Init(); !st) return st.error();

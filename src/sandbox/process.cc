@@ -44,14 +44,16 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnOptions& o) {
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attr, &empty);
   posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   int first_closed = 3;
   if (o.capture_output) {
     posix_spawn_file_actions_adddup2(&fa, write_end.get(), 1);
     posix_spawn_file_actions_adddup2(&fa, write_end.get(), 2);
     if (o.output_also_on_fd3) {
-      posix_spawn_file_actions_adddup2(&fa, 1, 3);  // from 1: never the same fd, so CLOEXEC is cleared
+      posix_spawn_file_actions_adddup2(&fa, 1,
+                                       3);  // from 1: never the same fd, so CLOEXEC is cleared
       first_closed = 4;
     }
   }

@@ -16,7 +16,7 @@ struct SpawnOptions {
   std::vector<std::string> argv;
   std::vector<std::string> env;  // K=V, the whole environment
   std::string cwd;
-  bool capture_output = true;  // stdout+stderr to a pipe; otherwise inherit ours
+  bool capture_output = true;       // stdout+stderr to a pipe; otherwise inherit ours
   bool output_also_on_fd3 = false;  // the same pipe as fd 3 too (runc --preserve-fds 1)
 };
 

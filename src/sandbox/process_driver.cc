@@ -79,7 +79,8 @@ class ProcessDriver final : public Driver {
     std::string task_root = spec.code_dir.string();
     SpawnOptions so;
     so.argv = ExpandArgv(*rt, runtime_dir, task_root, spec.memory_mb);
-    so.env = BaseRuntimeEnv(spec, task_root, runtime_dir, "127.0.0.1:" + std::to_string(sock->port));
+    so.env =
+        BaseRuntimeEnv(spec, task_root, runtime_dir, "127.0.0.1:" + std::to_string(sock->port));
     so.cwd = task_root;
     auto child = ChildProcess::Spawn(so);
     if (!child) return child.error();

@@ -11,10 +11,14 @@ const std::vector<RuntimeInfo>& Table() {
     std::vector<std::string> node = {"/usr/bin/node", "{runtime_dir}/index.mjs"};
     // Lambda's JVMs start with C1 only and the serial GC for fast cold starts; MaxRAM makes the
     // default heap follow the function's memory even where no cgroup limit is visible.
-    std::vector<std::string> java = {"/usr/bin/java",         "-XX:+UseSerialGC",
-                                     "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-                                     "-XX:MaxRAM={memory_mb}m", "-cp",
-                                     "{runtime_dir}/alto-runtime.jar", "dev.alto.runtime.Main"};
+    std::vector<std::string> java = {"/usr/bin/java",
+                                     "-XX:+UseSerialGC",
+                                     "-XX:TieredStopAtLevel=1",
+                                     "-Xshare:auto",
+                                     "-XX:MaxRAM={memory_mb}m",
+                                     "-cp",
+                                     "{runtime_dir}/alto-runtime.jar",
+                                     "dev.alto.runtime.Main"};
     std::vector<std::string> provided = {"{task_root}/bootstrap"};
     return std::vector<RuntimeInfo>{
         {"python3.11", "python", python, "AWS_Lambda_python3.11"},
@@ -53,7 +57,8 @@ std::vector<std::string> ExpandArgv(const RuntimeInfo& rt, const std::string& ru
         {"{memory_mb}", std::to_string(memory_mb)},
     }};
     for (const auto& [key, value] : subs) {
-      for (size_t pos; (pos = arg.find(key)) != std::string::npos;) arg.replace(pos, key.size(), value);
+      for (size_t pos; (pos = arg.find(key)) != std::string::npos;)
+        arg.replace(pos, key.size(), value);
     }
     out.push_back(std::move(arg));
   }

@@ -37,7 +37,8 @@ std::string Sandbox::DescribeExit(int status) const {
 std::vector<std::string> BaseRuntimeEnv(const SandboxSpec& spec, const std::string& task_root,
                                         const std::string& runtime_dir,
                                         const std::string& runtime_api_address) {
-  std::vector<std::string> env = spec.env;  // user variables (reserved names are refused at the API)
+  std::vector<std::string> env =
+      spec.env;  // user variables (reserved names are refused at the API)
   const RuntimeInfo* rt = FindRuntime(spec.runtime);
   env.push_back("AWS_LAMBDA_RUNTIME_API=" + runtime_api_address);
   env.push_back("LAMBDA_TASK_ROOT=" + task_root);
@@ -47,7 +48,8 @@ std::vector<std::string> BaseRuntimeEnv(const SandboxSpec& spec, const std::stri
   env.push_back("LANG=en_US.UTF-8");
   env.push_back("TZ=:UTC");
   env.push_back("HOME=/tmp");
-  if (rt && !rt->execution_env.empty()) env.push_back("AWS_EXECUTION_ENV=" + std::string(rt->execution_env));
+  if (rt && !rt->execution_env.empty())
+    env.push_back("AWS_EXECUTION_ENV=" + std::string(rt->execution_env));
   return env;
 }
 

@@ -10,7 +10,8 @@ namespace alto {
 using SteadyTime = std::chrono::steady_clock::time_point;
 
 // An idle sandbox is reaped once it has been idle for the keep-alive period.
-inline bool IdleExpired(SteadyTime last_used, SteadyTime now, std::chrono::milliseconds keep_alive) {
+inline bool IdleExpired(SteadyTime last_used, SteadyTime now,
+                        std::chrono::milliseconds keep_alive) {
   return now - last_used >= keep_alive;
 }
 

@@ -30,9 +30,15 @@ std::string LogStreamName() {
 
 Scheduler::Scheduler(asio::any_io_executor io, asio::thread_pool& blocking, Driver& driver,
                      CodeStore& code, SchedulerOptions options)
-    : io_(io), blocking_(blocking), driver_(driver), code_(code), options_(std::move(options)), reap_timer_(io) {
+    : io_(io),
+      blocking_(blocking),
+      driver_(driver),
+      code_(code),
+      options_(std::move(options)),
+      reap_timer_(io) {
   if (options_.memory_capacity_mb <= 0) {
-    int64_t physical_mb = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) / (1024 * 1024);
+    int64_t physical_mb =
+        static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) / (1024 * 1024);
     options_.memory_capacity_mb = physical_mb * 8 / 10;
   }
 }
@@ -79,7 +85,8 @@ asio::awaitable<Result<Lease>> Scheduler::Acquire(const FunctionConfig& f) {
 
   if (!Admit(f.memory_mb)) {
     co_return MakeError(Errc::kThrottled, "Rate Exceeded. The node's sandbox memory (" +
-                                              std::to_string(options_.memory_capacity_mb) + " MB) is in use");
+                                              std::to_string(options_.memory_capacity_mb) +
+                                              " MB) is in use");
   }
   committed_mb_ += f.memory_mb;  // reserved while the sandbox starts
 
@@ -120,7 +127,8 @@ asio::awaitable<Result<Lease>> Scheduler::Acquire(const FunctionConfig& f) {
   so.memory_mb = f.memory_mb;
   so.describe_exit = [sb](int status) { return sb->DescribeExit(status); };
   so.reap = [sb] { return sb->process().TryReap(); };
-  lease->session = std::make_shared<RuntimeSession>(io_, sb->TakeRuntimeApiListener(), sb->process().TakeOutput(),
+  lease->session = std::make_shared<RuntimeSession>(io_, sb->TakeRuntimeApiListener(),
+                                                    sb->process().TakeOutput(),
                                                     sb->process().pidfd(), std::move(so));
   lease->session->Start();
   lease->last_used = SteadyClock::now();
@@ -131,7 +139,8 @@ asio::awaitable<Result<Lease>> Scheduler::Acquire(const FunctionConfig& f) {
 
 void Scheduler::Release(Lease lease, bool reusable) {
   lease->cold = false;
-  if (!reusable || stopped_ || !lease->session->alive() || retired_functions_.count(lease->function_name)) {
+  if (!reusable || stopped_ || !lease->session->alive() ||
+      retired_functions_.count(lease->function_name)) {
     Destroy(std::move(lease));
     return;
   }
@@ -170,7 +179,8 @@ asio::awaitable<void> Scheduler::ReapLoop() {
     for (auto it = idle_.begin(); it != idle_.end();) {
       auto& pool = it->second;
       for (size_t i = 0; i < pool.size();) {
-        if (!pool[i]->session->alive() || IdleExpired(pool[i]->last_used, now, options_.keep_alive)) {
+        if (!pool[i]->session->alive() ||
+            IdleExpired(pool[i]->last_used, now, options_.keep_alive)) {
           Destroy(std::move(pool[i]));
           pool.erase(pool.begin() + static_cast<long>(i));
         } else {

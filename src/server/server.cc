@@ -42,7 +42,8 @@ Result<std::unique_ptr<Driver>> MakeDriver(const ServerConfig& cfg) {
     spdlog::warn("*****************************************************************");
     return MakeProcessDriver(o);
   }
-  return MakeError(Errc::kInvalidArgument, "unknown driver '" + cfg.driver + "' (oci, process or auto)");
+  return MakeError(Errc::kInvalidArgument,
+                   "unknown driver '" + cfg.driver + "' (oci, process or auto)");
 }
 
 }  // namespace
@@ -62,7 +63,8 @@ int RunServer(const ServerConfig& cfg) {
     }
   }
   if (!fs::is_directory(cfg.runtimes_dir, ec)) {
-    spdlog::error("runtimes directory {} not found (build the project, or pass --runtimes-dir)", cfg.runtimes_dir.string());
+    spdlog::error("runtimes directory {} not found (build the project, or pass --runtimes-dir)",
+                  cfg.runtimes_dir.string());
     return 1;
   }
   auto store = OpenSqliteStore((cfg.data_dir / "alto.db").string());
@@ -102,12 +104,14 @@ int RunServer(const ServerConfig& cfg) {
   http::ServerOptions ho;
   ho.body_limit = kMaxCreateRequestBytes + 1024;
   ho.too_large = [] {
-    auto r = LambdaError(413, "RequestTooLargeException",
-                         "Request must be smaller than " + std::to_string(kMaxCreateRequestBytes) + " bytes");
+    auto r = LambdaError(
+        413, "RequestTooLargeException",
+        "Request must be smaller than " + std::to_string(kMaxCreateRequestBytes) + " bytes");
     r.Set("x-amzn-RequestId", NewUuid());
     return r;
   };
-  http::Server server(io.get_executor(), [&api](http::Request r) { return api.Handle(std::move(r)); }, ho);
+  http::Server server(
+      io.get_executor(), [&api](http::Request r) { return api.Handle(std::move(r)); }, ho);
   auto port = server.Listen(endpoint->host, endpoint->port);
   if (!port) {
     spdlog::error("{}", port.error().message);
@@ -116,7 +120,8 @@ int RunServer(const ServerConfig& cfg) {
   server.Start();
   scheduler.Start();
   std::string bound = endpoint->host + ":" + std::to_string(*port);
-  spdlog::info("alto server listening on http://{} (driver {}, data {})", bound, (*driver)->name(), cfg.data_dir.string());
+  spdlog::info("alto server listening on http://{} (driver {}, data {})", bound, (*driver)->name(),
+               cfg.data_dir.string());
   if (!cfg.ready_file.empty()) {
     fs::path tmp = cfg.ready_file;
     tmp += ".tmp";
@@ -130,20 +135,23 @@ int RunServer(const ServerConfig& cfg) {
     spdlog::info("signal {}: draining {} in-flight invocation(s)", sig, invoker.in_flight());
     api.StopAdmitting();
     server.StopAccepting();
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      asio::steady_timer t(io);
-      auto give_up = std::chrono::steady_clock::now() + cfg.drain_timeout;
-      while (invoker.in_flight() > 0 && std::chrono::steady_clock::now() < give_up) {
-        t.expires_after(std::chrono::milliseconds(20));
-        co_await t.async_wait(asio::use_awaitable);
-      }
-      scheduler.Shutdown();
-      server.Stop();
-      // Let the closes above run their completions, then stop.
-      t.expires_after(std::chrono::milliseconds(100));
-      co_await t.async_wait(asio::use_awaitable);
-      io.stop();
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          asio::steady_timer t(io);
+          auto give_up = std::chrono::steady_clock::now() + cfg.drain_timeout;
+          while (invoker.in_flight() > 0 && std::chrono::steady_clock::now() < give_up) {
+            t.expires_after(std::chrono::milliseconds(20));
+            co_await t.async_wait(asio::use_awaitable);
+          }
+          scheduler.Shutdown();
+          server.Stop();
+          // Let the closes above run their completions, then stop.
+          t.expires_after(std::chrono::milliseconds(100));
+          co_await t.async_wait(asio::use_awaitable);
+          io.stop();
+        },
+        asio::detached);
   });
 
   io.run();

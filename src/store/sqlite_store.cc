@@ -1,7 +1,7 @@
-#include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "store/store.h"
 
@@ -93,7 +93,8 @@ class SqliteStore final : public MetadataStore {
 
   Status CreateFunction(const FunctionConfig& f) override {
     std::lock_guard lock(mu_);
-    Stmt s(db_, "INSERT INTO functions(name, version, revision, code_sha256, config) VALUES(?,?,?,?,?)");
+    Stmt s(db_,
+           "INSERT INTO functions(name, version, revision, code_sha256, config) VALUES(?,?,?,?,?)");
     if (!s.ok()) return DbError("prepare insert");
     s.Bind(1, f.name);
     s.Bind(2, f.version);
@@ -122,8 +123,8 @@ class SqliteStore final : public MetadataStore {
     s.Bind(6, expected_revision);
     if (s.Step() != SQLITE_DONE) return DbError("update function");
     if (sqlite3_changes(db_) == 0) {
-      return MakeError(Errc::kConflict,
-                       "The function " + f.name + " was changed by another request; retry the update");
+      return MakeError(Errc::kConflict, "The function " + f.name +
+                                            " was changed by another request; retry the update");
     }
     return {};
   }
@@ -137,14 +138,16 @@ class SqliteStore final : public MetadataStore {
     if (rc == SQLITE_DONE) return MakeError(Errc::kNotFound, std::string(name));
     if (rc != SQLITE_ROW) return DbError("get function");
     FunctionConfig f;
-    if (!DeserializeFunction(s.Text(0), f)) return MakeError(Errc::kInternal, "corrupt function record");
+    if (!DeserializeFunction(s.Text(0), f))
+      return MakeError(Errc::kInternal, "corrupt function record");
     return f;
   }
 
   Result<std::vector<FunctionConfig>> ListFunctions(std::string_view after, size_t limit) override {
     std::lock_guard lock(mu_);
-    Stmt s(db_,
-           "SELECT config FROM functions WHERE version='$LATEST' AND name > ? ORDER BY name LIMIT ?");
+    Stmt s(
+        db_,
+        "SELECT config FROM functions WHERE version='$LATEST' AND name > ? ORDER BY name LIMIT ?");
     if (!s.ok()) return DbError("prepare list");
     s.Bind(1, after);
     s.Bind(2, static_cast<int64_t>(limit));
@@ -187,7 +190,9 @@ class SqliteStore final : public MetadataStore {
     }
     return {};
   }
-  Error DbError(const char* what) { return MakeError(Errc::kInternal, std::string("sqlite ") + what + ": " + sqlite3_errmsg(db_)); }
+  Error DbError(const char* what) {
+    return MakeError(Errc::kInternal, std::string("sqlite ") + what + ": " + sqlite3_errmsg(db_));
+  }
 
   std::mutex mu_;  // one connection shared by the blocking pool's threads
   sqlite3* db_;
@@ -197,8 +202,9 @@ class SqliteStore final : public MetadataStore {
 
 Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close_v2(db);

@@ -21,7 +21,8 @@ class MetadataStore {
   virtual Status UpdateFunction(const FunctionConfig& f, std::string_view expected_revision) = 0;
   virtual Result<FunctionConfig> GetFunction(std::string_view name) = 0;
   // Functions ordered by name, strictly after `after` (empty: from the start).
-  virtual Result<std::vector<FunctionConfig>> ListFunctions(std::string_view after, size_t limit) = 0;
+  virtual Result<std::vector<FunctionConfig>> ListFunctions(std::string_view after,
+                                                            size_t limit) = 0;
   virtual Status DeleteFunction(std::string_view name) = 0;
   // Every code digest still referenced, for garbage collection of the code store.
   virtual Result<std::vector<std::string>> ReferencedCode() = 0;

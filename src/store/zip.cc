@@ -19,7 +19,8 @@ bool IsSafeRelativePath(std::string_view rel) {
   size_t start = 0;
   while (start <= rel.size()) {
     size_t slash = rel.find('/', start);
-    std::string_view part = rel.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    std::string_view part =
+        rel.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (part == "..") {
       if (--depth < 0) return false;
     } else if (!part.empty() && part != ".") {
@@ -73,7 +74,8 @@ Status ExtractZip(std::string_view zip, const fs::path& dest, const ExtractLimit
   std::unique_ptr<archive, ArchiveReadDeleter> ar(archive_read_new());
   archive_read_support_format_zip(ar.get());
   if (archive_read_open_memory(ar.get(), zip.data(), zip.size()) != ARCHIVE_OK) {
-    return BadZip(archive_error_string(ar.get()) ? archive_error_string(ar.get()) : "not a zip file");
+    return BadZip(archive_error_string(ar.get()) ? archive_error_string(ar.get())
+                                                 : "not a zip file");
   }
   uint64_t total = 0;
   uint64_t entries = 0;
@@ -88,7 +90,8 @@ Status ExtractZip(std::string_view zip, const fs::path& dest, const ExtractLimit
     if (++entries > limits.max_entries) return BadZip("too many entries");
     const char* name_c = archive_entry_pathname(entry);
     std::string name = name_c ? name_c : "";
-    if (!IsSafeRelativePath(name)) return BadZip("entry '" + name + "' has an absolute path or '..'");
+    if (!IsSafeRelativePath(name))
+      return BadZip("entry '" + name + "' has an absolute path or '..'");
     if (archive_entry_hardlink(entry)) return BadZip("entry '" + name + "' is a hard link");
     fs::path out = dest / name;
     std::error_code ec;
@@ -128,13 +131,16 @@ Status ExtractZip(std::string_view zip, const fs::path& dest, const ExtractLimit
       int r = archive_read_data_block(ar.get(), &buf, &size, &offset);
       if (r == ARCHIVE_EOF) break;
       if (r != ARCHIVE_OK) {
-        st = BadZip("entry '" + name + "': " + (archive_error_string(ar.get()) ? archive_error_string(ar.get()) : "read error"));
+        st = BadZip(
+            "entry '" + name + "': " +
+            (archive_error_string(ar.get()) ? archive_error_string(ar.get()) : "read error"));
         break;
       }
       total += size;
       if (total > limits.max_total_bytes) {
-        st = MakeError(Errc::kInvalidArgument,
-                       "Unzipped size must be smaller than " + std::to_string(limits.max_total_bytes) + " bytes");
+        st = MakeError(Errc::kInvalidArgument, "Unzipped size must be smaller than " +
+                                                   std::to_string(limits.max_total_bytes) +
+                                                   " bytes");
         break;
       }
       if (::lseek(fd, offset, SEEK_SET) < 0) {
@@ -153,7 +159,8 @@ Status ExtractZip(std::string_view zip, const fs::path& dest, const ExtractLimit
 
 Result<std::string> ZipDirectory(const fs::path& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return MakeError(Errc::kInvalidArgument, dir.string() + " is not a directory");
+  if (!fs::is_directory(dir, ec))
+    return MakeError(Errc::kInvalidArgument, dir.string() + " is not a directory");
   std::unique_ptr<archive, ArchiveWriteDeleter> aw(archive_write_new());
   archive_write_set_format_zip(aw.get());
   std::string out;
@@ -166,8 +173,8 @@ Result<std::string> ZipDirectory(const fs::path& dir) {
     return MakeError(Errc::kInternal, "zip: cannot open writer");
   }
   std::vector<fs::path> paths;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     paths.push_back(it->path());
   }
   if (ec) return SysError("walk " + dir.string(), ec.value());
@@ -176,7 +183,8 @@ Result<std::string> ZipDirectory(const fs::path& dir) {
     std::string rel = fs::relative(p, dir).generic_string();
     struct stat st {};
     if (::lstat(p.c_str(), &st) != 0) return SysError("stat " + p.string());
-    std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(), archive_entry_free);
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(),
+                                                               archive_entry_free);
     archive_entry_set_pathname(e.get(), rel.c_str());
     archive_entry_set_mtime(e.get(), st.st_mtime, 0);
     std::string data;
@@ -208,7 +216,8 @@ Result<std::string> ZipDirectory(const fs::path& dir) {
       return MakeError(Errc::kInternal, std::string("zip: ") + archive_error_string(aw.get()));
     }
   }
-  if (archive_write_close(aw.get()) != ARCHIVE_OK) return MakeError(Errc::kInternal, "zip: close failed");
+  if (archive_write_close(aw.get()) != ARCHIVE_OK)
+    return MakeError(Errc::kInternal, "zip: close failed");
   return out;
 }
 

@@ -18,7 +18,8 @@ struct ExtractLimits {
 // Extracts zip bytes into dest (which must exist and be empty). Refuses absolute paths, '..'
 // components, hard links, devices, and symlinks whose target leaves dest. Files get mode 0644,
 // or 0755 when any execute bit was set; directories 0755. kInvalidArgument on a bad package.
-Status ExtractZip(std::string_view zip, const std::filesystem::path& dest, const ExtractLimits& limits = {});
+Status ExtractZip(std::string_view zip, const std::filesystem::path& dest,
+                  const ExtractLimits& limits = {});
 
 // Packs a directory (regular files, directories and relative symlinks) into zip bytes.
 Result<std::string> ZipDirectory(const std::filesystem::path& dir);

@@ -25,15 +25,16 @@ TEST(Base64, RoundTripsEveryByte) {
 }
 
 TEST(Base64, RejectsMalformed) {
-  EXPECT_FALSE(Base64Decode("abc").has_value());     // not a multiple of 4
-  EXPECT_FALSE(Base64Decode("ab!d").has_value());    // bad character
-  EXPECT_FALSE(Base64Decode("a===").has_value());    // too much padding
-  EXPECT_FALSE(Base64Decode("ab=c").has_value());    // data after padding
+  EXPECT_FALSE(Base64Decode("abc").has_value());       // not a multiple of 4
+  EXPECT_FALSE(Base64Decode("ab!d").has_value());      // bad character
+  EXPECT_FALSE(Base64Decode("a===").has_value());      // too much padding
+  EXPECT_FALSE(Base64Decode("ab=c").has_value());      // data after padding
   EXPECT_FALSE(Base64Decode("Zg==Zg==").has_value());  // padding in the middle
 }
 
 TEST(Sha256, MatchesKnownDigest) {
-  EXPECT_EQ(HexEncode(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(HexEncode(Sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(Base64Encode(Sha256("")), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
 }
 

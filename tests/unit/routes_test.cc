@@ -19,7 +19,8 @@ TEST(Routes, MatchesEveryOperation) {
       {"GET", "/2015-03-31/functions/hello", Op::kGetFunction, "hello"},
       {"DELETE", "/2015-03-31/functions/hello", Op::kDeleteFunction, "hello"},
       {"GET", "/2015-03-31/functions/hello/configuration", Op::kGetFunctionConfiguration, "hello"},
-      {"PUT", "/2015-03-31/functions/hello/configuration", Op::kUpdateFunctionConfiguration, "hello"},
+      {"PUT", "/2015-03-31/functions/hello/configuration", Op::kUpdateFunctionConfiguration,
+       "hello"},
       {"PUT", "/2015-03-31/functions/hello/code", Op::kUpdateFunctionCode, "hello"},
       {"POST", "/2015-03-31/functions/hello/invocations", Op::kInvoke, "hello"},
       {"GET", "/2016-08-19/account-settings", Op::kGetAccountSettings, ""},
@@ -35,7 +36,9 @@ TEST(Routes, MatchesEveryOperation) {
 }
 
 TEST(Routes, DecodesArnFunctionNames) {
-  auto r = MatchRoute("POST", "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Ahi/invocations");
+  auto r = MatchRoute("POST",
+                      "/2015-03-31/functions/"
+                      "arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Ahi/invocations");
   ASSERT_TRUE(r.match);
   EXPECT_EQ(r.match->function_name, "arn:aws:lambda:us-east-1:000000000000:function:hi");
 }

@@ -1,14 +1,13 @@
 // The Runtime API of one sandbox, driven over real loopback HTTP by a "runtime" thread.
-#include "runtime_api/session.h"
-
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
-#include <atomic>
 #include <thread>
 
 #include "http/client.h"
+#include "runtime_api/session.h"
 #include "sandbox/listen.h"
 
 namespace alto {
@@ -25,8 +24,8 @@ struct Harness {
     auto sock = ListenTcp("127.0.0.1", 0);
     EXPECT_TRUE(sock.ok());
     port = sock->port;
-    session = std::make_shared<RuntimeSession>(io.get_executor(), std::move(sock->fd), UniqueFd(), -1,
-                                               SessionOptions{});
+    session = std::make_shared<RuntimeSession>(io.get_executor(), std::move(sock->fd), UniqueFd(),
+                                               -1, SessionOptions{});
     session->Start();
   }
 
@@ -49,15 +48,18 @@ struct Harness {
   // Runs one invocation; the session stays open until the runtime thread says it is done.
   Outcome Run(Invocation inv, const std::atomic<bool>& runtime_done) {
     Outcome out;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      out = co_await session->Invoke(std::move(inv));
-      asio::steady_timer t(io);
-      for (int i = 0; i < 500 && !runtime_done; ++i) {
-        t.expires_after(std::chrono::milliseconds(10));
-        co_await t.async_wait(asio::use_awaitable);
-      }
-      session->Close();
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          out = co_await session->Invoke(std::move(inv));
+          asio::steady_timer t(io);
+          for (int i = 0; i < 500 && !runtime_done; ++i) {
+            t.expires_after(std::chrono::milliseconds(10));
+            co_await t.async_wait(asio::use_awaitable);
+          }
+          session->Close();
+        },
+        asio::detached);
     io.run_for(std::chrono::seconds(10));
     return out;
   }
@@ -94,7 +96,8 @@ TEST(RuntimeSession, DeliversEventAndReturnsResponse) {
   EXPECT_EQ(next.body, R"({"ping":1})");
   EXPECT_EQ(next.HeaderValue("Lambda-Runtime-Aws-Request-Id"), "req-1");
   EXPECT_EQ(next.HeaderValue("Lambda-Runtime-Deadline-Ms"), "1700000000000");
-  EXPECT_EQ(next.HeaderValue("Lambda-Runtime-Invoked-Function-Arn"), "arn:aws:lambda:us-east-1:000000000000:function:f");
+  EXPECT_EQ(next.HeaderValue("Lambda-Runtime-Invoked-Function-Arn"),
+            "arn:aws:lambda:us-east-1:000000000000:function:f");
   EXPECT_FALSE(next.HeaderValue("Lambda-Runtime-Trace-Id").empty());
   EXPECT_EQ(busy_next_status, 403);
   EXPECT_EQ(wrong_id_status, 400);
@@ -111,7 +114,8 @@ TEST(RuntimeSession, ReportsFunctionErrors) {
   std::atomic<bool> done{false};
   std::thread runtime([&] {
     h.Call("GET", "invocation/next");
-    h.Call("POST", "invocation/req-1/error", R"({"errorMessage":"boom","errorType":"ValueError","stackTrace":[]})",
+    h.Call("POST", "invocation/req-1/error",
+           R"({"errorMessage":"boom","errorType":"ValueError","stackTrace":[]})",
            {{"Lambda-Runtime-Function-Error-Type", "ValueError"}});
     done = true;
   });
@@ -128,7 +132,11 @@ TEST(RuntimeSession, ReturnsInitErrorToFirstInvoke) {
   int status = 0;
   std::atomic<bool> done{false};
   std::thread runtime([&] {
-    status = h.Call("POST", "init/error", R"({"errorMessage":"Unable to import module 'app'","errorType":"Runtime.ImportModuleError"})").status;
+    status =
+        h.Call(
+             "POST", "init/error",
+             R"({"errorMessage":"Unable to import module 'app'","errorType":"Runtime.ImportModuleError"})")
+            .status;
     done = true;
   });
   Outcome out = h.Run(MakeInvocation(), done);
@@ -160,7 +168,9 @@ TEST(RuntimeSession, RefusesOversizedResponse) {
   std::atomic<bool> done{false};
   std::thread runtime([&] {
     h.Call("GET", "invocation/next");
-    status = h.Call("POST", "invocation/req-1/response", std::string(kMaxRuntimeResponseBytes + 1, 'x')).status;
+    status =
+        h.Call("POST", "invocation/req-1/response", std::string(kMaxRuntimeResponseBytes + 1, 'x'))
+            .status;
     done = true;
   });
   Outcome out = h.Run(MakeInvocation(), done);

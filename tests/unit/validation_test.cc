@@ -31,8 +31,9 @@ TEST(FunctionRef, AcceptsEveryLambdaForm) {
 }
 
 TEST(FunctionRef, RejectsBadNames) {
-  for (const char* raw : {"", "bad name", "bad/name", "a:b:c", "arn:aws:s3:us-east-1:000000000000:function:x",
-                          "arn:aws:lambda:us-east-1:123:function:x", "x:$NOPE"}) {
+  for (const char* raw :
+       {"", "bad name", "bad/name", "a:b:c", "arn:aws:s3:us-east-1:000000000000:function:x",
+        "arn:aws:lambda:us-east-1:123:function:x", "x:$NOPE"}) {
     auto r = ParseFunctionRef(raw);
     EXPECT_FALSE(r.ok()) << raw;
     if (!r.ok()) EXPECT_EQ(r.error().code, Errc::kInvalidArgument);
@@ -53,8 +54,11 @@ TEST(Environment, RefusesReservedKeysAndOversize) {
 }
 
 json CreateBody() {
-  return {{"FunctionName", "fn"}, {"Runtime", "python3.12"}, {"Handler", "app.handler"},
-          {"Role", "arn:aws:iam::000000000000:role/any"}, {"Code", {{"ZipFile", "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}}}};
+  return {{"FunctionName", "fn"},
+          {"Runtime", "python3.12"},
+          {"Handler", "app.handler"},
+          {"Role", "arn:aws:iam::000000000000:role/any"},
+          {"Code", {{"ZipFile", "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="}}}};
 }
 
 TEST(CreateRequest, AppliesLambdaDefaults) {
@@ -70,9 +74,11 @@ TEST(CreateRequest, EnforcesLimits) {
   struct {
     const char* field;
     json value;
-  } bad[] = {{"MemorySize", 127},  {"MemorySize", 10241}, {"Timeout", 0},       {"Timeout", 901},
-             {"Runtime", "cobol"}, {"Handler", ""},       {"Handler", "a b"},   {"MemorySize", "big"},
-             {"Description", std::string(257, 'd')},      {"Role", "not-a-role"}, {"PackageType", "Image"}};
+  } bad[] = {
+      {"MemorySize", 127},    {"MemorySize", 10241},   {"Timeout", 0},
+      {"Timeout", 901},       {"Runtime", "cobol"},    {"Handler", ""},
+      {"Handler", "a b"},     {"MemorySize", "big"},   {"Description", std::string(257, 'd')},
+      {"Role", "not-a-role"}, {"PackageType", "Image"}};
   for (const auto& b : bad) {
     json body = CreateBody();
     body[b.field] = b.value;
@@ -91,7 +97,9 @@ TEST(UpdateRequest, LeavesConfigUntouchedOnError) {
   FunctionConfig before = *f;
   EXPECT_FALSE(ApplyConfigUpdate(*f, {{"MemorySize", 64}, {"Timeout", 10}}).ok());
   EXPECT_EQ(f->timeout_s, before.timeout_s);
-  EXPECT_TRUE(ApplyConfigUpdate(*f, {{"Timeout", 10}, {"Environment", {{"Variables", {{"A1", "b"}}}}}}).ok());
+  EXPECT_TRUE(
+      ApplyConfigUpdate(*f, {{"Timeout", 10}, {"Environment", {{"Variables", {{"A1", "b"}}}}}})
+          .ok());
   EXPECT_EQ(f->timeout_s, 10);
   EXPECT_EQ(f->environment.at("A1"), "b");
 }

@@ -20,8 +20,10 @@ int main(int argc, char** argv) {
   for (; i < argc && std::strcmp(argv[i], "--") != 0; ++i) {
     if (std::strncmp(argv[i], "--stdio-fd=", 11) == 0) stdio_fd = std::atoi(argv[i] + 11);
   }
-  if (i < argc) ++i;  // skip "--"
-  else i = 1;         // no options given: everything is the command
+  if (i < argc)
+    ++i;  // skip "--"
+  else
+    i = 1;  // no options given: everything is the command
   if (i >= argc) {
     std::fprintf(stderr, "usage: alto-init [--stdio-fd=N] -- COMMAND [ARG...]\n");
     return 2;
