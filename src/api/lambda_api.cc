@@ -165,12 +165,25 @@ asio::awaitable<Result<FunctionConfig>> LambdaApi::Load(Ctx& c) {
     co_return MakeError(Errc::kNotFound, "Function not found: " +
                                              FunctionArn(d_.account, c.ref.name, c.ref.qualifier));
   }
+  if (auto hit = cache_.find(c.ref.name); hit != cache_.end()) co_return hit->second;
+  const uint64_t writes_before = writes_;
   auto f = co_await RunBlocking(d_.blocking, [&] { return d_.store.GetFunction(c.ref.name); });
   if (!f && f.error().code == Errc::kNotFound) {
     co_return MakeError(Errc::kNotFound,
                         "Function not found: " + FunctionArn(d_.account, c.ref.name));
   }
+  if (f && writes_ == writes_before) cache_[f->name] = *f;
   co_return f;
+}
+
+void LambdaApi::Remember(const FunctionConfig& f) {
+  ++writes_;
+  cache_[f.name] = f;
+}
+
+void LambdaApi::Forget(const std::string& name) {
+  ++writes_;
+  cache_.erase(name);
 }
 
 asio::awaitable<http::Response> LambdaApi::CreateFunction(Ctx& c) {
@@ -207,6 +220,7 @@ asio::awaitable<http::Response> LambdaApi::CreateFunction(Ctx& c) {
   if (!created) co_return LambdaErrorFrom(created.error());
   spdlog::info("created function {} ({}, {} bytes)", created->name, created->runtime,
                created->code_size);
+  Remember(*created);
   co_return Json(201, FunctionConfigurationJson(*created, d_.account));
 }
 
@@ -264,6 +278,7 @@ asio::awaitable<http::Response> LambdaApi::DeleteFunction(Ctx& c) {
   }
   auto st = co_await RunBlocking(d_.blocking, [&] { return d_.store.DeleteFunction(f->name); });
   if (!st) co_return LambdaErrorFrom(st.error());
+  Forget(f->name);
   d_.scheduler.Retire(f->name);
   d_.logs.Forget(f->name);
   spdlog::info("deleted function {}", f->name);
@@ -289,6 +304,7 @@ asio::awaitable<http::Response> LambdaApi::UpdateFunctionConfiguration(Ctx& c) {
   auto st = co_await RunBlocking(d_.blocking,
                                  [&] { return d_.store.UpdateFunction(updated, f->revision_id); });
   if (!st) co_return LambdaErrorFrom(st.error());
+  Remember(updated);
   d_.scheduler.Retire(updated.name);
   co_return Json(200, FunctionConfigurationJson(updated, d_.account));
 }
@@ -304,6 +320,7 @@ asio::awaitable<http::Response> LambdaApi::UpdateFunctionCode(Ctx& c) {
   }
   auto f = co_await Load(c);
   if (!f) co_return LambdaErrorFrom(f.error());
+  bool dry_run = false;
   auto updated = co_await RunBlocking(d_.blocking, [&]() -> Result<FunctionConfig> {
     auto body = ParseBody(c.req.body);
     if (!body) return body.error();
@@ -320,11 +337,14 @@ asio::awaitable<http::Response> LambdaApi::UpdateFunctionCode(Ctx& c) {
     u.code_size = stored->size;
     u.revision_id = NewUuid();
     u.last_modified_ms = d_.clock.WallMillis();
-    if (body->value("DryRun", false)) return u;
+    dry_run = body->value("DryRun", false);
+    if (dry_run) return u;
     if (auto st = d_.store.UpdateFunction(u, f->revision_id); !st) return st.error();
     return u;
   });
   if (!updated) co_return LambdaErrorFrom(updated.error());
+  if (dry_run) co_return Json(200, FunctionConfigurationJson(*updated, d_.account));  // not stored
+  Remember(*updated);
   d_.scheduler.Retire(updated->name);
   co_return Json(200, FunctionConfigurationJson(*updated, d_.account));
 }

@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <unordered_map>
 
 #include "api/function_json.h"
 #include "common/time.h"
@@ -48,8 +49,16 @@ class LambdaApi {
   boost::asio::awaitable<http::Response> FunctionCodeNative(Ctx& c);
   boost::asio::awaitable<Result<FunctionConfig>> Load(Ctx& c);
 
+  // Function configurations by name, so a warm invoke never touches SQLite. Every write of a
+  // function goes through this API on the one I/O thread, which keeps the cache exact on a
+  // single node; `writes_` stops a read that raced a write from caching the older value.
+  void Remember(const FunctionConfig& f);
+  void Forget(const std::string& name);
+
   LambdaApiDeps d_;
   bool admitting_ = true;
+  std::unordered_map<std::string, FunctionConfig> cache_;
+  uint64_t writes_ = 0;
 };
 
 }  // namespace alto

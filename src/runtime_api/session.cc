@@ -94,6 +94,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
   bool closed = false;
   std::optional<Invocation> pending;  // handed to the next GET /next
   std::optional<Invocation> current;  // taken by the runtime, not answered yet
+  std::optional<Clock::time_point> taken_at;  // when the runtime took the current invocation
   std::optional<Outcome> outcome;
   std::optional<Outcome> init_error;
   std::string exit_description;
@@ -212,6 +213,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     current = std::move(pending);
     pending.reset();
     phase = Phase::kBusy;
+    taken_at = Clock::now();
     // Output from here on belongs to this invocation.
     http::Response res;
     res.status = 200;
@@ -302,6 +304,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
   asio::awaitable<Outcome> Invoke(Invocation inv) {
     auto self = shared_from_this();
     auto begin = Clock::now();
+    taken_at.reset();
     const std::string id = inv.request_id;
     const int timeout_s = inv.timeout_s;
     outcome.reset();
@@ -346,7 +349,9 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     pending.reset();
     current.reset();
     if (phase == Phase::kBusy) phase = Phase::kIdle;
-    result.duration_ms = MillisSince(begin);
+    // Lambda reports init and invocation separately: Duration starts when the runtime took the
+    // event (or at the call, when it never did).
+    result.duration_ms = MillisSince(taken_at.value_or(begin));
     if (!init_reported && init_duration_ms) {
       result.init_duration_ms = *init_duration_ms;
       init_reported = true;
