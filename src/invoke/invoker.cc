@@ -18,7 +18,7 @@ std::string NewTraceId(int64_t epoch_ms) {
 }
 
 std::string ReportLine(const std::string& request_id, double duration_ms, int memory_mb,
-                       double init_ms) {
+                       int64_t max_memory_used_mb, double init_ms) {
   char buf[256];
   long billed = std::max(1L, static_cast<long>(std::ceil(duration_ms)));
   int n = snprintf(
@@ -26,6 +26,11 @@ std::string ReportLine(const std::string& request_id, double duration_ms, int me
       "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %ld ms\tMemory Size: %d MB\t",
       request_id.c_str(), duration_ms, billed, memory_mb);
   std::string line(buf, static_cast<size_t>(n));
+  if (max_memory_used_mb >= 0) {
+    snprintf(buf, sizeof buf, "Max Memory Used: %lld MB\t",
+             static_cast<long long>(max_memory_used_mb));
+    line += buf;
+  }
   if (init_ms > 0) {
     snprintf(buf, sizeof buf, "Init Duration: %.2f ms\t", init_ms);
     line += buf;
@@ -71,7 +76,8 @@ boost::asio::awaitable<Result<InvokeResponse>> Invoker::Invoke(InvokeRequest req
                std::to_string(f.timeout_s) + ".00 seconds\n";
   }
   res.log += "END RequestId: " + request_id + "\n";
-  res.log += ReportLine(request_id, outcome.duration_ms, f.memory_mb, outcome.init_duration_ms);
+  res.log += ReportLine(request_id, outcome.duration_ms, f.memory_mb, outcome.max_memory_used_mb,
+                        outcome.init_duration_ms);
   logs_.Record(f.name, InvocationLog{request_id, now_ms, res.log});
   co_return res;
 }

@@ -45,6 +45,6 @@ class Invoker {
 std::string NewTraceId(int64_t epoch_ms);
 // The REPORT line of an invocation.
 std::string ReportLine(const std::string& request_id, double duration_ms, int memory_mb,
-                       double init_ms);
+                       int64_t max_memory_used_mb, double init_ms);
 
 }  // namespace alto

@@ -92,8 +92,8 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
   Phase phase = Phase::kInit;
   bool next_parked = false;
   bool closed = false;
-  std::optional<Invocation> pending;  // handed to the next GET /next
-  std::optional<Invocation> current;  // taken by the runtime, not answered yet
+  std::optional<Invocation> pending;          // handed to the next GET /next
+  std::optional<Invocation> current;          // taken by the runtime, not answered yet
   std::optional<Clock::time_point> taken_at;  // when the runtime took the current invocation
   std::optional<Outcome> outcome;
   std::optional<Outcome> init_error;
@@ -352,6 +352,10 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     // Lambda reports init and invocation separately: Duration starts when the runtime took the
     // event (or at the call, when it never did).
     result.duration_ms = MillisSince(taken_at.value_or(begin));
+    if (options.peak_memory) {
+      int64_t peak = options.peak_memory();
+      if (peak >= 0) result.max_memory_used_mb = (peak + (1 << 20) - 1) >> 20;
+    }
     if (!init_reported && init_duration_ms) {
       result.init_duration_ms = *init_duration_ms;
       init_reported = true;

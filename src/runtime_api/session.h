@@ -42,7 +42,8 @@ struct Outcome {
   bool sandbox_broken = false;  // the sandbox must not be reused (timeout, exit, init failure)
   std::string log;              // what the function printed during the invocation
   double duration_ms = 0;
-  double init_duration_ms = 0;  // > 0 on the invocation that paid for a cold start
+  double init_duration_ms = 0;      // > 0 on the invocation that paid for a cold start
+  int64_t max_memory_used_mb = -1;  // the sandbox's peak so far, as Lambda's REPORT shows
 };
 
 struct SessionOptions {
@@ -53,6 +54,8 @@ struct SessionOptions {
   std::function<std::string(int)> describe_exit;
   // Reaps the process after its pidfd fired; returns the wait status.
   std::function<int()> reap;
+  // Peak memory of the sandbox in bytes (-1 unknown), read when an invocation completes.
+  std::function<int64_t()> peak_memory;
 };
 
 class RuntimeSession : public std::enable_shared_from_this<RuntimeSession> {

@@ -157,6 +157,17 @@ class OciResources final : public SandboxResources {
     std::error_code ec;
     fs::remove_all(bundle_, ec);
   }
+  // cgroup v1 memory.max_usage_in_bytes, or v2 memory.peak (Linux 5.19+).
+  int64_t PeakMemoryBytes() const override {
+    for (const std::string path :
+         {"/sys/fs/cgroup/memory/alto/" + id_ + "/memory.max_usage_in_bytes",
+          "/sys/fs/cgroup/alto/" + id_ + "/memory.peak"}) {
+      std::ifstream in(path);
+      int64_t bytes = 0;
+      if (in >> bytes) return bytes;
+    }
+    return -1;
+  }
   void KillAll() override {
     if (killed_) return;
     killed_ = true;

@@ -54,7 +54,18 @@ std::string ProcessStartTime(pid_t pid) {
 // Removes the pid file that lets a restarted server find this runtime after a crash.
 class ProcessResources final : public SandboxResources {
  public:
-  explicit ProcessResources(fs::path pid_file) : pid_file_(std::move(pid_file)) {}
+  ProcessResources(fs::path pid_file, pid_t pid) : pid_file_(std::move(pid_file)), pid_(pid) {}
+  // The runtime process's own high-water mark (its children are not counted without a cgroup).
+  int64_t PeakMemoryBytes() const override {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+    std::string key;
+    int64_t kb = 0;
+    while (in >> key) {
+      if (key == "VmHWM:" && in >> kb) return kb * 1024;
+      in.ignore(4096, '\n');
+    }
+    return -1;
+  }
   ~ProcessResources() override {
     std::error_code ec;
     fs::remove(pid_file_, ec);
@@ -63,6 +74,7 @@ class ProcessResources final : public SandboxResources {
 
  private:
   fs::path pid_file_;
+  pid_t pid_;
 };
 
 class ProcessDriver final : public Driver {
@@ -90,7 +102,8 @@ class ProcessDriver final : public Driver {
       out << child->pid() << " " << ProcessStartTime(child->pid()) << "\n";
     }
     return std::make_unique<Sandbox>(spec.id, std::move(child.value()), std::move(sock->fd),
-                                     std::make_unique<ProcessResources>(pid_file), false);
+                                     std::make_unique<ProcessResources>(pid_file, child->pid()),
+                                     false);
   }
 
   void CleanupStale() override {

@@ -3,6 +3,7 @@
 // the sandbox's own Runtime API. Two drivers: `oci` (runc, isolated) and `process` (none).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -33,6 +34,8 @@ class SandboxResources {
  public:
   virtual ~SandboxResources() = default;
   virtual void KillAll() = 0;
+  // Peak memory of the whole sandbox since it started, in bytes; -1 when unknown.
+  virtual int64_t PeakMemoryBytes() const { return -1; }
 };
 
 // A started sandbox. Destruction kills every process in it and releases what it holds; it
@@ -49,6 +52,7 @@ class Sandbox {
   ChildProcess& process() { return child_; }
   UniqueFd TakeRuntimeApiListener() { return std::move(listener_); }
   void Kill();
+  int64_t PeakMemoryBytes() const { return resources_ ? resources_->PeakMemoryBytes() : -1; }
   // "exit status 1", "signal: killed", as Lambda's Runtime.ExitError message says.
   std::string DescribeExit(int wait_status) const;
 

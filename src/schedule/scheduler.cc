@@ -127,6 +127,7 @@ asio::awaitable<Result<Lease>> Scheduler::Acquire(const FunctionConfig& f) {
   so.memory_mb = f.memory_mb;
   so.describe_exit = [sb](int status) { return sb->DescribeExit(status); };
   so.reap = [sb] { return sb->process().TryReap(); };
+  so.peak_memory = [sb] { return sb->PeakMemoryBytes(); };
   lease->session = std::make_shared<RuntimeSession>(io_, sb->TakeRuntimeApiListener(),
                                                     sb->process().TakeOutput(),
                                                     sb->process().pidfd(), std::move(so));

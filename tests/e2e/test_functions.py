@@ -77,6 +77,11 @@ class RuntimesTest(AltoTestCase):
         self.assertIn("END RequestId: " + rid, log)
         self.assertRegex(log, r"REPORT RequestId: %s\tDuration: [0-9.]+ ms\tBilled Duration: \d+ ms\t"
                               r"Memory Size: 128 MB" % rid)
+        used = re.search(r"Max Memory Used: (\d+) MB", log)
+        self.assertIsNotNone(used, "REPORT has no Max Memory Used: %r" % log)
+        self.assertGreater(int(used.group(1)), 0)
+        if self.server.isolating:  # the cgroup caps the whole sandbox at its MemorySize
+            self.assertLessEqual(int(used.group(1)), 128)
         self.assertLess(log.index("START RequestId"), log.index("END RequestId"))
         self.assertLess(log.index("END RequestId"), log.index("REPORT RequestId"))
         if own_log_line:

@@ -32,3 +32,20 @@ TEST(IdlePolicy, ReapIntervalIsClamped) {
 
 }  // namespace
 }  // namespace alto
+
+#include "invoke/invoker.h"
+
+namespace alto {
+namespace {
+
+TEST(ReportLine, MatchesLambdasFormat) {
+  EXPECT_EQ(ReportLine("r1", 1.234, 128, 42, 0),
+            "REPORT RequestId: r1\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\t"
+            "Max Memory Used: 42 MB\t\n");
+  EXPECT_EQ(ReportLine("r2", 0.2, 256, -1, 55.5),
+            "REPORT RequestId: r2\tDuration: 0.20 ms\tBilled Duration: 1 ms\tMemory Size: 256 MB\t"
+            "Init Duration: 55.50 ms\t\n");
+}
+
+}  // namespace
+}  // namespace alto
