@@ -49,6 +49,10 @@ int main(int argc, char** argv) {
   srv->add_option("--runtimes-dir", runtimes_dir, "Folder holding the language runtimes");
   srv->add_option("--ready-file", ready_file, "Write host:port here once listening");
   srv->add_option("--region", server.region, "Region in ARNs")->capture_default_str();
+  srv->add_option("--async-retry-scale", server.async_retry_scale,
+                  "Multiply async retry delays (1 min, 2 min, backoff) by this; for tests")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
   srv->add_option("--memory-capacity-mb", server.memory_capacity_mb,
                   "Memory for sandboxes; over it invokes get 429 (default 80% of RAM)")
       ->check(CLI::NonNegativeNumber);

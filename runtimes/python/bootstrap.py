@@ -14,13 +14,17 @@ exception raised while importing; handler exceptions go to .../error with
 errorType = the exception class name and stackTrace = list of strings.
 
 Startup cost matters (it is on the cold-start path), so only what the loop
-needs is imported here: json and http.client. traceback is imported lazily
-on the error path, and the stdlib logging module is never imported by the
-runtime itself; if user code imports it, the runtime attaches an AWS-style
-handler to the root logger (see _setup_logging).
+needs is imported here: json and _socket (os, sys and time are loaded by the
+interpreter anyway). The HTTP client is a small one of its own: http.client
+costs ~15-20 ms to import (it pulls in email.parser, ssl, ...), and the
+socket module ~2 ms more than the C _socket module under it (it builds its
+IntEnums at import). traceback is imported lazily on the error path, and the
+stdlib logging module is never imported by the runtime itself; if user code
+imports it, the runtime attaches an AWS-style handler to the root logger (see
+_setup_logging).
 """
 
-import http.client
+import _socket
 import json
 import os
 import sys
@@ -49,41 +53,231 @@ class FaultError(Exception):
 # ---------------------------------------------------------------------------
 
 
+class ProtocolError(Exception):
+    """The Runtime API sent something that is not valid HTTP/1.1."""
+
+
+# What a failed exchange with the Runtime API raises.
+NET_ERRORS = (OSError, ProtocolError)
+
+_MAX_LINE = 65536  # longest status/header line accepted, as http.client
+_MAX_HEADERS = 200
+
+
+class Headers(dict):
+    """Response headers: lower-case name -> [value, ...] in received order.
+
+    get() is case-insensitive and returns the first value, as http.client's
+    message object does; get_all() returns them all.
+    """
+
+    def get(self, name, default=None):
+        values = dict.get(self, name.lower())
+        return values[0] if values else default
+
+    def get_all(self, name):
+        return dict.get(self, name.lower(), [])
+
+
+class Response:
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
 class RuntimeClient:
-    """One persistent HTTP/1.1 keep-alive connection to the Runtime API."""
+    """One persistent HTTP/1.1 keep-alive connection to the Runtime API.
+
+    A minimal client on _socket (see the module docstring): requests carry
+    Content-Length; responses may use Content-Length, chunked encoding or
+    end at connection close. The socket is blocking with no timeout (GET
+    /next is a long poll that may block for hours) and set so explicitly,
+    since a new socket otherwise follows socket.setdefaulttimeout(), which
+    user code is free to change.
+    """
 
     def __init__(self, api):
-        # HTTPConnection parses "host:port" (including "[v6]:port") itself.
-        self.api = api
-        self.conn = None
+        self.api = api  # "host:port" or "[v6]:port"; also the Host header
+        self.sock = None
+        self.buf = bytearray()  # received, not yet consumed
 
     def _connect(self):
-        # timeout=None explicitly: /next is a long poll that may block for
-        # hours, and the default would follow socket.setdefaulttimeout(),
-        # which user code is free to change.
-        return http.client.HTTPConnection(self.api, timeout=None)
+        host, port = self.api, "80"
+        i = host.rfind(":")
+        if i > host.rfind("]"):
+            host, port = host[:i], host[i + 1:] or "80"
+        if host[:1] == "[" and host[-1:] == "]":
+            host = host[1:-1]
+        if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            raise ProtocolError("bad port in AWS_LAMBDA_RUNTIME_API %r" % self.api)
+        err = OSError("no address for %r" % host)
+        for family, kind, proto, _, addr in _socket.getaddrinfo(
+            host, int(port), 0, _socket.SOCK_STREAM
+        ):
+            sock = _socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(None)
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+                sock.connect(addr)
+                return sock
+            except OSError as e:
+                sock.close()
+                err = e
+        raise err
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        self.buf.clear()
+
+    def _recv(self, size=65536):
+        data = self.sock.recv(size)
+        if not data:
+            raise ConnectionResetError("connection closed by the Runtime API")
+        self.buf += data
+
+    def _line(self):
+        """The next line, without CRLF (or a bare LF, accepted as http.client)."""
+        buf = self.buf
+        i = buf.find(b"\n")
+        while i < 0:
+            if len(buf) > _MAX_LINE:
+                raise ProtocolError("line too long")
+            start = len(buf)
+            self._recv()
+            i = buf.find(b"\n", start)
+        if i > _MAX_LINE:
+            raise ProtocolError("line too long")
+        line = bytes(buf[: i - 1 if i and buf[i - 1] == 13 else i])
+        del buf[: i + 1]
+        return line
+
+    def _exact(self, n):
+        buf = self.buf
+        if len(buf) >= n:
+            data = bytes(buf[:n])
+            del buf[:n]
+            return data
+        # A large body: receive straight into one buffer of the final size.
+        out = bytearray(n)
+        have = len(buf)
+        out[:have] = buf
+        buf.clear()
+        view = memoryview(out)
+        recv_into = self.sock.recv_into
+        while have < n:
+            got = recv_into(view[have:])
+            if not got:
+                raise ConnectionResetError("connection closed by the Runtime API")
+            have += got
+        view.release()
+        return bytes(out)
+
+    def _fields(self, headers):
+        """Header (or trailer) lines up to the empty line, added to headers."""
+        for _ in range(_MAX_HEADERS):
+            line = self._line()
+            if not line:
+                return headers
+            name, sep, value = line.decode("latin-1").partition(":")
+            if not sep or not name or name != name.strip():
+                raise ProtocolError("bad header line %r" % line[:100])
+            headers.setdefault(name.lower(), []).append(value.strip(" \t"))
+        raise ProtocolError("more than %d header lines" % _MAX_HEADERS)
+
+    def _chunked(self, headers):
+        parts = []
+        while True:
+            size = self._line().split(b";", 1)[0].strip(b" \t")  # drop extensions
+            if not size or size.strip(b"0123456789abcdefABCDEF"):
+                raise ProtocolError("bad chunk size %r" % size[:100])
+            n = int(size, 16)
+            if not n:
+                self._fields(headers)  # trailers, merged into the headers
+                return b"".join(parts)
+            parts.append(self._exact(n))
+            if self._line():
+                raise ProtocolError("no CRLF after a chunk")
+
+    def _response(self):
+        """Read one response; return (Response, keep_alive)."""
+        status = 100
+        while 100 <= status < 200:  # skip interim 1xx answers
+            line = self._line()
+            parts = line.split(None, 2)
+            if (len(parts) < 2 or not parts[0].startswith(b"HTTP/1.")
+                    or len(parts[1]) != 3 or not parts[1].isdigit()):
+                raise ProtocolError("bad status line %r" % line[:100])
+            status = int(parts[1])
+            headers = self._fields(Headers())
+        tokens = ",".join(headers.get_all("connection")).lower().replace(" ", "").split(",")
+        if parts[0] == b"HTTP/1.0":
+            keep_alive = "keep-alive" in tokens
+        else:
+            keep_alive = "close" not in tokens
+        te = ",".join(headers.get_all("transfer-encoding")).lower().replace(" ", "")
+        lengths = {v.strip() for l in headers.get_all("content-length") for v in l.split(",")}
+        if status in (204, 304):
+            body = b""
+        elif te == "chunked":
+            body = self._chunked(headers)
+        elif te or not lengths:
+            # No length (or a coding other than plain chunked): the body runs
+            # to the end of the connection.
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                self.buf += data
+            body = bytes(self.buf)
+            self.buf.clear()
+            keep_alive = False
+        else:
+            n = lengths.pop()
+            if lengths or not (n.isascii() and n.isdigit()):
+                raise ProtocolError("bad Content-Length %r" % headers.get_all("content-length"))
+            body = self._exact(int(n))
+        return Response(status, headers, body), keep_alive
 
     def request(self, method, path, body=None, headers=None):
-        """Send a request; return (status, HTTPResponse, body bytes).
+        """Send a request (body: bytes or None); return (status, Response, body).
 
         On a connection failure the connection is re-opened and the request
         retried once (a keep-alive connection may have been closed by the
         server while the process was idle); a second failure is raised.
         """
+        lines = ["%s %s%s HTTP/1.1" % (method, API_PREFIX, path), "Host: " + self.api]
+        for name, value in (headers or {}).items():
+            lines.append("%s: %s" % (name, value))
+        if body is not None:
+            lines.append("Content-Length: %d" % len(body))
+        # No CR/LF or other control characters (header injection), no space
+        # in the request target, ASCII only.
+        for line in lines:
+            if not (line.isascii() and line.isprintable()):
+                raise ProtocolError("bad request line or header %r" % line[:200])
+        if " " in path:
+            raise ProtocolError("bad request path %r" % path[:200])
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+        if body and len(body) <= 65536:
+            head, body = head + body, None  # one send, one segment
         for attempt in (0, 1):
-            if self.conn is None:
-                self.conn = self._connect()
             try:
-                self.conn.request(method, API_PREFIX + path, body, headers or {})
-                resp = self.conn.getresponse()
-                data = resp.read()
-                if resp.will_close:
-                    self.conn.close()
-                    self.conn = None
-                return resp.status, resp, data
-            except (OSError, http.client.HTTPException):
-                self.conn.close()
-                self.conn = None
+                if self.sock is None:
+                    self.sock = self._connect()
+                self.sock.sendall(head)
+                if body:
+                    self.sock.sendall(body)
+                resp, keep_alive = self._response()
+                if not keep_alive:
+                    self.close()
+                return resp.status, resp, resp.body
+            except NET_ERRORS:
+                self.close()
                 if attempt:
                     raise
         raise AssertionError("unreachable")
@@ -99,7 +293,7 @@ class RuntimeClient:
     def _post(self, path, body, headers):
         try:
             status, _, data = self.request("POST", path, body, headers)
-        except (OSError, http.client.HTTPException) as e:
+        except NET_ERRORS as e:
             _runtime_log("POST %s failed: %s" % (path, e))
             return
         if not 200 <= status < 300:

@@ -43,6 +43,7 @@ nlohmann::json FunctionConfigurationJson(const FunctionConfig& f, const AccountI
       {"SnapStart", {{"ApplyOn", "None"}, {"OptimizationStatus", "Off"}}},
   };
   if (!f.environment.empty()) j["Environment"] = {{"Variables", f.environment}};
+  if (!f.dead_letter_arn.empty()) j["DeadLetterConfig"] = {{"TargetArn", f.dead_letter_arn}};
   return j;
 }
 

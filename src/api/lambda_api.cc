@@ -16,12 +16,6 @@ namespace alto {
 namespace asio = boost::asio;
 using nlohmann::json;
 
-struct LambdaApi::Ctx {
-  http::Request req;
-  RouteMatch match;
-  FunctionRef ref;
-};
-
 namespace {
 
 constexpr size_t kMaxListPage = 50;
@@ -134,6 +128,38 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
         case Op::kNativeFunctionCode:
           res = co_await FunctionCodeNative(c);
           break;
+        case Op::kInvokeAsyncLegacy: {
+          auto f = co_await Load(c);
+          res = f ? co_await InvokeEvent(c, *f, true) : LambdaErrorFrom(f.error());
+          break;
+        }
+        case Op::kPutEventInvokeConfig:
+          res = co_await PutEventInvokeConfig(c, false);
+          break;
+        case Op::kUpdateEventInvokeConfig:
+          res = co_await PutEventInvokeConfig(c, true);
+          break;
+        case Op::kGetEventInvokeConfig:
+          res = co_await GetEventInvokeConfig(c, false);
+          break;
+        case Op::kListEventInvokeConfigs:
+          res = co_await GetEventInvokeConfig(c, true);
+          break;
+        case Op::kDeleteEventInvokeConfig:
+          res = co_await DeleteEventInvokeConfig(c);
+          break;
+        case Op::kNativeFunctionStats:
+          res = co_await FunctionStatsNative(c);
+          break;
+        case Op::kNativeListQueues:
+        case Op::kNativeCreateQueue:
+        case Op::kNativeSendMessage:
+        case Op::kNativeReadMessages:
+          res = co_await QueuesNative(c);
+          break;
+        case Op::kMetrics:
+          res = co_await Metrics(c);
+          break;
         case Op::kHealth:
           res = Json(200, {{"status", "ok"}});
           break;
@@ -150,7 +176,7 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
 }
 
 asio::awaitable<Result<FunctionConfig>> LambdaApi::Load(Ctx& c) {
-  auto ref = ParseFunctionRef(c.match.function_name);
+  auto ref = ParseFunctionRef(c.match.name);
   if (!ref) co_return ref.error();
   c.ref = std::move(ref.value());
   if (auto q = c.req.QueryParam("Qualifier"); q && !q->empty()) {
@@ -165,25 +191,12 @@ asio::awaitable<Result<FunctionConfig>> LambdaApi::Load(Ctx& c) {
     co_return MakeError(Errc::kNotFound, "Function not found: " +
                                              FunctionArn(d_.account, c.ref.name, c.ref.qualifier));
   }
-  if (auto hit = cache_.find(c.ref.name); hit != cache_.end()) co_return hit->second;
-  const uint64_t writes_before = writes_;
-  auto f = co_await RunBlocking(d_.blocking, [&] { return d_.store.GetFunction(c.ref.name); });
+  auto f = co_await d_.catalog.Get(c.ref.name);
   if (!f && f.error().code == Errc::kNotFound) {
     co_return MakeError(Errc::kNotFound,
                         "Function not found: " + FunctionArn(d_.account, c.ref.name));
   }
-  if (f && writes_ == writes_before) cache_[f->name] = *f;
   co_return f;
-}
-
-void LambdaApi::Remember(const FunctionConfig& f) {
-  ++writes_;
-  cache_[f.name] = f;
-}
-
-void LambdaApi::Forget(const std::string& name) {
-  ++writes_;
-  cache_.erase(name);
 }
 
 asio::awaitable<http::Response> LambdaApi::CreateFunction(Ctx& c) {
@@ -220,6 +233,8 @@ asio::awaitable<http::Response> LambdaApi::CreateFunction(Ctx& c) {
   if (!created) co_return LambdaErrorFrom(created.error());
   spdlog::info("created function {} ({}, {} bytes)", created->name, created->runtime,
                created->code_size);
+  if (!created->dead_letter_arn.empty())
+    (void)co_await EnsureDestination(created->dead_letter_arn, true);
   Remember(*created);
   co_return Json(201, FunctionConfigurationJson(*created, d_.account));
 }
@@ -279,6 +294,11 @@ asio::awaitable<http::Response> LambdaApi::DeleteFunction(Ctx& c) {
   auto st = co_await RunBlocking(d_.blocking, [&] { return d_.store.DeleteFunction(f->name); });
   if (!st) co_return LambdaErrorFrom(st.error());
   Forget(f->name);
+  if (auto dropped = co_await RunBlocking(
+          d_.blocking, [&] { return d_.async_store.DropFunctionEvents(f->name); });
+      !dropped) {
+    spdlog::error("dropping {}'s pending events: {}", f->name, dropped.error().message);
+  }
   d_.scheduler.Retire(f->name);
   d_.logs.Forget(f->name);
   spdlog::info("deleted function {}", f->name);
@@ -304,6 +324,8 @@ asio::awaitable<http::Response> LambdaApi::UpdateFunctionConfiguration(Ctx& c) {
   auto st = co_await RunBlocking(d_.blocking,
                                  [&] { return d_.store.UpdateFunction(updated, f->revision_id); });
   if (!st) co_return LambdaErrorFrom(st.error());
+  if (!updated.dead_letter_arn.empty())
+    (void)co_await EnsureDestination(updated.dead_letter_arn, true);
   Remember(updated);
   d_.scheduler.Retire(updated.name);
   co_return Json(200, FunctionConfigurationJson(updated, d_.account));
@@ -359,18 +381,12 @@ asio::awaitable<http::Response> LambdaApi::Invoke(Ctx& c) {
     co_return LambdaError(400, "InvalidParameterValueException",
                           "Unsupported invocation type: " + type);
   }
-  if (type == "Event") {
-    // Asynchronous invocation needs the durable queue (not built yet); refusing is honest where
-    // accepting would lose events on a crash.
-    co_return LambdaError(
-        400, "InvalidParameterValueException",
-        "The Event invocation type is not supported yet on this server; use RequestResponse");
-  }
-  if (c.req.body.size() > kMaxSyncPayloadBytes) {
-    co_return LambdaError(
-        413, "RequestTooLargeException",
-        std::to_string(c.req.body.size()) + " byte payload is too large for the " + type +
-            " invocation type (limit " + std::to_string(kMaxSyncPayloadBytes) + " bytes)");
+  const size_t limit = type == "Event" ? kMaxAsyncPayloadBytes : kMaxSyncPayloadBytes;
+  if (c.req.body.size() > limit) {
+    co_return LambdaError(413, "RequestTooLargeException",
+                          std::to_string(c.req.body.size()) +
+                              " byte payload is too large for the " + type +
+                              " invocation type (limit " + std::to_string(limit) + " bytes)");
   }
   if (!c.req.body.empty() && !json::accept(c.req.body)) {
     co_return LambdaError(
@@ -389,6 +405,7 @@ asio::awaitable<http::Response> LambdaApi::Invoke(Ctx& c) {
   }
   auto f = co_await Load(c);
   if (!f) co_return LambdaErrorFrom(f.error());
+  if (type == "Event") co_return co_await InvokeEvent(c, *f, false);
   if (type == "DryRun") {
     http::Response r;
     r.status = 204;

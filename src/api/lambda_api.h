@@ -7,8 +7,12 @@
 #include <unordered_map>
 
 #include "api/function_json.h"
+#include "api/routes.h"
+#include "api/validation.h"
 #include "common/time.h"
 #include "http/message.h"
+#include "invoke/async_invoker.h"
+#include "invoke/function_catalog.h"
 #include "invoke/function_logs.h"
 #include "invoke/invoker.h"
 #include "schedule/scheduler.h"
@@ -19,9 +23,12 @@ namespace alto {
 
 struct LambdaApiDeps {
   MetadataStore& store;
+  FunctionCatalog& catalog;
   CodeStore& code;
   Scheduler& scheduler;
   Invoker& invoker;
+  AsyncStore& async_store;
+  AsyncInvoker& async;
   FunctionLogs& logs;
   boost::asio::thread_pool& blocking;
   const Clock& clock;
@@ -36,7 +43,11 @@ class LambdaApi {
   void StopAdmitting() { admitting_ = false; }
 
  private:
-  struct Ctx;
+  struct Ctx {  // one request on its way through an operation
+    http::Request req;
+    RouteMatch match;
+    FunctionRef ref;
+  };
   boost::asio::awaitable<http::Response> CreateFunction(Ctx& c);
   boost::asio::awaitable<http::Response> ListFunctions(Ctx& c);
   boost::asio::awaitable<http::Response> GetFunction(Ctx& c, bool configuration_only);
@@ -48,17 +59,22 @@ class LambdaApi {
   boost::asio::awaitable<http::Response> FunctionLogsNative(Ctx& c);
   boost::asio::awaitable<http::Response> FunctionCodeNative(Ctx& c);
   boost::asio::awaitable<Result<FunctionConfig>> Load(Ctx& c);
+  // Asynchronous invocation and its configuration (async_api.cc).
+  boost::asio::awaitable<http::Response> InvokeEvent(Ctx& c, const FunctionConfig& f, bool legacy);
+  boost::asio::awaitable<http::Response> PutEventInvokeConfig(Ctx& c, bool merge);
+  boost::asio::awaitable<http::Response> GetEventInvokeConfig(Ctx& c, bool as_list);
+  boost::asio::awaitable<http::Response> DeleteEventInvokeConfig(Ctx& c);
+  boost::asio::awaitable<http::Response> FunctionStatsNative(Ctx& c);
+  boost::asio::awaitable<http::Response> QueuesNative(Ctx& c);
+  boost::asio::awaitable<http::Response> Metrics(Ctx& c);
+  // Makes sure the Alto queue behind a destination or dead-letter ARN exists.
+  boost::asio::awaitable<Status> EnsureDestination(const std::string& arn, bool queue_only);
 
-  // Function configurations by name, so a warm invoke never touches SQLite. Every write of a
-  // function goes through this API on the one I/O thread, which keeps the cache exact on a
-  // single node; `writes_` stops a read that raced a write from caching the older value.
-  void Remember(const FunctionConfig& f);
-  void Forget(const std::string& name);
+  void Remember(const FunctionConfig& f) { d_.catalog.Remember(f); }
+  void Forget(const std::string& name) { d_.catalog.Forget(name); }
 
   LambdaApiDeps d_;
   bool admitting_ = true;
-  std::unordered_map<std::string, FunctionConfig> cache_;
-  uint64_t writes_ = 0;
 };
 
 }  // namespace alto

@@ -11,7 +11,7 @@ namespace {
 
 struct Route {
   std::string_view method;
-  std::string_view pattern;  // segments; "{fn}" captures the function name
+  std::string_view pattern;  // segments; "{name}" captures the function name
   Op op;
   std::string_view name;
 };
@@ -19,18 +19,37 @@ struct Route {
 constexpr std::array kRoutes = {
     Route{"POST", "/2015-03-31/functions", Op::kCreateFunction, "CreateFunction"},
     Route{"GET", "/2015-03-31/functions", Op::kListFunctions, "ListFunctions"},
-    Route{"GET", "/2015-03-31/functions/{fn}", Op::kGetFunction, "GetFunction"},
-    Route{"DELETE", "/2015-03-31/functions/{fn}", Op::kDeleteFunction, "DeleteFunction"},
-    Route{"GET", "/2015-03-31/functions/{fn}/configuration", Op::kGetFunctionConfiguration,
+    Route{"GET", "/2015-03-31/functions/{name}", Op::kGetFunction, "GetFunction"},
+    Route{"DELETE", "/2015-03-31/functions/{name}", Op::kDeleteFunction, "DeleteFunction"},
+    Route{"GET", "/2015-03-31/functions/{name}/configuration", Op::kGetFunctionConfiguration,
           "GetFunctionConfiguration"},
-    Route{"PUT", "/2015-03-31/functions/{fn}/configuration", Op::kUpdateFunctionConfiguration,
+    Route{"PUT", "/2015-03-31/functions/{name}/configuration", Op::kUpdateFunctionConfiguration,
           "UpdateFunctionConfiguration"},
-    Route{"PUT", "/2015-03-31/functions/{fn}/code", Op::kUpdateFunctionCode, "UpdateFunctionCode"},
-    Route{"POST", "/2015-03-31/functions/{fn}/invocations", Op::kInvoke, "Invoke"},
+    Route{"PUT", "/2015-03-31/functions/{name}/code", Op::kUpdateFunctionCode,
+          "UpdateFunctionCode"},
+    Route{"POST", "/2015-03-31/functions/{name}/invocations", Op::kInvoke, "Invoke"},
     Route{"GET", "/2016-08-19/account-settings", Op::kGetAccountSettings, "GetAccountSettings"},
-    Route{"GET", "/v1/functions/{fn}/logs", Op::kNativeFunctionLogs, "FunctionLogs"},
-    Route{"GET", "/v1/functions/{fn}/code", Op::kNativeFunctionCode, "FunctionCode"},
+    Route{"GET", "/v1/functions/{name}/logs", Op::kNativeFunctionLogs, "FunctionLogs"},
+    Route{"GET", "/v1/functions/{name}/code", Op::kNativeFunctionCode, "FunctionCode"},
     Route{"GET", "/healthz", Op::kHealth, "Health"},
+    Route{"POST", "/2014-11-13/functions/{name}/invoke-async", Op::kInvokeAsyncLegacy,
+          "InvokeAsync"},
+    Route{"PUT", "/2019-09-25/functions/{name}/event-invoke-config", Op::kPutEventInvokeConfig,
+          "PutFunctionEventInvokeConfig"},
+    Route{"POST", "/2019-09-25/functions/{name}/event-invoke-config", Op::kUpdateEventInvokeConfig,
+          "UpdateFunctionEventInvokeConfig"},
+    Route{"GET", "/2019-09-25/functions/{name}/event-invoke-config", Op::kGetEventInvokeConfig,
+          "GetFunctionEventInvokeConfig"},
+    Route{"DELETE", "/2019-09-25/functions/{name}/event-invoke-config",
+          Op::kDeleteEventInvokeConfig, "DeleteFunctionEventInvokeConfig"},
+    Route{"GET", "/2019-09-25/functions/{name}/event-invoke-config/list",
+          Op::kListEventInvokeConfigs, "ListFunctionEventInvokeConfigs"},
+    Route{"GET", "/v1/functions/{name}/stats", Op::kNativeFunctionStats, "FunctionStats"},
+    Route{"GET", "/v1/queues", Op::kNativeListQueues, "ListQueues"},
+    Route{"PUT", "/v1/queues/{name}", Op::kNativeCreateQueue, "CreateQueue"},
+    Route{"POST", "/v1/queues/{name}/messages", Op::kNativeSendMessage, "SendMessage"},
+    Route{"GET", "/v1/queues/{name}/messages", Op::kNativeReadMessages, "ReadMessages"},
+    Route{"GET", "/metrics", Op::kMetrics, "Metrics"},
 };
 
 std::vector<std::string_view> Split(std::string_view path) {
@@ -53,7 +72,7 @@ bool Matches(std::string_view pattern, const std::vector<std::string_view>& part
   auto want = Split(pattern);
   if (want.size() != parts.size()) return false;
   for (size_t i = 0; i < want.size(); ++i) {
-    if (want[i] == "{fn}") {
+    if (want[i] == "{name}") {
       *fn = PercentDecode(parts[i]);
     } else if (want[i] != parts[i]) {
       return false;

@@ -20,11 +20,25 @@ enum class Op {
   kNativeFunctionLogs,  // GET /v1/functions/{name}/logs
   kNativeFunctionCode,  // GET /v1/functions/{name}/code (GetFunction's Code.Location)
   kHealth,
+  kInvokeAsyncLegacy,
+  kPutEventInvokeConfig,
+  kUpdateEventInvokeConfig,
+  kGetEventInvokeConfig,
+  kDeleteEventInvokeConfig,
+  kListEventInvokeConfigs,
+  kNativeFunctionStats,  // GET /v1/functions/{name}/stats
+  kNativeListQueues,     // GET /v1/queues
+  kNativeCreateQueue,    // PUT /v1/queues/{name}
+  kNativeSendMessage,    // POST /v1/queues/{name}/messages
+  kNativeReadMessages,   // GET /v1/queues/{name}/messages?max=N&consume=true|false
+  kMetrics,              // GET /metrics (Prometheus)
 };
 
 struct RouteMatch {
   Op op;
-  std::string function_name;  // percent-decoded; may be a name, name:qualifier or an ARN
+  // The {name} path parameter, percent-decoded: a function (name, name:qualifier or ARN) or a
+  // queue.
+  std::string name;
 };
 
 enum class RouteMiss { kNoPath, kWrongMethod };

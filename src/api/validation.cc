@@ -4,6 +4,7 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
+#include "invoke/async_invoker.h"
 #include "sandbox/runtimes.h"
 
 namespace alto {
@@ -86,6 +87,21 @@ Status ReadConfigFields(const json& body, FunctionConfig& f) {
       return Invalid("EphemeralStorage must be {\"Size\": integer}");
     }
     f.ephemeral_storage_mb = (*it)["Size"].get<int>();
+  }
+  if (auto it = body.find("DeadLetterConfig"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) return Invalid("DeadLetterConfig must be an object");
+    std::string target;
+    if (auto st = Read(*it, "TargetArn", target); !st) return st;
+    if (!target.empty()) {
+      auto dest = ParseDestinationArn(target);
+      if (!dest || dest->kind != Destination::Kind::kQueue) {
+        return Invalid(
+            "DeadLetterConfig.TargetArn must be an Alto queue ARN "
+            "(arn:aws:sqs:REGION:ACCOUNT:NAME): " +
+            target);
+      }
+    }
+    f.dead_letter_arn = target;
   }
   if (auto it = body.find("Architectures"); it != body.end() && !it->is_null()) {
     if (!it->is_array() || it->size() != 1 || !(*it)[0].is_string()) {

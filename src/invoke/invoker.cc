@@ -17,6 +17,19 @@ std::string NewTraceId(int64_t epoch_ms) {
          ";Sampled=0";
 }
 
+int LineageHop(std::string_view trace) {
+  size_t pos = trace.find(std::string("Lineage=") + std::string(kAltoLineagePrefix));
+  if (pos == std::string_view::npos) return -1;
+  pos += 8 + kAltoLineagePrefix.size();
+  int hop = 0;
+  bool any = false;
+  while (pos < trace.size() && trace[pos] >= '0' && trace[pos] <= '9' && hop < 1000000) {
+    hop = hop * 10 + (trace[pos++] - '0');
+    any = true;
+  }
+  return any ? hop : -1;
+}
+
 std::string ReportLine(const std::string& request_id, double duration_ms, int memory_mb,
                        int64_t max_memory_used_mb, double init_ms) {
   char buf[256];
@@ -49,14 +62,15 @@ boost::asio::awaitable<Result<InvokeResponse>> Invoker::Invoke(InvokeRequest req
   if (!lease) co_return lease.error();
   const auto& f = req.function;
   Invocation inv;
-  inv.request_id = NewUuid();
+  inv.request_id = req.request_id.empty() ? NewUuid() : std::move(req.request_id);
   inv.payload = std::move(req.payload);
   inv.timeout_s = f.timeout_s;
   inv.deadline = clock_.Now() + std::chrono::seconds(f.timeout_s);
   int64_t now_ms = clock_.WallMillis();
   inv.deadline_epoch_ms = now_ms + int64_t{f.timeout_s} * 1000;
   inv.invoked_function_arn = req.invoked_arn;
-  inv.trace_id = NewTraceId(now_ms);
+  inv.trace_id =
+      NewTraceId(now_ms) + ";Lineage=" + std::string(kAltoLineagePrefix) + std::to_string(req.hop);
   inv.client_context = std::move(req.client_context);
   const std::string request_id = inv.request_id;
 

@@ -18,6 +18,8 @@ struct InvokeRequest {
   std::string payload;
   std::string client_context;  // decoded JSON text
   std::string invoked_arn;
+  std::string request_id;  // empty: a new one; async events keep theirs across attempts
+  int hop = 0;  // recursion depth, carried in the trace header's Lineage for the runtime's SDK
 };
 
 struct InvokeResponse {
@@ -40,6 +42,11 @@ class Invoker {
   const Clock& clock_;
   size_t in_flight_ = 0;
 };
+
+// Lambda counts recursion in the trace header's Lineage=<hash>:<count>; Alto's hash is "alto".
+constexpr std::string_view kAltoLineagePrefix = "616c746f:";
+// The hop count in an X-Amzn-Trace-Id header sent back by a function's SDK; -1 when absent.
+int LineageHop(std::string_view trace_header);
 
 // Lambda's X-Ray trace header for a new trace.
 std::string NewTraceId(int64_t epoch_ms);

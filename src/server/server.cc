@@ -14,9 +14,12 @@
 #include "common/time.h"
 #include "http/client.h"
 #include "http/server.h"
+#include "invoke/async_invoker.h"
+#include "invoke/function_catalog.h"
 #include "invoke/invoker.h"
 #include "sandbox/sandbox.h"
 #include "schedule/scheduler.h"
+#include "store/async_store.h"
 #include "store/code_store.h"
 #include "store/store.h"
 
@@ -72,6 +75,11 @@ int RunServer(const ServerConfig& cfg) {
     spdlog::error("store: {}", store.error().message);
     return 1;
   }
+  auto async_store = OpenSqliteAsyncStore((cfg.data_dir / "alto.db").string());
+  if (!async_store) {
+    spdlog::error("async store: {}", async_store.error().message);
+    return 1;
+  }
   CodeStore code(cfg.data_dir / "code");
   if (auto st = code.Init(); !st) {
     spdlog::error("code store: {}", st.error().message);
@@ -99,7 +107,13 @@ int RunServer(const ServerConfig& cfg) {
   Invoker invoker(scheduler, logs, clock);
   AccountInfo account;
   account.region = cfg.region;
-  LambdaApi api(LambdaApiDeps{**store, code, scheduler, invoker, logs, blocking, clock, account});
+  FunctionCatalog catalog(**store, blocking);
+  AsyncOptions ao;
+  ao.retry_time_scale = cfg.async_retry_scale;
+  AsyncInvoker async(io.get_executor(), blocking, **async_store, catalog, invoker, clock, account,
+                     ao);
+  LambdaApi api(LambdaApiDeps{**store, catalog, code, scheduler, invoker, **async_store, async,
+                              logs, blocking, clock, account});
 
   http::ServerOptions ho;
   ho.body_limit = kMaxCreateRequestBytes + 1024;
@@ -119,6 +133,7 @@ int RunServer(const ServerConfig& cfg) {
   }
   server.Start();
   scheduler.Start();
+  async.Start();  // resumes every event a previous run left undelivered
   std::string bound = endpoint->host + ":" + std::to_string(*port);
   spdlog::info("alto server listening on http://{} (driver {}, data {})", bound, (*driver)->name(),
                cfg.data_dir.string());
@@ -135,12 +150,14 @@ int RunServer(const ServerConfig& cfg) {
     spdlog::info("signal {}: draining {} in-flight invocation(s)", sig, invoker.in_flight());
     api.StopAdmitting();
     server.StopAccepting();
+    async.Stop();  // queued events stay in the store for the next start
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
           asio::steady_timer t(io);
           auto give_up = std::chrono::steady_clock::now() + cfg.drain_timeout;
-          while (invoker.in_flight() > 0 && std::chrono::steady_clock::now() < give_up) {
+          while ((invoker.in_flight() > 0 || !async.idle()) &&
+                 std::chrono::steady_clock::now() < give_up) {
             t.expires_after(std::chrono::milliseconds(20));
             co_await t.async_wait(asio::use_awaitable);
           }

@@ -18,7 +18,9 @@ struct ServerConfig {
   std::filesystem::path runtimes_dir;
   std::filesystem::path ready_file;  // written with host:port once listening
   std::string region = "us-east-1";
-  int64_t memory_capacity_mb = 0;  // sandbox memory the node offers; 0: 80% of physical
+  int64_t memory_capacity_mb = 0;
+  double async_retry_scale = 1.0;  // shrinks async retry spacing (tests)  // sandbox memory the
+                                   // node offers; 0: 80% of physical
 };
 
 // Returns the process exit code.

@@ -1,6 +1,7 @@
 #include "store/code_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>

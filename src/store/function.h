@@ -24,6 +24,7 @@ struct FunctionConfig {
   std::string revision_id;  // changes on every update; sandboxes are never reused across revisions
   std::string package_type = "Zip";
   std::string architecture = "x86_64";
+  std::string dead_letter_arn;  // DeadLetterConfig.TargetArn: an Alto queue
 };
 
 std::string SerializeFunction(const FunctionConfig& f);

@@ -3,6 +3,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "store/sqlite_util.h"
 #include "store/store.h"
 
 namespace alto {
@@ -23,7 +24,8 @@ std::string SerializeFunction(const FunctionConfig& f) {
                       {"last_modified_ms", f.last_modified_ms},
                       {"revision_id", f.revision_id},
                       {"package_type", f.package_type},
-                      {"architecture", f.architecture}};
+                      {"architecture", f.architecture},
+                      {"dead_letter_arn", f.dead_letter_arn}};
   return j.dump();
 }
 
@@ -46,33 +48,13 @@ bool DeserializeFunction(const std::string& text, FunctionConfig& f) {
   f.revision_id = j.value("revision_id", "");
   f.package_type = j.value("package_type", "Zip");
   f.architecture = j.value("architecture", "x86_64");
+  f.dead_letter_arn = j.value("dead_letter_arn", "");
   return !f.name.empty();
 }
 
 namespace {
 
-// RAII for prepared statements.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  bool ok() const { return rc_ == SQLITE_OK; }
-  void Bind(int i, std::string_view s) {
-    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-  }
-  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  int Step() { return sqlite3_step(stmt_); }
-  std::string Text(int col) {
-    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-    return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
-};
+using sqlite::Stmt;
 
 class SqliteStore final : public MetadataStore {
  public:
@@ -81,14 +63,11 @@ class SqliteStore final : public MetadataStore {
 
   Status Init() {
     const char* ddl =
-        "PRAGMA journal_mode=WAL;"
-        "PRAGMA synchronous=FULL;"
-        "PRAGMA foreign_keys=ON;"
         "CREATE TABLE IF NOT EXISTS functions ("
         "  name TEXT NOT NULL, version TEXT NOT NULL, revision TEXT NOT NULL,"
         "  code_sha256 TEXT NOT NULL, config TEXT NOT NULL,"
         "  PRIMARY KEY (name, version));";
-    return Exec(ddl);
+    return sqlite::Exec(db_, ddl);
   }
 
   Status CreateFunction(const FunctionConfig& f) override {
@@ -181,18 +160,7 @@ class SqliteStore final : public MetadataStore {
   }
 
  private:
-  Status Exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "unknown";
-      sqlite3_free(err);
-      return MakeError(Errc::kInternal, std::string("sqlite: ") + msg);
-    }
-    return {};
-  }
-  Error DbError(const char* what) {
-    return MakeError(Errc::kInternal, std::string("sqlite ") + what + ": " + sqlite3_errmsg(db_));
-  }
+  Error DbError(const char* what) { return sqlite::DbError(db_, what); }
 
   std::mutex mu_;  // one connection shared by the blocking pool's threads
   sqlite3* db_;
@@ -201,17 +169,9 @@ class SqliteStore final : public MetadataStore {
 }  // namespace
 
 Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(const std::string& path) {
-  sqlite3* db = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close_v2(db);
-    return MakeError(Errc::kInternal, "open " + path + ": " + msg);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  auto store = std::make_unique<SqliteStore>(db);
+  auto db = sqlite::Open(path);
+  if (!db) return db.error();
+  auto store = std::make_unique<SqliteStore>(*db);
   if (auto st = store->Init(); !st) return st.error();
   return std::unique_ptr<MetadataStore>(std::move(store));
 }

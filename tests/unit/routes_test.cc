@@ -31,7 +31,7 @@ TEST(Routes, MatchesEveryOperation) {
     auto r = MatchRoute(c.method, c.path);
     ASSERT_TRUE(r.match.has_value()) << c.method << " " << c.path;
     EXPECT_EQ(r.match->op, c.op) << c.path;
-    EXPECT_EQ(r.match->function_name, c.fn) << c.path;
+    EXPECT_EQ(r.match->name, c.fn) << c.path;
   }
 }
 
@@ -40,7 +40,7 @@ TEST(Routes, DecodesArnFunctionNames) {
                       "/2015-03-31/functions/"
                       "arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Ahi/invocations");
   ASSERT_TRUE(r.match);
-  EXPECT_EQ(r.match->function_name, "arn:aws:lambda:us-east-1:000000000000:function:hi");
+  EXPECT_EQ(r.match->name, "arn:aws:lambda:us-east-1:000000000000:function:hi");
 }
 
 TEST(Routes, TellsWrongMethodFromUnknownPath) {

@@ -1,0 +1,361 @@
+#include "invoke/async_invoker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio.hpp>
+#include <deque>
+#include <nlohmann/json.hpp>
+
+#include "common/blocking.h"
+#include "common/encoding.h"
+#include "invoke/retry_policy.h"
+
+namespace alto {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+bool IsValidQueueName(std::string_view name) {
+  return !name.empty() && name.size() <= 80 && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+std::string QueueArn(const AccountInfo& a, const std::string& name) {
+  return "arn:aws:sqs:" + a.region + ":" + a.account_id + ":" + name;
+}
+
+Result<Destination> ParseDestinationArn(std::string_view arn) {
+  auto bad = [&] {
+    return MakeError(
+        Errc::kInvalidArgument,
+        "The destination ARN " + std::string(arn) +
+            " is invalid: use an Alto function (arn:aws:lambda:REGION:ACCOUNT:function:NAME) or "
+            "an Alto queue (arn:aws:sqs:REGION:ACCOUNT:NAME)");
+  };
+  std::vector<std::string_view> parts;
+  std::string_view rest = arn;
+  while (true) {
+    size_t c = rest.find(':');
+    parts.push_back(rest.substr(0, c));
+    if (c == std::string_view::npos) break;
+    rest.remove_prefix(c + 1);
+  }
+  if (parts.size() < 6 || parts[0] != "arn" || !parts[1].starts_with("aws")) return bad();
+  if (parts[2] == "sqs" && parts.size() == 6 && IsValidQueueName(parts[5])) {
+    return Destination{Destination::Kind::kQueue, std::string(parts[5])};
+  }
+  if (parts[2] == "lambda" && parts[5] == "function" && (parts.size() == 7 || parts.size() == 8)) {
+    return Destination{Destination::Kind::kFunction, std::string(parts[6])};
+  }
+  return bad();
+}
+
+struct AsyncInvoker::Batch {
+  explicit Batch(asio::any_io_executor ex) : done(ex, asio::steady_timer::time_point::max()) {}
+  std::vector<AsyncEvent> events;
+  asio::steady_timer done;
+  bool finished = false;
+  Status status;
+};
+
+AsyncInvoker::AsyncInvoker(asio::any_io_executor io, asio::thread_pool& blocking, AsyncStore& store,
+                           FunctionCatalog& catalog, Invoker& invoker, const Clock& clock,
+                           AccountInfo account, AsyncOptions options)
+    : io_(io),
+      blocking_(blocking),
+      store_(store),
+      catalog_(catalog),
+      invoker_(invoker),
+      clock_(clock),
+      account_(std::move(account)),
+      options_(options),
+      wake_(io) {}
+
+void AsyncInvoker::Start() { asio::co_spawn(io_, DispatchLoop(), asio::detached); }
+
+void AsyncInvoker::Stop() {
+  stopped_ = true;
+  wake_.cancel();
+}
+
+void AsyncInvoker::Wake() { wake_.cancel(); }
+
+asio::awaitable<Result<std::string>> AsyncInvoker::Enqueue(const std::string& function,
+                                                           std::string payload, int hop) {
+  // Group commit: join the batch being collected; one flusher commits batches back to back.
+  // (The event is built in place in the batch: GCC 12 mishandles a non-trivial local that lives
+  // across this loop's co_await.)
+  if (!batch_) batch_ = std::make_shared<Batch>(io_);
+  std::shared_ptr<Batch> batch = batch_;
+  const size_t index = batch->events.size();
+  {
+    AsyncEvent& e = batch->events.emplace_back();
+    e.request_id = NewUuid();
+    e.function = function;
+    e.payload = std::move(payload);
+    e.enqueued_ms = clock_.WallMillis();
+    e.next_attempt_ms = e.enqueued_ms;
+    e.hop = hop;
+  }
+  if (!flushing_) asio::co_spawn(io_, FlushLoop(), asio::detached);
+  while (!batch->finished) co_await batch->done.async_wait(kTuple);
+  if (!batch->status) co_return batch->status.error();
+  ++counters_[function].enqueued;
+  co_return std::string(batch->events[index].request_id);
+}
+
+asio::awaitable<void> AsyncInvoker::FlushLoop() {
+  flushing_ = true;
+  while (batch_) {
+    auto batch = std::move(batch_);
+    batch_.reset();
+    batch->status = co_await RunBlocking(blocking_, [&] { return store_.Enqueue(batch->events); });
+    batch->finished = true;
+    batch->done.cancel();
+  }
+  flushing_ = false;
+  Wake();
+}
+
+asio::awaitable<void> AsyncInvoker::DispatchLoop() {
+  while (!stopped_) {
+    int64_t now = clock_.WallMillis();
+    if (in_flight_total_ < options_.max_in_flight) {
+      auto due = co_await RunBlocking(
+          blocking_, [&] { return store_.Due(now, options_.per_function_concurrency * 4); });
+      if (!due) {
+        spdlog::error("async: reading due events: {}", due.error().message);
+      } else {
+        // Round-robin across functions, each bounded by its concurrency.
+        std::map<std::string, std::deque<AsyncEvent>> by_function;
+        for (auto& e : *due) {
+          if (!in_flight_ids_.count(e.id)) by_function[e.function].push_back(std::move(e));
+        }
+        bool progress = true;
+        while (progress && !stopped_ && in_flight_total_ < options_.max_in_flight) {
+          progress = false;
+          for (auto& [fn, queue] : by_function) {
+            if (queue.empty() || in_flight_by_function_[fn] >= options_.per_function_concurrency)
+              continue;
+            if (in_flight_total_ >= options_.max_in_flight) break;
+            AsyncEvent e = std::move(queue.front());
+            queue.pop_front();
+            in_flight_ids_.insert(e.id);
+            ++in_flight_by_function_[fn];
+            ++in_flight_total_;
+            asio::co_spawn(io_, Deliver(std::move(e)), asio::detached);
+            progress = true;
+          }
+        }
+      }
+    }
+    if (stopped_) break;
+    // Sleep until the next event is due (at most a second); enqueues and completions wake us.
+    auto next = co_await RunBlocking(blocking_, [&] { return store_.NextDueMs(); });
+    int64_t wait_ms = 1000;
+    now = clock_.WallMillis();
+    if (next && *next > now) wait_ms = std::min<int64_t>(wait_ms, *next - now);
+    wake_.expires_after(std::chrono::milliseconds(wait_ms));
+    co_await wake_.async_wait(kTuple);
+  }
+}
+
+std::string AsyncInvoker::Record(const AsyncEvent& e, const std::string& condition,
+                                 const std::string& function_arn, const std::string& response,
+                                 bool function_error) {
+  auto as_json = [](const std::string& text) {
+    auto j = json::parse(text, nullptr, false);
+    return j.is_discarded() ? json(text) : j;
+  };
+  json response_context = {{"statusCode", 200}, {"executedVersion", "$LATEST"}};
+  if (function_error) response_context["functionError"] = "Unhandled";
+  json record = {{"version", "1.0"},
+                 {"timestamp", FormatIsoMillis(clock_.WallMillis())},
+                 {"requestContext",
+                  {{"requestId", e.request_id},
+                   {"functionArn", function_arn},
+                   {"condition", condition},
+                   {"approximateInvokeCount", e.invoke_count}}},
+                 {"requestPayload", as_json(e.payload)},
+                 {"responseContext", response_context}};
+  if (!response.empty()) record["responsePayload"] = as_json(response);
+  return record.dump();
+}
+
+Result<EventFinish> AsyncInvoker::DestinationFinish(const AsyncEvent& e,
+                                                    const std::string& destination,
+                                                    const std::string& record) {
+  EventFinish finish;
+  if (destination.empty()) return finish;
+  auto dest = ParseDestinationArn(destination);
+  if (!dest) return dest.error();
+  int64_t now = clock_.WallMillis();
+  if (dest->kind == Destination::Kind::kQueue) {
+    finish.messages.push_back(QueueMessage{0, dest->name, record, "{}", now});
+  } else {
+    AsyncEvent next;
+    next.request_id = NewUuid();
+    next.function = dest->name;
+    next.payload = record;
+    next.enqueued_ms = now;
+    next.next_attempt_ms = now;
+    next.hop = e.hop + 1;
+    finish.follow_up = std::move(next);
+  }
+  return finish;
+}
+
+asio::awaitable<void> AsyncInvoker::Fail(AsyncEvent e, const std::string& condition,
+                                         const std::string& function_arn,
+                                         const std::string& dead_letter_arn,
+                                         const EventInvokeConfig& config,
+                                         const std::string& response, bool function_error) {
+  auto& c = counters_[e.function];
+  std::string record = Record(e, condition, function_arn, response, function_error);
+  auto finish = DestinationFinish(e, config.on_failure, record);
+  if (!finish) {
+    spdlog::warn("async: {}: OnFailure destination unusable: {}", e.function,
+                 finish.error().message);
+    finish = EventFinish{};
+  }
+  if (!dead_letter_arn.empty()) {
+    // A dead-letter queue receives the original event, with Lambda's message attributes.
+    auto dlq = ParseDestinationArn(dead_letter_arn);
+    if (dlq && dlq->kind == Destination::Kind::kQueue) {
+      std::string message = function_error ? response.substr(0, 1024) : condition;
+      json attrs = {{"RequestID", e.request_id},
+                    {"ErrorCode", function_error ? 200 : 0},
+                    {"ErrorMessage", message},
+                    {"Condition", condition}};
+      finish->messages.push_back(
+          QueueMessage{0, dlq->name, e.payload, attrs.dump(), clock_.WallMillis()});
+    }
+  }
+  bool sent = !finish->messages.empty() || finish->follow_up.has_value();
+  if (sent) {
+    ++c.dead_lettered;
+  } else {
+    ++c.discarded;
+    spdlog::warn(
+        "async: {} event {} failed ({}) with no OnFailure destination or dead-letter queue: "
+        "discarded",
+        e.function, e.request_id, condition);
+  }
+  auto st =
+      co_await RunBlocking(blocking_, [&] { return store_.Finish(e.id, std::move(*finish)); });
+  if (!st) spdlog::error("async: finishing {}: {}", e.request_id, st.error().message);
+}
+
+asio::awaitable<void> AsyncInvoker::Deliver(AsyncEvent e) {
+  struct Slot {
+    AsyncInvoker* self;
+    int64_t id;
+    std::string function;
+    ~Slot() {
+      self->in_flight_ids_.erase(id);
+      --self->in_flight_by_function_[function];
+      --self->in_flight_total_;
+      self->Wake();
+    }
+  } slot{this, e.id, e.function};
+  auto& c = counters_[e.function];
+
+  auto fn = co_await catalog_.Get(e.function);
+  if (!fn) {
+    if (fn.error().code == Errc::kNotFound) {
+      // The function was deleted: Lambda discards its pending events.
+      ++c.discarded;
+      co_await RunBlocking(blocking_, [&] { return store_.Finish(e.id, {}); });
+    } else {
+      e.next_attempt_ms =
+          clock_.WallMillis() + ThrottleRetryDelayMs(e.invoke_count + 1, options_.retry_time_scale);
+      co_await RunBlocking(blocking_, [&] { return store_.Reschedule(e); });
+    }
+    co_return;
+  }
+  auto stored_config =
+      co_await RunBlocking(blocking_, [&] { return store_.GetConfig(e.function); });
+  EventInvokeConfig config;
+  if (stored_config) config = *stored_config;
+  RetryPolicy policy{config.max_retry_attempts, int64_t{config.max_event_age_s} * 1000,
+                     options_.retry_time_scale};
+  const std::string arn = FunctionArn(account_, e.function, "$LATEST");
+  const std::string dlq = fn->dead_letter_arn;
+
+  if (e.hop >= kMaxRecursionHops) {
+    ++c.recursion_stopped;
+    spdlog::warn("async: {} event {} stopped: recursive invocation loop ({} hops)", e.function,
+                 e.request_id, e.hop);
+    co_await Fail(std::move(e), "RecursiveInvocationDetected", arn, dlq, config, "", false);
+    co_return;
+  }
+  if (EventExpired(e.enqueued_ms, clock_.WallMillis(), policy)) {
+    ++c.dropped_by_age;
+    co_await Fail(std::move(e), "EventAgeExceeded", arn, dlq, config, "", false);
+    co_return;
+  }
+
+  ++e.invoke_count;
+  co_await RunBlocking(blocking_, [&] { return store_.RecordAttempt(e); });
+  InvokeRequest req;
+  req.function = *fn;
+  req.payload = e.payload;
+  req.invoked_arn = FunctionArn(account_, e.function);
+  req.hop = e.hop;
+  req.request_id = e.request_id;
+  auto result = co_await invoker_.Invoke(std::move(req));
+
+  AttemptResult attempt = !result                  ? AttemptResult::kThrottledOrPlatformError
+                          : result->function_error ? AttemptResult::kFunctionError
+                                                   : AttemptResult::kSuccess;
+  int64_t now = clock_.WallMillis();
+  auto decision =
+      DecideAfterAttempt(attempt, e.retries_used, e.invoke_count, e.enqueued_ms, now, policy);
+  const std::string response = result ? result->body : "";
+  switch (decision.fate) {
+    case EventFate::kDone: {
+      ++c.delivered;
+      if (e.invoke_count > 1) ++c.redelivered;
+      auto finish =
+          DestinationFinish(e, config.on_success, Record(e, "Success", arn, response, false));
+      if (!finish) {
+        spdlog::warn("async: {}: OnSuccess destination unusable: {}", e.function,
+                     finish.error().message);
+        finish = EventFinish{};
+      }
+      auto st =
+          co_await RunBlocking(blocking_, [&] { return store_.Finish(e.id, std::move(*finish)); });
+      if (!st) spdlog::error("async: finishing {}: {}", e.request_id, st.error().message);
+      break;
+    }
+    case EventFate::kRetry:
+      ++c.retries;
+      if (attempt == AttemptResult::kFunctionError) ++e.retries_used;
+      e.next_attempt_ms = decision.next_attempt_ms;
+      co_await RunBlocking(blocking_, [&] { return store_.Reschedule(e); });
+      break;
+    case EventFate::kFailed:
+      if (decision.condition == "EventAgeExceeded") ++c.dropped_by_age;
+      co_await Fail(std::move(e), decision.condition, arn, dlq, config, response,
+                    attempt == AttemptResult::kFunctionError);
+      break;
+  }
+}
+
+asio::awaitable<Result<AsyncFunctionStats>> AsyncInvoker::Stats(const std::string& function) {
+  auto q = co_await RunBlocking(blocking_, [&] { return store_.Stats(function); });
+  if (!q) co_return q.error();
+  AsyncFunctionStats s;
+  if (auto it = counters_.find(function); it != counters_.end()) s.counters = it->second;
+  s.queue_depth = q->depth;
+  if (q->oldest_enqueued_ms > 0)
+    s.oldest_event_age_s = (clock_.WallMillis() - q->oldest_enqueued_ms) / 1000.0;
+  if (auto it = in_flight_by_function_.find(function); it != in_flight_by_function_.end())
+    s.in_flight = it->second;
+  co_return s;
+}
+
+}  // namespace alto

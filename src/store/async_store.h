@@ -1,0 +1,90 @@
+// Durable state of asynchronous invocation: the event queue, per-function event-invoke
+// configurations, and Alto's own durable queues (destinations and dead-letter targets; the seed
+// of the queue event source). SQLite in WAL mode with synchronous=FULL: an event is on disk
+// before its 202 goes out.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace alto {
+
+struct AsyncEvent {
+  int64_t id = 0;  // assigned by the store
+  std::string request_id;
+  std::string function;
+  std::string payload;
+  int64_t enqueued_ms = 0;
+  int64_t next_attempt_ms = 0;
+  int retries_used = 0;  // retries after function errors
+  int invoke_count = 0;  // every attempt, Lambda's approximateInvokeCount
+  int hop = 0;           // recursion depth: events sent by destinations or by functions
+};
+
+struct EventInvokeConfig {
+  std::string function;
+  int max_retry_attempts = 2;
+  int max_event_age_s = 21600;
+  std::string on_success;  // destination ARN or empty
+  std::string on_failure;
+  int64_t last_modified_ms = 0;
+};
+
+struct QueueMessage {
+  int64_t id = 0;
+  std::string queue;
+  std::string body;
+  std::string attributes;  // JSON object text
+  int64_t sent_ms = 0;
+};
+
+// What finishing an event does, atomically with deleting it.
+struct EventFinish {
+  std::vector<QueueMessage> messages;   // to destination and dead-letter queues
+  std::optional<AsyncEvent> follow_up;  // to a destination function
+};
+
+struct QueueStats {
+  int64_t depth = 0;
+  int64_t oldest_enqueued_ms = 0;  // 0 when empty
+};
+
+class AsyncStore {
+ public:
+  virtual ~AsyncStore() = default;
+  // One transaction, one fsync for the whole batch (group commit). Assigns ids.
+  virtual Status Enqueue(std::vector<AsyncEvent>& events) = 0;
+  // Events due at now_ms, oldest first, at most per_function of each function (so one busy
+  // function cannot hide the others).
+  virtual Result<std::vector<AsyncEvent>> Due(int64_t now_ms, size_t per_function) = 0;
+  virtual Result<int64_t> NextDueMs() = 0;                 // 0 when the queue is empty
+  virtual Status Reschedule(const AsyncEvent& event) = 0;  // next_attempt, counters
+  // Counts an attempt before it runs, so a redelivery after a crash is counted. Survives a crash
+  // of the process (WAL), not necessarily a power loss: it is a counter, not the event.
+  virtual Status RecordAttempt(const AsyncEvent& event) = 0;
+  virtual Status Finish(int64_t event_id, EventFinish finish) = 0;
+  virtual Result<QueueStats> Stats(std::string_view function) = 0;
+  virtual Status DropFunctionEvents(std::string_view function) = 0;
+
+  virtual Status PutConfig(const EventInvokeConfig& config) = 0;
+  virtual Result<EventInvokeConfig> GetConfig(std::string_view function) = 0;  // kNotFound
+  virtual Status DeleteConfig(std::string_view function) = 0;
+
+  virtual Status CreateQueue(std::string_view name) = 0;  // idempotent
+  virtual Result<bool> QueueExists(std::string_view name) = 0;
+  virtual Result<std::vector<std::string>> ListQueues() = 0;
+  virtual Status SendMessage(const QueueMessage& message) = 0;
+  // Oldest first; consume deletes what it returns in the same transaction.
+  virtual Result<std::vector<QueueMessage>> ReadMessages(std::string_view queue, size_t max,
+                                                         bool consume) = 0;
+};
+
+Result<std::unique_ptr<AsyncStore>> OpenSqliteAsyncStore(const std::string& path);
+
+}  // namespace alto
