@@ -86,6 +86,28 @@ int main(int argc, char** argv) {
   inv->add_option("name", name)->required();
   inv->add_option("--payload", payload, "JSON event, or @file");
   inv->add_flag("--log", show_log, "Print the invocation's log tail to stderr");
+  bool async = false;
+  inv->add_flag("--async", async,
+                "Queue the event (InvocationType Event) and print its request id");
+  auto* stats = fn->add_subcommand("stats", "Show a function's async queue and delivery counters");
+  stats->add_option("name", name)->required();
+
+  auto* queue = app.add_subcommand("queue", "Alto's durable queues (destinations, dead letters)");
+  queue->add_option("--endpoint", client.endpoint, "Alto API endpoint (env ALTO_ENDPOINT)")
+      ->capture_default_str();
+  queue->require_subcommand(1);
+  auto* qcreate = queue->add_subcommand("create", "Create a queue and print its ARN");
+  qcreate->add_option("name", name)->required();
+  queue->add_subcommand("ls", "List queues");
+  int qmax = 10;
+  bool peek = false;
+  auto* qread =
+      queue->add_subcommand("read", "Print and remove messages, oldest first, one JSON per line");
+  qread->add_option("name", name)->required();
+  qread->add_option("--max", qmax, "At most this many")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  qread->add_flag("--peek", peek, "Leave the messages in the queue");
   fn->add_subcommand("ls", "List functions");
   auto* get = fn->add_subcommand("get", "Show a function's configuration");
   get->add_option("name", name)->required();
@@ -111,7 +133,12 @@ int main(int argc, char** argv) {
     return alto::RunServer(server);
   }
   if (fn->got_subcommand("deploy")) return alto::cli::FnDeploy(client, deploy);
-  if (fn->got_subcommand("invoke")) return alto::cli::FnInvoke(client, name, payload, show_log);
+  if (fn->got_subcommand("invoke"))
+    return alto::cli::FnInvoke(client, name, payload, show_log, async);
+  if (fn->got_subcommand("stats")) return alto::cli::FnStats(client, name);
+  if (queue->got_subcommand("create")) return alto::cli::QueueCreate(client, name);
+  if (queue->got_subcommand("ls")) return alto::cli::QueueList(client);
+  if (queue->got_subcommand("read")) return alto::cli::QueueRead(client, name, qmax, peek);
   if (fn->got_subcommand("ls")) return alto::cli::FnList(client);
   if (fn->got_subcommand("get")) return alto::cli::FnGet(client, name);
   if (fn->got_subcommand("rm")) return alto::cli::FnRemove(client, name);

@@ -126,7 +126,7 @@ int FnDeploy(const ClientOptions& o, const DeployArgs& a) {
 }
 
 int FnInvoke(const ClientOptions& o, const std::string& name, const std::string& payload_arg,
-             bool show_log) {
+             bool show_log, bool async) {
   std::string payload = payload_arg;
   if (payload.starts_with("@")) {
     auto bytes = ReadFile(payload.substr(1));
@@ -135,9 +135,15 @@ int FnInvoke(const ClientOptions& o, const std::string& name, const std::string&
   }
   if (!payload.empty() && !json::accept(payload)) return Fail("--payload is not valid JSON");
   std::vector<http::Header> headers;
-  if (show_log) headers.push_back({"X-Amz-Log-Type", "Tail"});
+  if (show_log && !async) headers.push_back({"X-Amz-Log-Type", "Tail"});
+  if (async) headers.push_back({"X-Amz-Invocation-Type", "Event"});
   auto r = Call(o, "POST", FnPath(name) + "/invocations", payload, headers);
   if (!r) return 1;
+  if (async) {
+    if (r->status != 202) return FailFrom(*r);
+    std::cout << "queued " << r->HeaderValue("x-amzn-RequestId") << "\n";
+    return 0;
+  }
   if (r->status != 200) return FailFrom(*r);
   if (show_log) {
     auto log = Base64Decode(r->HeaderValue("X-Amz-Log-Result"));
@@ -200,6 +206,52 @@ int FnLogs(const ClientOptions& o, const std::string& name, int limit) {
   if (r->status != 200) return FailFrom(*r);
   auto j = json::parse(r->body, nullptr, false);
   for (const auto& inv : j.value("Invocations", json::array())) std::cout << inv.value("Log", "");
+  return 0;
+}
+
+int FnStats(const ClientOptions& o, const std::string& name) {
+  auto r = Call(o, "GET", "/v1/functions/" + PercentEncode(name) + "/stats");
+  if (!r) return 1;
+  if (r->status != 200) return FailFrom(*r);
+  auto j = json::parse(r->body, nullptr, false);
+  const auto& a = j["Async"];
+  std::printf("%s\n", j.value("FunctionName", name).c_str());
+  std::printf("  %-24s %lld\n", "QueueDepth", a.value("QueueDepth", 0LL));
+  std::printf("  %-24s %.1f s\n", "OldestEventAge", a.value("OldestEventAgeSeconds", 0.0));
+  for (const char* k : {"InFlight", "Enqueued", "Delivered", "Redelivered", "Retries",
+                        "DroppedByAge", "DeadLettered", "RecursionStopped", "Discarded"}) {
+    std::printf("  %-24s %lld\n", k, a.value(k, 0LL));
+  }
+  return 0;
+}
+
+int QueueCreate(const ClientOptions& o, const std::string& name) {
+  auto r = Call(o, "PUT", "/v1/queues/" + PercentEncode(name));
+  if (!r) return 1;
+  if (r->status != 200) return FailFrom(*r);
+  std::cout << json::parse(r->body, nullptr, false).value("Arn", name) << "\n";
+  return 0;
+}
+
+int QueueList(const ClientOptions& o) {
+  auto r = Call(o, "GET", "/v1/queues");
+  if (!r) return 1;
+  if (r->status != 200) return FailFrom(*r);
+  for (const auto& q : json::parse(r->body, nullptr, false).value("Queues", json::array())) {
+    std::cout << q.value("Name", "") << "\t" << q.value("Arn", "") << "\n";
+  }
+  return 0;
+}
+
+int QueueRead(const ClientOptions& o, const std::string& name, int max, bool peek) {
+  auto r = Call(o, "GET",
+                "/v1/queues/" + PercentEncode(name) + "/messages?max=" + std::to_string(max) +
+                    "&consume=" + (peek ? "false" : "true"));
+  if (!r) return 1;
+  if (r->status != 200) return FailFrom(*r);
+  for (const auto& m : json::parse(r->body, nullptr, false).value("Messages", json::array())) {
+    std::cout << m.dump() << "\n";
+  }
   return 0;
 }
 

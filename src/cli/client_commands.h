@@ -24,7 +24,12 @@ struct DeployArgs {
 
 int FnDeploy(const ClientOptions& o, const DeployArgs& a);
 int FnInvoke(const ClientOptions& o, const std::string& name, const std::string& payload,
-             bool show_log);
+             bool show_log, bool async = false);
+int FnStats(const ClientOptions& o, const std::string& name);
+int QueueCreate(const ClientOptions& o, const std::string& name);
+int QueueList(const ClientOptions& o);
+// Prints messages one JSON document per line; consumes them unless peek.
+int QueueRead(const ClientOptions& o, const std::string& name, int max, bool peek);
 int FnList(const ClientOptions& o);
 int FnGet(const ClientOptions& o, const std::string& name);
 int FnRemove(const ClientOptions& o, const std::string& name);
