@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sandbox/netns.h"
+#include "sandbox/seccomp.h"
 #include "sandbox/runtimes.h"
 #include "sandbox/sandbox.h"
 
@@ -57,7 +58,7 @@ const std::vector<std::string>& HostReadOnlyPaths() {
 constexpr const char* kInitInSandbox = "/var/rapid/init";
 
 json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path& netns_pin,
-                 const std::string& runtime_api, const fs::path& init_path) {
+                 const std::string& runtime_api, const fs::path& init_path, const json& seccomp) {
   const std::string task_root = "/var/task";
   const std::string runtime_dir = "/var/runtime";
   json mounts = json::array();
@@ -136,6 +137,7 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
          {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
           "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
           "/sys/firmware"}},
+        {"seccomp", seccomp},
         {"readonlyPaths",
          {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}},
   };
@@ -191,6 +193,9 @@ class OciDriver final : public Driver {
   std::string_view name() const override { return "oci"; }
 
   Status Init() {
+    auto profile = OciSeccompProfile();
+    if (!profile) return profile.error();
+    seccomp_ = std::move(profile.value());
     std::error_code ec;
     for (const auto& d : {RuncRoot(), BundlesDir(), NetnsDir()}) {
       fs::create_directories(d, ec);
@@ -255,7 +260,7 @@ class OciDriver final : public Driver {
         fs::create_symlink(fs::read_symlink(host, ec), rootfs / top, ec);
     }
     std::string runtime_api = "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort);
-    json config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path);
+    json config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path, seccomp_);
     std::ofstream out(bundle / "config.json");
     out << config.dump();
     out.close();
@@ -265,6 +270,7 @@ class OciDriver final : public Driver {
 
   DriverOptions options_;
   std::string runc_;
+  json seccomp_;
 };
 
 std::string FindExecutable(const std::vector<std::string>& candidates) {
