@@ -11,13 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "sandbox/netns.h"
-#include "sandbox/seccomp.h"
 #include "sandbox/runtimes.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/seccomp.h"
 
 namespace alto {
 
@@ -284,6 +286,47 @@ std::string FindExecutable(const std::vector<std::string>& candidates) {
   return {};
 }
 
+// runc versions with known container escapes. A distribution may backport a fix into an older
+// version, so its changelog is consulted before refusing.
+Status CheckRuncVersion(const std::string& runc, const std::string& version_output) {
+  int major = 0, minor = 0, patch = 0;
+  if (std::sscanf(version_output.c_str(), "runc version %d.%d.%d", &major, &minor, &patch) != 3) {
+    spdlog::warn("cannot read the version of {}: {}", runc, version_output.substr(0, 80));
+    return {};
+  }
+  auto older_than = [&](int a, int b, int c) {
+    return std::tie(major, minor, patch) < std::tie(a, b, c);
+  };
+  std::string changelog;
+  if (auto log = RunCommand({"/bin/zcat", "/usr/share/doc/runc/changelog.Debian.gz"});
+      log && log->exit_code == 0) {
+    changelog = log->output;
+  }
+  // CVE-2019-5736 (overwrite the host runc binary through /proc/self/exe): fixed in 1.0.0-rc7.
+  if (older_than(1, 0, 0)) {
+    return MakeError(Errc::kUnsupported,
+                     runc + " " + version_output.substr(0, 40) +
+                         " is vulnerable to CVE-2019-5736; install runc 1.1.12 or later");
+  }
+  // CVE-2024-21626 (leaked fd to the host's cgroupfs as the working directory): fixed in 1.1.12.
+  if (older_than(1, 1, 12) && changelog.find("CVE-2024-21626") == std::string::npos) {
+    return MakeError(Errc::kUnsupported,
+                     runc + " " + version_output.substr(0, 40) +
+                         " is vulnerable to CVE-2024-21626 and carries no fix for it; "
+                         "install runc 1.1.12 or later");
+  }
+  // CVE-2025-31133 family (symlinked /dev/null or /dev/console during masking): these need an
+  // attacker-controlled root filesystem. Alto's bundles have an empty read-only root of its own,
+  // read-only binds and a fresh /dev tmpfs, so nothing is there to race; still say so.
+  if (older_than(1, 2, 8) && changelog.find("CVE-2025-31133") == std::string::npos) {
+    spdlog::warn(
+        "{} lacks the fixes for CVE-2025-31133/-52565/-52881; Alto's bundle layout leaves these "
+        "attacks nothing to race, but upgrading runc is advised",
+        runc);
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Driver>> MakeOciDriver(const DriverOptions& options) {
@@ -298,6 +341,7 @@ Result<std::unique_ptr<Driver>> MakeOciDriver(const DriverOptions& options) {
     return MakeError(Errc::kUnsupported, runc + " --version failed: " +
                                              (version ? version->output : version.error().message));
   }
+  if (auto st = CheckRuncVersion(runc, version->output); !st) return st.error();
   if (::access(options.init_path.c_str(), X_OK) != 0) {
     return MakeError(Errc::kUnsupported,
                      "sandbox init " + options.init_path.string() + " not found next to alto");
