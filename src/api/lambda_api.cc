@@ -129,8 +129,13 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
           res = co_await FunctionCodeNative(c);
           break;
         case Op::kInvokeAsyncLegacy: {
+          // No co_await inside a conditional expression: GCC 12 miscompiles it.
           auto f = co_await Load(c);
-          res = f ? co_await InvokeEvent(c, *f, true) : LambdaErrorFrom(f.error());
+          if (f) {
+            res = co_await InvokeEvent(c, *f, true);
+          } else {
+            res = LambdaErrorFrom(f.error());
+          }
           break;
         }
         case Op::kPutEventInvokeConfig:

@@ -124,15 +124,21 @@ asio::awaitable<void> AsyncInvoker::DispatchLoop() {
   while (!stopped_) {
     int64_t now = clock_.WallMillis();
     if (in_flight_total_ < options_.max_in_flight) {
+      reading_snapshot_ = true;
       auto due = co_await RunBlocking(
           blocking_, [&] { return store_.Due(now, options_.per_function_concurrency * 4); });
+      reading_snapshot_ = false;
+      std::unordered_set<int64_t> ended = std::move(ended_during_snapshot_);
+      ended_during_snapshot_.clear();
       if (!due) {
         spdlog::error("async: reading due events: {}", due.error().message);
       } else {
         // Round-robin across functions, each bounded by its concurrency.
         std::map<std::string, std::deque<AsyncEvent>> by_function;
         for (auto& e : *due) {
-          if (!in_flight_ids_.count(e.id)) by_function[e.function].push_back(std::move(e));
+          if (!in_flight_ids_.count(e.id) && !ended.count(e.id)) {
+            by_function[e.function].push_back(std::move(e));
+          }
         }
         bool progress = true;
         while (progress && !stopped_ && in_flight_total_ < options_.max_in_flight) {
@@ -225,7 +231,15 @@ asio::awaitable<void> AsyncInvoker::Fail(AsyncEvent e, const std::string& condit
     // A dead-letter queue receives the original event, with Lambda's message attributes.
     auto dlq = ParseDestinationArn(dead_letter_arn);
     if (dlq && dlq->kind == Destination::Kind::kQueue) {
-      std::string message = function_error ? response.substr(0, 1024) : condition;
+      // Lambda's ErrorMessage attribute: the function's errorMessage, first 1 KB.
+      std::string message = condition;
+      if (function_error) {
+        auto doc = json::parse(response, nullptr, false);
+        message = doc.is_object() && doc.contains("errorMessage") && doc["errorMessage"].is_string()
+                      ? doc["errorMessage"].get<std::string>()
+                      : response;
+        message = message.substr(0, 1024);
+      }
       json attrs = {{"RequestID", e.request_id},
                     {"ErrorCode", function_error ? 200 : 0},
                     {"ErrorMessage", message},
@@ -256,6 +270,7 @@ asio::awaitable<void> AsyncInvoker::Deliver(AsyncEvent e) {
     std::string function;
     ~Slot() {
       self->in_flight_ids_.erase(id);
+      if (self->reading_snapshot_) self->ended_during_snapshot_.insert(id);
       --self->in_flight_by_function_[function];
       --self->in_flight_total_;
       self->Wake();
@@ -298,8 +313,11 @@ asio::awaitable<void> AsyncInvoker::Deliver(AsyncEvent e) {
     co_return;
   }
 
+  // Claim the attempt. The dispatcher works from a snapshot: an event finished or rescheduled
+  // by another delivery since then must not run again.
   ++e.invoke_count;
-  co_await RunBlocking(blocking_, [&] { return store_.RecordAttempt(e); });
+  auto claimed = co_await RunBlocking(blocking_, [&] { return store_.RecordAttempt(e); });
+  if (!claimed || !*claimed) co_return;
   InvokeRequest req;
   req.function = *fn;
   req.payload = e.payload;

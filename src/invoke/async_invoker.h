@@ -102,6 +102,10 @@ class AsyncInvoker {
   bool flushing_ = false;
   bool stopped_ = false;
   std::unordered_set<int64_t> in_flight_ids_;
+  // Deliveries that ended while the dispatcher was reading a snapshot of due events: the
+  // snapshot may still show them as due.
+  std::unordered_set<int64_t> ended_during_snapshot_;
+  bool reading_snapshot_ = false;
   std::unordered_map<std::string, size_t> in_flight_by_function_;
   size_t in_flight_total_ = 0;
   std::map<std::string, AsyncCounters> counters_;

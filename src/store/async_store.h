@@ -65,9 +65,11 @@ class AsyncStore {
   virtual Result<std::vector<AsyncEvent>> Due(int64_t now_ms, size_t per_function) = 0;
   virtual Result<int64_t> NextDueMs() = 0;                 // 0 when the queue is empty
   virtual Status Reschedule(const AsyncEvent& event) = 0;  // next_attempt, counters
-  // Counts an attempt before it runs, so a redelivery after a crash is counted. Survives a crash
-  // of the process (WAL), not necessarily a power loss: it is a counter, not the event.
-  virtual Status RecordAttempt(const AsyncEvent& event) = 0;
+  // Claims an attempt before it runs: sets invoke_count to event.invoke_count if the stored count
+  // is still event.invoke_count - 1. False when the event is gone or another attempt already
+  // claimed it (a stale snapshot). Survives a crash of the process (WAL), not necessarily a power
+  // loss: it is a counter, not the event.
+  virtual Result<bool> RecordAttempt(const AsyncEvent& event) = 0;
   virtual Status Finish(int64_t event_id, EventFinish finish) = 0;
   virtual Result<QueueStats> Stats(std::string_view function) = 0;
   virtual Status DropFunctionEvents(std::string_view function) = 0;

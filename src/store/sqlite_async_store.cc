@@ -117,16 +117,18 @@ class SqliteAsyncStore final : public AsyncStore {
     return {};
   }
 
-  Status RecordAttempt(const AsyncEvent& e) override {
+  Result<bool> RecordAttempt(const AsyncEvent& e) override {
     std::lock_guard lock(mu_);
     (void)sqlite::Exec(db_, "PRAGMA synchronous=NORMAL");
-    Stmt s(db_, "UPDATE async_events SET invoke_count=? WHERE id=?");
+    Stmt s(db_, "UPDATE async_events SET invoke_count=? WHERE id=? AND invoke_count=?");
     s.Bind(1, int64_t{e.invoke_count});
     s.Bind(2, e.id);
+    s.Bind(3, int64_t{e.invoke_count - 1});
     int rc = s.Step();
+    bool claimed = sqlite3_changes(db_) == 1;
     (void)sqlite::Exec(db_, "PRAGMA synchronous=FULL");
     if (rc != SQLITE_DONE) return DbError("record attempt");
-    return {};
+    return claimed;
   }
 
   Status Finish(int64_t event_id, EventFinish finish) override {

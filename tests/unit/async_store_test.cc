@@ -99,6 +99,18 @@ TEST_F(AsyncStoreTest, RescheduleAndFinishAtomically) {
   EXPECT_TRUE(store_->ReadMessages("done", 10, true)->empty());  // consumed
 }
 
+TEST_F(AsyncStoreTest, AnAttemptIsClaimedOnce) {
+  std::vector<AsyncEvent> batch = {Event("a", 10)};
+  ASSERT_TRUE(store_->Enqueue(batch).ok());
+  AsyncEvent snapshot = batch[0];
+  snapshot.invoke_count = 1;
+  EXPECT_TRUE(*store_->RecordAttempt(snapshot));
+  EXPECT_FALSE(*store_->RecordAttempt(snapshot));  // a second delivery from the same snapshot
+  ASSERT_TRUE(store_->Finish(snapshot.id, {}).ok());
+  snapshot.invoke_count = 2;
+  EXPECT_FALSE(*store_->RecordAttempt(snapshot));  // the event is gone
+}
+
 TEST_F(AsyncStoreTest, ConfigsAndQueues) {
   EXPECT_EQ(store_->GetConfig("f").error().code, Errc::kNotFound);
   EventInvokeConfig c;
