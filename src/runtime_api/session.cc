@@ -43,8 +43,13 @@ double MillisSince(Clock::time_point t) {
 struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl> {
   Impl(asio::any_io_executor ex, UniqueFd out, int pidfd, SessionOptions opts)
       : executor(ex),
+        alive(std::make_shared<Impl*>(this)),
         server(
-            ex, [this](http::Request r) { return Handle(std::move(r)); }, ServerOptions()),
+            ex,
+            [weak = std::weak_ptr<Impl*>(alive)](http::Request r) {
+              return Dispatch(weak, std::move(r));
+            },
+            ServerOptions()),
         output(ex),
         exit_watch(ex),
         next_wake(ex),
@@ -61,25 +66,40 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     if (dup >= 0) exit_watch.assign(dup);
   }
 
+  // The HTTP server's connections can outlive this object by a completion or two (a request read
+  // just as the sandbox is torn down): they reach it only through this token, never by `this`.
+  static asio::awaitable<http::Response> Dispatch(std::weak_ptr<Impl*> weak, http::Request r) {
+    auto token = weak.lock();
+    if (!token) co_return RuntimeError(500, "Runtime.Unknown", "Sandbox is shutting down");
+    co_return co_await (*token)->Handle(std::move(r));
+  }
+
   http::ServerOptions ServerOptions() {
     http::ServerOptions o;
     o.body_limit = kMaxRuntimeResponseBytes;
-    o.too_large = [this] {
-      std::string msg = "Response payload size exceeded maximum allowed payload size (" +
-                        std::to_string(kMaxRuntimeResponseBytes) + " bytes).";
-      if (current && !outcome)
-        Complete(OutcomeKind::kFunctionError, ErrorDocument("Function.ResponseSizeTooLarge", msg),
-                 "Function.ResponseSizeTooLarge", false);
-      return RuntimeError(413, "RequestEntityTooLarge",
-                          "Exceeded maximum allowed payload size (" +
-                              std::to_string(kMaxRuntimeResponseBytes) + " bytes).");
+    o.too_large = [weak = std::weak_ptr<Impl*>(alive)] {
+      auto token = weak.lock();
+      if (!token) return RuntimeError(500, "Runtime.Unknown", "Sandbox is shutting down");
+      return (*token)->TooLarge();
     };
     return o;
+  }
+
+  http::Response TooLarge() {
+    std::string msg = "Response payload size exceeded maximum allowed payload size (" +
+                      std::to_string(kMaxRuntimeResponseBytes) + " bytes).";
+    if (current && !outcome)
+      Complete(OutcomeKind::kFunctionError, ErrorDocument("Function.ResponseSizeTooLarge", msg),
+               "Function.ResponseSizeTooLarge", false);
+    return RuntimeError(413, "RequestEntityTooLarge",
+                        "Exceeded maximum allowed payload size (" +
+                            std::to_string(kMaxRuntimeResponseBytes) + " bytes).");
   }
 
   enum class Phase { kInit, kIdle, kBusy, kDead };
 
   asio::any_io_executor executor;
+  std::shared_ptr<Impl*> alive;  // see Dispatch
   http::Server server;
   asio::posix::stream_descriptor output;
   asio::posix::stream_descriptor exit_watch;
