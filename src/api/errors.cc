@@ -27,9 +27,10 @@ http::Response LambdaErrorFrom(const Error& e) {
     case Errc::kUnsupported:
       return LambdaError(415, "UnsupportedMediaTypeException", e.message);
     case Errc::kThrottled: {
-      nlohmann::json body = {{"Type", "User"},
-                             {"Message", e.message},
-                             {"Reason", "ConcurrentInvocationLimitExceeded"}};
+      nlohmann::json body = {
+          {"Type", "User"},
+          {"Message", e.message},
+          {"Reason", e.reason.empty() ? "ConcurrentInvocationLimitExceeded" : e.reason}};
       http::Response r = http::JsonResponse(429, body.dump());
       r.Set("x-amzn-ErrorType", "TooManyRequestsException");
       r.Set("Retry-After", "1");

@@ -165,6 +165,11 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
         case Op::kMetrics:
           res = co_await Metrics(c);
           break;
+        case Op::kPutFunctionConcurrency:
+        case Op::kGetFunctionConcurrency:
+        case Op::kDeleteFunctionConcurrency:
+          res = co_await FunctionConcurrency(c);
+          break;
         case Op::kHealth:
           res = Json(200, {{"status", "ok"}});
           break;
@@ -286,6 +291,9 @@ asio::awaitable<http::Response> LambdaApi::GetFunction(Ctx& c, bool configuratio
                 {"Location", "http://" + (host.empty() ? "127.0.0.1" : host) + "/v1/functions/" +
                                  f->name + "/code"}}},
               {"Tags", json::object()}};
+  if (f->reserved_concurrency >= 0) {
+    out["Concurrency"] = {{"ReservedConcurrentExecutions", f->reserved_concurrency}};
+  }
   co_return Json(200, out);
 }
 

@@ -67,6 +67,8 @@ class LambdaApi {
   boost::asio::awaitable<http::Response> FunctionStatsNative(Ctx& c);
   boost::asio::awaitable<http::Response> QueuesNative(Ctx& c);
   boost::asio::awaitable<http::Response> Metrics(Ctx& c);
+  // Reserved concurrency (concurrency_api.cc).
+  boost::asio::awaitable<http::Response> FunctionConcurrency(Ctx& c);
   // Makes sure the Alto queue behind a destination or dead-letter ARN exists.
   boost::asio::awaitable<Status> EnsureDestination(const std::string& arn, bool queue_only);
 

@@ -50,6 +50,12 @@ constexpr std::array kRoutes = {
     Route{"POST", "/v1/queues/{name}/messages", Op::kNativeSendMessage, "SendMessage"},
     Route{"GET", "/v1/queues/{name}/messages", Op::kNativeReadMessages, "ReadMessages"},
     Route{"GET", "/metrics", Op::kMetrics, "Metrics"},
+    Route{"PUT", "/2017-10-31/functions/{name}/concurrency", Op::kPutFunctionConcurrency,
+          "PutFunctionConcurrency"},
+    Route{"GET", "/2019-09-30/functions/{name}/concurrency", Op::kGetFunctionConcurrency,
+          "GetFunctionConcurrency"},
+    Route{"DELETE", "/2017-10-31/functions/{name}/concurrency", Op::kDeleteFunctionConcurrency,
+          "DeleteFunctionConcurrency"},
 };
 
 std::vector<std::string_view> Split(std::string_view path) {

@@ -24,14 +24,15 @@ enum class Errc {
 struct Error {
   Errc code = Errc::kInternal;
   std::string message;
-  int sys_errno = 0;  // errno at the failure site, 0 when not a system error
+  int sys_errno = 0;   // errno at the failure site, 0 when not a system error
+  std::string reason;  // a machine-readable refinement (e.g. Lambda's throttling Reason)
 };
 
 // Builds an Error from errno with the context of the failing call (crun's convention).
 Error SysError(std::string context);
 Error SysError(std::string context, int err);
 inline Error MakeError(Errc code, std::string message) {
-  return Error{code, std::move(message), 0};
+  return Error{code, std::move(message), 0, {}};
 }
 
 template <class T>

@@ -231,7 +231,7 @@ Result<uint16_t> Server::Listen(const std::string& host, uint16_t port) {
   if (ec) {
     return Error{Errc::kUnavailable,
                  "listen on " + host + ":" + std::to_string(port) + ": " + ec.message(),
-                 ec.value()};
+                 ec.value(), {}};
   }
   return acc.local_endpoint().port();
 }
@@ -239,7 +239,7 @@ Result<uint16_t> Server::Listen(const std::string& host, uint16_t port) {
 Status Server::Adopt(int fd) {
   boost::system::error_code ec;
   state_->acceptor.assign(tcp::v4(), fd, ec);
-  if (ec) return Error{Errc::kInternal, "adopt listening socket: " + ec.message(), ec.value()};
+  if (ec) return Error{Errc::kInternal, "adopt listening socket: " + ec.message(), ec.value(), {}};
   return {};
 }
 

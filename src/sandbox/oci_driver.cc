@@ -163,7 +163,7 @@ class OciResources final : public SandboxResources {
   }
   // cgroup v1 memory.max_usage_in_bytes, or v2 memory.peak (Linux 5.19+).
   int64_t PeakMemoryBytes() const override {
-    for (const std::string path :
+    for (const std::string& path :
          {"/sys/fs/cgroup/memory/alto/" + id_ + "/memory.max_usage_in_bytes",
           "/sys/fs/cgroup/alto/" + id_ + "/memory.peak"}) {
       std::ifstream in(path);

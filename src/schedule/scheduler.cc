@@ -70,6 +70,20 @@ void Scheduler::Start() { asio::co_spawn(io_, ReapLoop(), asio::detached); }
 
 asio::awaitable<Result<Lease>> Scheduler::Acquire(const FunctionConfig& f) {
   if (stopped_) co_return MakeError(Errc::kUnavailable, "server is shutting down");
+  // Reserved concurrency caps the function's concurrent executions (0 throttles it entirely).
+  int& busy = busy_[f.name];
+  if (f.reserved_concurrency >= 0 && busy >= f.reserved_concurrency) {
+    Error e = MakeError(Errc::kThrottled, "Rate Exceeded.");
+    e.reason = "ReservedFunctionConcurrentInvocationLimitExceeded";
+    co_return e;
+  }
+  ++busy;  // given back in Release, or below when no sandbox can be had
+  auto acquired = co_await AcquireSandbox(f);
+  if (!acquired) --busy_[f.name];
+  co_return acquired;
+}
+
+asio::awaitable<Result<Lease>> Scheduler::AcquireSandbox(const FunctionConfig& f) {
   const std::string key = KeyOf(f);
   retired_functions_.erase(f.name);
   auto& pool = idle_[key];
@@ -140,6 +154,7 @@ asio::awaitable<Result<Lease>> Scheduler::Acquire(const FunctionConfig& f) {
 
 void Scheduler::Release(Lease lease, bool reusable) {
   lease->cold = false;
+  if (auto it = busy_.find(lease->function_name); it != busy_.end() && it->second > 0) --it->second;
   if (!reusable || stopped_ || !lease->session->alive() ||
       retired_functions_.count(lease->function_name)) {
     Destroy(std::move(lease));

@@ -60,8 +60,13 @@ class Scheduler {
   size_t idle_count() const;
   size_t live_count() const { return live_; }
   int64_t committed_mb() const { return committed_mb_; }
+  int busy(const std::string& function) const {
+    auto it = busy_.find(function);
+    return it == busy_.end() ? 0 : it->second;
+  }
 
  private:
+  boost::asio::awaitable<Result<Lease>> AcquireSandbox(const FunctionConfig& function);
   boost::asio::awaitable<void> ReapLoop();
   void Destroy(Lease lease);
   // Frees memory for a new sandbox by destroying least recently used idle ones.
@@ -75,6 +80,7 @@ class Scheduler {
   boost::asio::steady_timer reap_timer_;
   std::unordered_map<std::string, std::vector<Lease>> idle_;
   std::unordered_set<std::string> retired_functions_;  // cleared when a new revision is acquired
+  std::unordered_map<std::string, int> busy_;  // leases serving or starting, per function
   size_t live_ = 0;
   int64_t committed_mb_ = 0;  // MemorySize of live and starting sandboxes
   bool stopped_ = false;

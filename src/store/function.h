@@ -24,7 +24,8 @@ struct FunctionConfig {
   std::string revision_id;  // changes on every update; sandboxes are never reused across revisions
   std::string package_type = "Zip";
   std::string architecture = "x86_64";
-  std::string dead_letter_arn;  // DeadLetterConfig.TargetArn: an Alto queue
+  std::string dead_letter_arn;    // DeadLetterConfig.TargetArn: an Alto queue
+  int reserved_concurrency = -1;  // PutFunctionConcurrency; -1 when none is set
 };
 
 std::string SerializeFunction(const FunctionConfig& f);

@@ -25,7 +25,8 @@ std::string SerializeFunction(const FunctionConfig& f) {
                       {"revision_id", f.revision_id},
                       {"package_type", f.package_type},
                       {"architecture", f.architecture},
-                      {"dead_letter_arn", f.dead_letter_arn}};
+                      {"dead_letter_arn", f.dead_letter_arn},
+                      {"reserved_concurrency", f.reserved_concurrency}};
   return j.dump();
 }
 
@@ -49,6 +50,7 @@ bool DeserializeFunction(const std::string& text, FunctionConfig& f) {
   f.package_type = j.value("package_type", "Zip");
   f.architecture = j.value("architecture", "x86_64");
   f.dead_letter_arn = j.value("dead_letter_arn", "");
+  f.reserved_concurrency = j.value("reserved_concurrency", -1);
   return !f.name.empty();
 }
 

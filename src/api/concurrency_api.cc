@@ -1,0 +1,56 @@
+// PutFunctionConcurrency / GetFunctionConcurrency / DeleteFunctionConcurrency: reserved
+// concurrency caps a function's concurrent executions; over it, invokes get 429 with Reason
+// ReservedFunctionConcurrentInvocationLimitExceeded (the scheduler enforces it).
+#include <boost/asio.hpp>
+#include <nlohmann/json.hpp>
+
+#include "api/errors.h"
+#include "api/lambda_api.h"
+#include "common/blocking.h"
+
+namespace alto {
+
+namespace {
+// One node offers at most this many concurrent executions to reserve (Lambda's default account
+// limit); a function cannot reserve more.
+constexpr int kMaxReservedConcurrency = 1000;
+}  // namespace
+
+boost::asio::awaitable<http::Response> LambdaApi::FunctionConcurrency(Ctx& c) {
+  using nlohmann::json;
+  auto f = co_await Load(c);
+  if (!f) co_return LambdaErrorFrom(f.error());
+  if (c.match.op == Op::kGetFunctionConcurrency) {
+    json out = json::object();
+    if (f->reserved_concurrency >= 0) out["ReservedConcurrentExecutions"] = f->reserved_concurrency;
+    co_return http::JsonResponse(200, out.dump());
+  }
+  FunctionConfig updated = *f;
+  if (c.match.op == Op::kPutFunctionConcurrency) {
+    auto body = json::parse(c.req.body.empty() ? "{}" : c.req.body, nullptr, false);
+    auto it = body.is_object() ? body.find("ReservedConcurrentExecutions") : body.end();
+    if (!body.is_object() || it == body.end() || !it->is_number_integer() || *it < 0 ||
+        *it > kMaxReservedConcurrency) {
+      co_return LambdaError(400, "InvalidParameterValueException",
+                            "ReservedConcurrentExecutions must be an integer between 0 and " +
+                                std::to_string(kMaxReservedConcurrency));
+    }
+    updated.reserved_concurrency = it->get<int>();
+  } else {
+    updated.reserved_concurrency = -1;
+  }
+  // The code and configuration a sandbox runs are unchanged: same revision, warm sandboxes stay.
+  auto st = co_await RunBlocking(d_.blocking,
+                                 [&] { return d_.store.UpdateFunction(updated, f->revision_id); });
+  if (!st) co_return LambdaErrorFrom(st.error());
+  Remember(updated);
+  if (c.match.op == Op::kDeleteFunctionConcurrency) {
+    http::Response r;
+    r.status = 204;
+    co_return r;
+  }
+  co_return http::JsonResponse(
+      200, json{{"ReservedConcurrentExecutions", updated.reserved_concurrency}}.dump());
+}
+
+}  // namespace alto
