@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
   srv->add_option("--memory-capacity-mb", server.memory_capacity_mb,
                   "Memory for sandboxes; over it invokes get 429 (default 80% of RAM)")
       ->check(CLI::NonNegativeNumber);
+  srv->add_option("--max-concurrency", server.node_concurrency,
+                  "Concurrent executions on this node; over it invokes get 429 "
+                  "(default: memory capacity / 128 MB)")
+      ->check(CLI::Range(0, 1000000));
   srv->add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
 

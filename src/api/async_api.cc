@@ -199,7 +199,24 @@ asio::awaitable<http::Response> LambdaApi::FunctionStatsNative(Ctx& c) {
   auto s = co_await d_.async.Stats(f->name);
   if (!s) co_return LambdaErrorFrom(s.error());
   const auto& k = s->counters;
+  const InvocationCounters inv = d_.metrics.Of(f->name);
+  const auto& limits = d_.scheduler.limits();
+  const uint64_t started = inv.cold + inv.warm;
   co_return Json(200, {{"FunctionName", f->name},
+                       {"Invocations",
+                        {{"Total", started},
+                         {"Cold", inv.cold},
+                         {"Warm", inv.warm},
+                         {"FunctionErrors", inv.function_errors},
+                         {"Throttles", inv.throttles},
+                         {"PlatformErrors", inv.platform_errors},
+                         {"AverageInitDurationMs", inv.cold ? inv.init_ms_total / inv.cold : 0.0},
+                         {"AverageDurationMs", started ? inv.duration_ms_total / started : 0.0}}},
+                       {"Concurrency",
+                        {{"Executing", limits.running(f->name)},
+                         {"Reserved", limits.reservation(f->name)},
+                         {"NodeLimit", limits.node_limit()},
+                         {"UnreservedLimit", limits.unreserved_limit()}}},
                        {"Async",
                         {{"QueueDepth", s->queue_depth},
                          {"OldestEventAgeSeconds", s->oldest_event_age_s},
@@ -284,6 +301,32 @@ asio::awaitable<http::Response> LambdaApi::Metrics(Ctx&) {
   m << "alto_sandbox_memory_committed_megabytes " << d_.scheduler.committed_mb() << "\n";
   family("alto_invocations_in_flight", "gauge", "Invocations running now (sync and async).");
   m << "alto_invocations_in_flight " << d_.invoker.in_flight() << "\n";
+  const auto& limits = d_.scheduler.limits();
+  family("alto_concurrency_limit", "gauge", "Concurrent executions this node allows.");
+  m << "alto_concurrency_limit " << limits.node_limit() << "\n";
+  family("alto_concurrency_unreserved_limit", "gauge",
+         "Concurrent executions shared by functions without a reservation.");
+  m << "alto_concurrency_unreserved_limit " << limits.unreserved_limit() << "\n";
+  const auto& inv = d_.metrics.counters();
+  auto per_function = [&](const char* name, const char* type, const char* help, auto get) {
+    family(name, type, help);
+    for (const auto& [fn, c] : inv)
+      m << name << "{function=\"" << Escape(fn) << "\"} " << get(fn, c) << "\n";
+  };
+  per_function("alto_invocations_total", "counter", "Executions by start type.",
+               [](auto&, auto& c) { return c.cold + c.warm; });
+  per_function("alto_cold_starts_total", "counter", "Executions that started a sandbox.",
+               [](auto&, auto& c) { return c.cold; });
+  per_function("alto_warm_starts_total", "counter", "Executions served by a warm sandbox.",
+               [](auto&, auto& c) { return c.warm; });
+  per_function("alto_function_errors_total", "counter", "Executions that ended in an error.",
+               [](auto&, auto& c) { return c.function_errors; });
+  per_function("alto_throttles_total", "counter", "Invocations refused by a concurrency limit.",
+               [](auto&, auto& c) { return c.throttles; });
+  per_function("alto_init_duration_seconds_total", "counter", "Sum of cold starts' Init Duration.",
+               [](auto&, auto& c) { return c.init_ms_total / 1000.0; });
+  per_function("alto_concurrent_executions", "gauge", "Executions running now.",
+               [&](auto& fn, auto&) { return limits.running(fn); });
 
   struct Row {
     std::string fn;

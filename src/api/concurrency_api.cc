@@ -10,12 +10,6 @@
 
 namespace alto {
 
-namespace {
-// One node offers at most this many concurrent executions to reserve (Lambda's default account
-// limit); a function cannot reserve more.
-constexpr int kMaxReservedConcurrency = 1000;
-}  // namespace
-
 boost::asio::awaitable<http::Response> LambdaApi::FunctionConcurrency(Ctx& c) {
   using nlohmann::json;
   auto f = co_await Load(c);
@@ -29,20 +23,33 @@ boost::asio::awaitable<http::Response> LambdaApi::FunctionConcurrency(Ctx& c) {
   if (c.match.op == Op::kPutFunctionConcurrency) {
     auto body = json::parse(c.req.body.empty() ? "{}" : c.req.body, nullptr, false);
     auto it = body.is_object() ? body.find("ReservedConcurrentExecutions") : body.end();
+    const int node_limit = d_.scheduler.limits().node_limit();
     if (!body.is_object() || it == body.end() || !it->is_number_integer() || *it < 0 ||
-        *it > kMaxReservedConcurrency) {
+        *it > node_limit) {
       co_return LambdaError(400, "InvalidParameterValueException",
                             "ReservedConcurrentExecutions must be an integer between 0 and " +
-                                std::to_string(kMaxReservedConcurrency));
+                                std::to_string(node_limit) + " (the node's concurrency limit)");
     }
     updated.reserved_concurrency = it->get<int>();
+    if (auto st = d_.scheduler.limits().CheckReservation(f->name, updated.reserved_concurrency);
+        !st) {
+      co_return LambdaErrorFrom(st.error());
+    }
   } else {
     updated.reserved_concurrency = -1;
   }
+  // Recorded before the store write so that two concurrent reservations cannot both pass the
+  // check above; undone if the write fails.
+  auto& limits = d_.scheduler.limits();
+  const int previous = limits.reservation(f->name);
+  limits.SetReservation(f->name, updated.reserved_concurrency);
   // The code and configuration a sandbox runs are unchanged: same revision, warm sandboxes stay.
   auto st = co_await RunBlocking(d_.blocking,
                                  [&] { return d_.store.UpdateFunction(updated, f->revision_id); });
-  if (!st) co_return LambdaErrorFrom(st.error());
+  if (!st) {
+    limits.SetReservation(f->name, previous);
+    co_return LambdaErrorFrom(st.error());
+  }
   Remember(updated);
   if (c.match.op == Op::kDeleteFunctionConcurrency) {
     http::Response r;

@@ -313,6 +313,8 @@ asio::awaitable<http::Response> LambdaApi::DeleteFunction(Ctx& c) {
     spdlog::error("dropping {}'s pending events: {}", f->name, dropped.error().message);
   }
   d_.scheduler.Retire(f->name);
+  d_.scheduler.limits().SetReservation(f->name, -1);
+  d_.metrics.Forget(f->name);
   d_.logs.Forget(f->name);
   spdlog::info("deleted function {}", f->name);
   co_return NoContent();
@@ -456,8 +458,8 @@ asio::awaitable<http::Response> LambdaApi::GetAccountSettings(Ctx&) {
                {{"TotalCodeSize", int64_t{80} * 1024 * 1024 * 1024},
                 {"CodeSizeUnzipped", 262144000},
                 {"CodeSizeZipped", 52428800},
-                {"ConcurrentExecutions", 1000},
-                {"UnreservedConcurrentExecutions", 1000}}},
+                {"ConcurrentExecutions", d_.scheduler.limits().node_limit()},
+                {"UnreservedConcurrentExecutions", d_.scheduler.limits().unreserved_limit()}}},
               {"AccountUsage", {{"TotalCodeSize", code_size}, {"FunctionCount", all->size()}}}};
   co_return Json(200, out);
 }

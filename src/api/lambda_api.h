@@ -30,6 +30,7 @@ struct LambdaApiDeps {
   AsyncStore& async_store;
   AsyncInvoker& async;
   FunctionLogs& logs;
+  InvocationMetrics& metrics;
   boost::asio::thread_pool& blocking;
   const Clock& clock;
   AccountInfo account;

@@ -216,7 +216,18 @@ int FnStats(const ClientOptions& o, const std::string& name) {
   auto j = json::parse(r->body, nullptr, false);
   const auto& a = j["Async"];
   std::printf("%s\n", j.value("FunctionName", name).c_str());
-  std::printf("  %-24s %lld\n", "QueueDepth", a.value("QueueDepth", 0LL));
+  const auto& inv = j["Invocations"];
+  for (const char* k : {"Total", "Cold", "Warm", "FunctionErrors", "Throttles", "PlatformErrors"}) {
+    std::printf("  %-24s %lld\n", k, inv.value(k, 0LL));
+  }
+  std::printf("  %-24s %.2f ms\n", "AverageInitDuration", inv.value("AverageInitDurationMs", 0.0));
+  std::printf("  %-24s %.2f ms\n", "AverageDuration", inv.value("AverageDurationMs", 0.0));
+  const auto& cc = j["Concurrency"];
+  std::printf("  %-24s %lld\n", "Executing", cc.value("Executing", 0LL));
+  long long reserved = cc.value("Reserved", -1LL);
+  if (reserved >= 0) std::printf("  %-24s %lld\n", "ReservedConcurrency", reserved);
+  std::printf("  %-24s %lld\n", "NodeConcurrencyLimit", cc.value("NodeLimit", 0LL));
+  std::printf("  %-24s %lld\n", "AsyncQueueDepth", a.value("QueueDepth", 0LL));
   std::printf("  %-24s %.1f s\n", "OldestEventAge", a.value("OldestEventAgeSeconds", 0.0));
   for (const char* k : {"InFlight", "Enqueued", "Delivered", "Redelivered", "Retries",
                         "DroppedByAge", "DeadLettered", "RecursionStopped", "Discarded"}) {

@@ -7,8 +7,9 @@
 
 namespace alto {
 
-Invoker::Invoker(Scheduler& scheduler, FunctionLogs& logs, const Clock& clock)
-    : scheduler_(scheduler), logs_(logs), clock_(clock) {}
+Invoker::Invoker(Scheduler& scheduler, FunctionLogs& logs, InvocationMetrics& metrics,
+                 const Clock& clock)
+    : scheduler_(scheduler), logs_(logs), metrics_(metrics), clock_(clock) {}
 
 std::string NewTraceId(int64_t epoch_ms) {
   char secs[16];
@@ -58,9 +59,17 @@ boost::asio::awaitable<Result<InvokeResponse>> Invoker::Invoke(InvokeRequest req
     ~InFlight() { --n; }
   } in_flight(in_flight_);
 
-  auto lease = co_await scheduler_.Acquire(req.function);
-  if (!lease) co_return lease.error();
   const auto& f = req.function;
+  auto lease = co_await scheduler_.Acquire(f);
+  if (!lease) {
+    if (lease.error().code == Errc::kThrottled) {
+      metrics_.RecordThrottle(f.name);
+    } else {
+      metrics_.RecordPlatformError(f.name);
+    }
+    co_return lease.error();
+  }
+  const bool cold = lease.value()->cold;
   Invocation inv;
   inv.request_id = req.request_id.empty() ? NewUuid() : std::move(req.request_id);
   inv.payload = std::move(req.payload);
@@ -76,6 +85,8 @@ boost::asio::awaitable<Result<InvokeResponse>> Invoker::Invoke(InvokeRequest req
 
   Outcome outcome = co_await lease.value()->session->Invoke(std::move(inv));
   scheduler_.Release(std::move(lease.value()), !outcome.sandbox_broken);
+  metrics_.RecordInvocation(f.name, cold, outcome.kind != OutcomeKind::kSuccess,
+                            outcome.init_duration_ms, outcome.duration_ms);
 
   InvokeResponse res;
   res.request_id = request_id;

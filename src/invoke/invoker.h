@@ -8,6 +8,7 @@
 #include "common/result.h"
 #include "common/time.h"
 #include "invoke/function_logs.h"
+#include "invoke/invocation_metrics.h"
 #include "schedule/scheduler.h"
 #include "store/function.h"
 
@@ -32,13 +33,14 @@ struct InvokeResponse {
 
 class Invoker {
  public:
-  Invoker(Scheduler& scheduler, FunctionLogs& logs, const Clock& clock);
+  Invoker(Scheduler& scheduler, FunctionLogs& logs, InvocationMetrics& metrics, const Clock& clock);
   boost::asio::awaitable<Result<InvokeResponse>> Invoke(InvokeRequest request);
   size_t in_flight() const { return in_flight_; }
 
  private:
   Scheduler& scheduler_;
   FunctionLogs& logs_;
+  InvocationMetrics& metrics_;
   const Clock& clock_;
   size_t in_flight_ = 0;
 };

@@ -35,12 +35,18 @@ Scheduler::Scheduler(asio::any_io_executor io, asio::thread_pool& blocking, Driv
       driver_(driver),
       code_(code),
       options_(std::move(options)),
-      reap_timer_(io) {
+      reap_timer_(io),
+      limits_(1, 0) {
   if (options_.memory_capacity_mb <= 0) {
     int64_t physical_mb =
         static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE) / (1024 * 1024);
     options_.memory_capacity_mb = physical_mb * 8 / 10;
   }
+  if (options_.node_concurrency <= 0) {
+    options_.node_concurrency = DefaultNodeConcurrency(options_.memory_capacity_mb);
+  }
+  limits_ = ConcurrencyLimits(options_.node_concurrency,
+                              DefaultMinUnreserved(options_.node_concurrency));
 }
 
 bool Scheduler::Admit(int memory_mb) {
@@ -70,16 +76,10 @@ void Scheduler::Start() { asio::co_spawn(io_, ReapLoop(), asio::detached); }
 
 asio::awaitable<Result<Lease>> Scheduler::Acquire(const FunctionConfig& f) {
   if (stopped_) co_return MakeError(Errc::kUnavailable, "server is shutting down");
-  // Reserved concurrency caps the function's concurrent executions (0 throttles it entirely).
-  int& busy = busy_[f.name];
-  if (f.reserved_concurrency >= 0 && busy >= f.reserved_concurrency) {
-    Error e = MakeError(Errc::kThrottled, "Rate Exceeded.");
-    e.reason = "ReservedFunctionConcurrentInvocationLimitExceeded";
-    co_return e;
-  }
-  ++busy;  // given back in Release, or below when no sandbox can be had
+  // The slot is given back in Release, or below when no sandbox can be had.
+  if (auto st = limits_.TryAcquire(f.name); !st) co_return st.error();
   auto acquired = co_await AcquireSandbox(f);
-  if (!acquired) --busy_[f.name];
+  if (!acquired) limits_.Release(f.name);
   co_return acquired;
 }
 
@@ -154,7 +154,7 @@ asio::awaitable<Result<Lease>> Scheduler::AcquireSandbox(const FunctionConfig& f
 
 void Scheduler::Release(Lease lease, bool reusable) {
   lease->cold = false;
-  if (auto it = busy_.find(lease->function_name); it != busy_.end() && it->second > 0) --it->second;
+  limits_.Release(lease->function_name);
   if (!reusable || stopped_ || !lease->session->alive() ||
       retired_functions_.count(lease->function_name)) {
     Destroy(std::move(lease));

@@ -17,6 +17,7 @@
 
 #include "common/result.h"
 #include "runtime_api/session.h"
+#include "schedule/concurrency.h"
 #include "sandbox/sandbox.h"
 #include "store/code_store.h"
 #include "store/function.h"
@@ -29,6 +30,7 @@ struct SchedulerOptions {
   std::string region = "us-east-1";
   // Memory the node offers to sandboxes: the sum of their MemorySize never exceeds it.
   int64_t memory_capacity_mb = 0;  // 0: 80% of physical memory
+  int node_concurrency = 0;         // 0: DefaultNodeConcurrency(memory capacity)
 };
 
 struct Instance {
@@ -60,10 +62,9 @@ class Scheduler {
   size_t idle_count() const;
   size_t live_count() const { return live_; }
   int64_t committed_mb() const { return committed_mb_; }
-  int busy(const std::string& function) const {
-    auto it = busy_.find(function);
-    return it == busy_.end() ? 0 : it->second;
-  }
+  // Reservations are recorded here by the API (and at start, from the store).
+  ConcurrencyLimits& limits() { return limits_; }
+  const ConcurrencyLimits& limits() const { return limits_; }
 
  private:
   boost::asio::awaitable<Result<Lease>> AcquireSandbox(const FunctionConfig& function);
@@ -80,7 +81,7 @@ class Scheduler {
   boost::asio::steady_timer reap_timer_;
   std::unordered_map<std::string, std::vector<Lease>> idle_;
   std::unordered_set<std::string> retired_functions_;  // cleared when a new revision is acquired
-  std::unordered_map<std::string, int> busy_;  // leases serving or starting, per function
+  ConcurrencyLimits limits_;  // one slot per lease serving or starting
   size_t live_ = 0;
   int64_t committed_mb_ = 0;  // MemorySize of live and starting sandboxes
   bool stopped_ = false;

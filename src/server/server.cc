@@ -6,6 +6,7 @@
 
 #include <boost/asio.hpp>
 #include <fstream>
+#include <limits>
 
 #include "api/errors.h"
 #include "api/lambda_api.h"
@@ -102,9 +103,19 @@ int RunServer(const ServerConfig& cfg) {
   so.runtimes_dir = fs::absolute(cfg.runtimes_dir);
   so.region = cfg.region;
   so.memory_capacity_mb = cfg.memory_capacity_mb;
+  so.node_concurrency = cfg.node_concurrency;
   Scheduler scheduler(io.get_executor(), blocking, **driver, code, so);
+  if (auto all = (*store)->ListFunctions("", std::numeric_limits<int>::max())) {
+    for (const auto& f : *all) {
+      if (f.reserved_concurrency >= 0)
+        scheduler.limits().SetReservation(f.name, f.reserved_concurrency);
+    }
+  }
+  spdlog::info("concurrency: {} executions on this node, {} unreserved",
+               scheduler.limits().node_limit(), scheduler.limits().unreserved_limit());
   FunctionLogs logs;
-  Invoker invoker(scheduler, logs, clock);
+  InvocationMetrics invocation_metrics;
+  Invoker invoker(scheduler, logs, invocation_metrics, clock);
   AccountInfo account;
   account.region = cfg.region;
   FunctionCatalog catalog(**store, blocking);
@@ -113,7 +124,7 @@ int RunServer(const ServerConfig& cfg) {
   AsyncInvoker async(io.get_executor(), blocking, **async_store, catalog, invoker, clock, account,
                      ao);
   LambdaApi api(LambdaApiDeps{**store, catalog, code, scheduler, invoker, **async_store, async,
-                              logs, blocking, clock, account});
+                              logs, invocation_metrics, blocking, clock, account});
 
   http::ServerOptions ho;
   ho.body_limit = kMaxCreateRequestBytes + 1024;

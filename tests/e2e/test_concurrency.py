@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import threading
+import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
@@ -113,6 +114,96 @@ class ReservedConcurrencyTest(AltoTestCase):
         for _ in range(3):
             status, _, body = self.raw_invoke(name, {"sleep": 0})
             self.assertEqual(status, 200, body)
+
+
+def metric(server, name, function=None):
+    """A value from /metrics (None when absent)."""
+    status, _, body = server.request("GET", "/metrics")
+    assert status == 200, body
+    label = '{function="%s"}' % function if function else ""
+    for line in body.decode().splitlines():
+        if line.startswith(name + label + " "):
+            return float(line.split()[-1])
+    return None
+
+
+class NodeConcurrencyTest(AltoTestCase):
+    """A node-wide limit of 4 executions, 1 of which a reservation may never take."""
+
+    server_options = {"extra_args": ("--max-concurrency", "4", "--idle-timeout", "2")}
+
+    def deploy_sleeper(self):
+        name = self.unique("node")
+        self.create(name, "python3.12", "app.handler", zip_files({"app.py": PY_SLEEP}), Timeout=30)
+        return name
+
+    def test_account_settings_show_the_limits(self):
+        settings = self.lam.get_account_settings()["AccountLimit"]
+        self.assertEqual(settings["ConcurrentExecutions"], 4)
+        name = self.deploy_sleeper()
+        self.lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+        try:
+            self.assertEqual(self.lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"], 3)
+            self.assertEqual(metric(self.server, "alto_concurrency_unreserved_limit"), 3)
+        finally:
+            self.lam.delete_function_concurrency(FunctionName=name)
+        self.assertEqual(self.lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"], 4)
+
+    def test_reservation_cannot_take_the_minimum_unreserved(self):
+        name = self.deploy_sleeper()
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=4)
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "InvalidParameterValueException")
+        self.assertIn("UnreservedConcurrentExecution", ctx.exception.response["Error"]["Message"])
+        self.assertNotIn("ReservedConcurrentExecutions", self.lam.get_function_concurrency(FunctionName=name))
+
+    def test_over_the_node_limit_callers_get_429_not_a_hang(self):
+        names = [self.deploy_sleeper() for _ in range(2)]
+        callers = 10
+        start = threading.Barrier(callers)
+
+        def call(i):
+            start.wait(timeout=30)
+            t0 = time.monotonic()
+            conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=60)
+            try:
+                conn.request("POST", INVOKE_PATH % names[i % 2], json.dumps({"sleep": 3}).encode())
+                resp = conn.getresponse()
+                return resp.status, dict(resp.getheaders()), resp.read(), time.monotonic() - t0
+            finally:
+                conn.close()
+
+        with ThreadPoolExecutor(max_workers=callers) as pool:
+            results = list(pool.map(call, range(callers), timeout=120))
+        ok = [r for r in results if r[0] == 200]
+        throttled = [r for r in results if r[0] == 429]
+        self.assertEqual((len(ok), len(throttled)), (4, 6), [(r[0], r[2][:200]) for r in results])
+        for status, headers, body, elapsed in throttled:
+            self.assertEqual(json.loads(body)["Reason"], "ConcurrentInvocationLimitExceeded")
+            self.assertEqual(headers.get("Retry-After"), "1")
+            self.assertLess(elapsed, 2.5, "a throttled call waited for a slot instead of failing fast")
+        throttles = sum(metric(self.server, "alto_throttles_total", n) or 0 for n in names)
+        self.assertEqual(throttles, 6)
+
+    def test_scale_to_zero_after_keep_alive_and_cold_warm_counts(self):
+        name = self.deploy_sleeper()
+        for _ in range(3):
+            self.invoke(name, {"sleep": 0})
+        stats = json.loads(self.server.request("GET", "/v1/functions/%s/stats" % name)[2])
+        self.assertEqual((stats["Invocations"]["Cold"], stats["Invocations"]["Warm"]), (1, 2), stats)
+        self.assertGreater(stats["Invocations"]["AverageInitDurationMs"], 0)
+        self.assertEqual(metric(self.server, "alto_cold_starts_total", name), 1)
+        # Idle for longer than --idle-timeout 2: the function scales to zero.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and metric(self.server, "alto_sandboxes_live") != 0:
+            time.sleep(0.25)
+        self.assertEqual(metric(self.server, "alto_sandboxes_live"), 0, "the idle sandbox was not reaped")
+        self.invoke(name, {"sleep": 0})
+        self.assertEqual(metric(self.server, "alto_cold_starts_total", name), 2)
+        out = self.server.alto("stats", name)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertRegex(out.stdout, r"Cold\s+2\b")
+        self.assertRegex(out.stdout, r"Warm\s+2\b")
 
 
 class ReservedConcurrencyRestartTest(unittest.TestCase):
