@@ -60,6 +60,17 @@ int main(int argc, char** argv) {
                   "Concurrent executions on this node; over it invokes get 429 "
                   "(default: memory capacity / 128 MB)")
       ->check(CLI::Range(0, 1000000));
+  srv->add_option("--stem-runtimes", server.stem_runtimes,
+                  "Runtimes to keep stem cells (pre-started generic sandboxes) ready for from the "
+                  "start, e.g. provided.al2023,python3.12")
+      ->delimiter(',');
+  srv->add_option("--stem-floor", server.stem_floor, "Stem cells kept for each --stem-runtimes")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
+  srv->add_option("--stem-ceiling", server.stem_ceiling,
+                  "Most stem cells per runtime as cold starts ask for them (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
   srv->add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
 

@@ -301,6 +301,15 @@ asio::awaitable<http::Response> LambdaApi::Metrics(Ctx&) {
   m << "alto_sandbox_memory_committed_megabytes " << d_.scheduler.committed_mb() << "\n";
   family("alto_invocations_in_flight", "gauge", "Invocations running now (sync and async).");
   m << "alto_invocations_in_flight " << d_.invoker.in_flight() << "\n";
+  const auto& stems = d_.scheduler.stem_counters();
+  family("alto_stem_cells_ready", "gauge", "Generic sandboxes waiting to be specialised.");
+  m << "alto_stem_cells_ready " << d_.scheduler.stem_count() << "\n";
+  family("alto_stem_pool_hits_total", "counter", "Cold starts served by a stem cell.");
+  m << "alto_stem_pool_hits_total " << stems.hits << "\n";
+  family("alto_stem_pool_misses_total", "counter", "Cold starts that started a sandbox whole.");
+  m << "alto_stem_pool_misses_total " << stems.misses << "\n";
+  family("alto_stem_cells_started_total", "counter", "Stem cells started.");
+  m << "alto_stem_cells_started_total " << stems.started << "\n";
   const auto& limits = d_.scheduler.limits();
   family("alto_concurrency_limit", "gauge", "Concurrent executions this node allows.");
   m << "alto_concurrency_limit " << limits.node_limit() << "\n";

@@ -7,6 +7,7 @@
 //   4. cgroup limits: memory = MemorySize with no swap, pids, CPU shares by memory
 //   5. no capabilities, no new privileges, a non-root uid, rlimits, masked /proc paths
 //   6. `runc run` in the foreground, its stdout/stderr being the function's log
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,10 +17,12 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "common/encoding.h"
 #include "sandbox/netns.h"
 #include "sandbox/runtimes.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/specialize.h"
 
 namespace alto {
 
@@ -59,6 +62,9 @@ const std::vector<std::string>& HostReadOnlyPaths() {
 
 constexpr const char* kInitInSandbox = "/var/rapid/init";
 
+// Lambda gives one vCPU at 1,769 MB; shares follow the same proportion (1024 = one CPU).
+int64_t CpuShares(int memory_mb) { return std::max<int64_t>(2, int64_t{memory_mb} * 1024 / 1769); }
+
 json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path& netns_pin,
                  const std::string& runtime_api, const fs::path& init_path, const json& seccomp) {
   const std::string task_root = "/var/task";
@@ -97,8 +103,7 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
     args.push_back(std::move(a));
 
   const int64_t memory = int64_t{spec.memory_mb} * 1024 * 1024;
-  // Lambda gives one vCPU at 1,769 MB; shares follow the same proportion (1024 = one CPU).
-  const int64_t shares = std::max<int64_t>(2, int64_t{spec.memory_mb} * 1024 / 1769);
+  const int64_t shares = CpuShares(spec.memory_mb);
   json caps = json::array();
   json config = {
       {"ociVersion", "1.0.2"},
@@ -157,6 +162,7 @@ class OciResources final : public SandboxResources {
         netns_(std::move(netns)) {}
   ~OciResources() override {
     KillAll();
+    UnmountTree(bundle_ / "task");  // a stem cell's code mount point
     RemoveNetnsPin(netns_);
     std::error_code ec;
     fs::remove_all(bundle_, ec);
@@ -186,6 +192,13 @@ class OciResources final : public SandboxResources {
   fs::path bundle_;
   fs::path netns_;
   bool killed_ = false;
+
+ public:
+  // Stem cells only: where the code goes, and the pipe alto-init reads its command from.
+  UniqueFd spec_writer;
+  std::string runtime;
+  fs::path bundle() const { return bundle_; }
+  const std::string& id() const { return id_; }
 };
 
 class OciDriver final : public Driver {
@@ -217,15 +230,82 @@ class OciDriver final : public Driver {
     // From here on the resources object owns the netns pin and the bundle.
     auto resources = std::make_unique<OciResources>(runc_, RuncRoot(), spec.id, bundle, pin);
     if (auto st = WriteBundle(spec, *rt, bundle, pin); !st) return st.error();
-    SpawnOptions so;
-    so.argv = {runc_, "--root",   RuncRoot().string(), "run",  "--preserve-fds",
-               "1",   "--bundle", bundle.string(),     spec.id};
-    so.output_also_on_fd3 = true;
-    so.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
-    auto child = ChildProcess::Spawn(so);
+    auto child = SpawnRunc(spec.id, bundle, -1);
     if (!child) return child.error();
     return std::make_unique<Sandbox>(spec.id, std::move(child.value()), std::move(listener.value()),
                                      std::move(resources), true);
+  }
+
+  // A stem cell is the same bundle with an empty shared mount point as /var/task (bound
+  // "rslave", so the code mounted there later appears inside), the stem's default limits, and
+  // alto-init waiting on fd 4 for the command.
+  Result<std::unique_ptr<Sandbox>> StartStem(const std::string& runtime,
+                                             const fs::path& runtimes_dir) override {
+    const RuntimeInfo* rt = FindRuntime(runtime);
+    if (!rt) return MakeError(Errc::kInvalidArgument, "unknown runtime " + runtime);
+    SandboxSpec spec;
+    spec.id = "alto-stem-" + RandomHex(8);
+    spec.runtime = runtime;
+    spec.memory_mb = kStemMemoryMb;
+    spec.ephemeral_storage_mb = kStemEphemeralStorageMb;
+    spec.runtimes_dir = runtimes_dir;
+    fs::path pin = NetnsDir() / spec.id;
+    auto listener = CreateIsolatedNetns(pin, kSandboxRuntimeApiPort);
+    if (!listener) return listener.error();
+    fs::path bundle = BundlesDir() / spec.id;
+    auto resources = std::make_unique<OciResources>(runc_, RuncRoot(), spec.id, bundle, pin);
+    spec.code_dir = bundle / "task";
+    std::error_code ec;
+    fs::create_directories(spec.code_dir, ec);
+    if (ec) return SysError("create " + spec.code_dir.string(), ec.value());
+    if (auto st = MakeSharedMountPoint(spec.code_dir); !st) return st.error();
+    if (auto st = WriteBundle(spec, *rt, bundle, pin, /*stem=*/true); !st) return st.error();
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return SysError("pipe2");
+    UniqueFd reader(fds[0]);
+    resources->spec_writer = UniqueFd(fds[1]);
+    resources->runtime = runtime;
+    // fd 4 in the child comes from a dup2, which needs a different source number.
+    if (reader.get() == 4) reader = UniqueFd(::fcntl(4, F_DUPFD_CLOEXEC, 10));
+    auto child = SpawnRunc(spec.id, bundle, reader.get());
+    if (!child) return child.error();
+    return std::make_unique<Sandbox>(spec.id, std::move(child.value()), std::move(listener.value()),
+                                     std::move(resources), true);
+  }
+
+  Status Specialize(Sandbox& stem, const SandboxSpec& spec) override {
+    auto* res = dynamic_cast<OciResources*>(stem.resources());
+    if (!res || !res->spec_writer.valid()) {
+      return MakeError(Errc::kInvalidArgument, "sandbox " + stem.id() + " is not a stem cell");
+    }
+    const RuntimeInfo* rt = FindRuntime(spec.runtime);
+    if (!rt || spec.runtime != res->runtime ||
+        spec.ephemeral_storage_mb != kStemEphemeralStorageMb) {
+      return MakeError(Errc::kInvalidArgument, "function does not fit stem cell " + stem.id());
+    }
+    const fs::path bundle = res->bundle();
+    if (auto st = MountReadOnlyOnto(spec.code_dir, bundle / "stage", bundle / "task"); !st)
+      return st;
+    if (auto st = SetCgroupLimits("/alto/" + res->id(), int64_t{spec.memory_mb} * 1024 * 1024,
+                                  CpuShares(spec.memory_mb));
+        !st) {
+      return st;
+    }
+    std::vector<std::string> args;
+    for (auto& a : ExpandArgv(*rt, "/var/runtime", "/var/task", spec.memory_mb))
+      args.push_back(std::move(a));
+    std::string runtime_api = "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort);
+    const std::string data =
+        EncodeInitSpec(args, BaseRuntimeEnv(spec, "/var/task", "/var/runtime", runtime_api));
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::write(res->spec_writer.get(), data.data() + off, data.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return SysError("hand the function to stem cell " + stem.id());
+      off += static_cast<size_t>(n);
+    }
+    res->spec_writer = UniqueFd();  // EOF: alto-init starts the runtime
+    return {};
   }
 
   void CleanupStale() override {
@@ -240,7 +320,10 @@ class OciDriver final : public Driver {
     }
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(NetnsDir(), ec)) RemoveNetnsPin(e.path());
-    for (const auto& e : fs::directory_iterator(BundlesDir(), ec)) fs::remove_all(e.path(), ec);
+    for (const auto& e : fs::directory_iterator(BundlesDir(), ec)) {
+      UnmountTree(e.path() / "task");  // never delete through a stem cell's code mount
+      fs::remove_all(e.path(), ec);
+    }
   }
 
  private:
@@ -248,8 +331,19 @@ class OciDriver final : public Driver {
   fs::path BundlesDir() const { return options_.state_dir / "bundles"; }
   fs::path NetnsDir() const { return options_.state_dir / "netns"; }
 
+  Result<ChildProcess> SpawnRunc(const std::string& id, const fs::path& bundle, int spec_fd) {
+    SpawnOptions so;
+    so.argv = {runc_,      "--root",         RuncRoot().string(),
+               "run",      "--preserve-fds", spec_fd >= 0 ? "2" : "1",
+               "--bundle", bundle.string(),  id};
+    so.output_also_on_fd3 = true;
+    so.fd4 = spec_fd;
+    so.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    return ChildProcess::Spawn(so);
+  }
+
   Status WriteBundle(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path& bundle,
-                     const fs::path& pin) {
+                     const fs::path& pin, bool stem = false) {
     std::error_code ec;
     fs::path rootfs = bundle / "rootfs";
     fs::create_directories(rootfs, ec);
@@ -263,6 +357,13 @@ class OciDriver final : public Driver {
     }
     std::string runtime_api = "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort);
     json config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path, seccomp_);
+    if (stem) {
+      config["process"]["args"] = {kInitInSandbox, "--stdio-fd=3", "--spec-fd=4"};
+      config["process"]["env"] = {"PATH=/usr/bin:/bin"};
+      for (auto& m : config["mounts"]) {
+        if (m["destination"] == "/var/task") m["options"].push_back("rslave");
+      }
+    }
     std::ofstream out(bundle / "config.json");
     out << config.dump();
     out.close();

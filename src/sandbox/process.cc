@@ -55,6 +55,11 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnOptions& o) {
       posix_spawn_file_actions_adddup2(&fa, 1,
                                        3);  // from 1: never the same fd, so CLOEXEC is cleared
       first_closed = 4;
+      if (o.fd4 >= 0) {
+        // dup2 onto a different number clears CLOEXEC; fd 4 itself would keep it.
+        posix_spawn_file_actions_adddup2(&fa, o.fd4, 4);
+        first_closed = 5;
+      }
     }
   }
   // Nothing of the server (sockets, the store, other sandboxes' pipes) leaks into the child.

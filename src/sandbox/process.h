@@ -18,6 +18,7 @@ struct SpawnOptions {
   std::string cwd;
   bool capture_output = true;       // stdout+stderr to a pipe; otherwise inherit ours
   bool output_also_on_fd3 = false;  // the same pipe as fd 3 too (runc --preserve-fds 1)
+  int fd4 = -1;  // given to the child as fd 4 (needs output_also_on_fd3; runc --preserve-fds 2)
 };
 
 class ChildProcess {

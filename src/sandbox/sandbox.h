@@ -53,6 +53,7 @@ class Sandbox {
   UniqueFd TakeRuntimeApiListener() { return std::move(listener_); }
   void Kill();
   int64_t PeakMemoryBytes() const { return resources_ ? resources_->PeakMemoryBytes() : -1; }
+  SandboxResources* resources() { return resources_.get(); }
   // "exit status 1", "signal: killed", as Lambda's Runtime.ExitError message says.
   std::string DescribeExit(int wait_status) const;
 
@@ -72,7 +73,26 @@ class Driver {
   virtual Result<std::unique_ptr<Sandbox>> Start(const SandboxSpec& spec) = 0;
   // Removes whatever a previous run of the server left (after a crash or kill -9).
   virtual void CleanupStale() = 0;
+
+  // Stem cells (issue 4): a sandbox started for a runtime before its function is known, with
+  // namespaces, cgroup, Runtime API socket and init already up; Specialize gives it a function's
+  // code, limits, command and environment. Drivers without them answer kUnsupported. Blocking.
+  virtual Result<std::unique_ptr<Sandbox>> StartStem(const std::string& runtime,
+                                                     const std::filesystem::path& runtimes_dir) {
+    (void)runtime;
+    (void)runtimes_dir;
+    return MakeError(Errc::kUnsupported, "this driver has no stem cells");
+  }
+  virtual Status Specialize(Sandbox& stem, const SandboxSpec& spec) {
+    (void)stem;
+    (void)spec;
+    return MakeError(Errc::kUnsupported, "this driver has no stem cells");
+  }
 };
+
+// What a stem cell is started with; a function fits a stem when these match its own.
+constexpr int kStemMemoryMb = 128;
+constexpr int kStemEphemeralStorageMb = 512;
 
 struct DriverOptions {
   std::filesystem::path state_dir;  // e.g. /run/alto: bundles, netns mounts, runc state

@@ -35,4 +35,15 @@ inline std::chrono::milliseconds ReapInterval(std::chrono::milliseconds keep_ali
   return quarter;
 }
 
+// How many stem cells to keep ready for a runtime: as many as the cold starts it saw in the last
+// window (each would have been a pool hit), never fewer than the configured floor nor more than
+// the ceiling. A runtime nobody cold-starts any more drops back to the floor.
+inline int StemPoolTarget(int cold_starts_in_window, int floor, int ceiling) {
+  int target = cold_starts_in_window > floor ? cold_starts_in_window : floor;
+  return target < ceiling ? target : ceiling;
+}
+
+// The cold-start window StemPoolTarget counts over.
+constexpr std::chrono::seconds kStemWindow{60};
+
 }  // namespace alto

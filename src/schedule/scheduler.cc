@@ -45,8 +45,8 @@ Scheduler::Scheduler(asio::any_io_executor io, asio::thread_pool& blocking, Driv
   if (options_.node_concurrency <= 0) {
     options_.node_concurrency = DefaultNodeConcurrency(options_.memory_capacity_mb);
   }
-  limits_ = ConcurrencyLimits(options_.node_concurrency,
-                              DefaultMinUnreserved(options_.node_concurrency));
+  limits_ =
+      ConcurrencyLimits(options_.node_concurrency, DefaultMinUnreserved(options_.node_concurrency));
 }
 
 bool Scheduler::Admit(int memory_mb) {
@@ -72,7 +72,10 @@ bool Scheduler::Admit(int memory_mb) {
 
 Scheduler::~Scheduler() { Shutdown(); }
 
-void Scheduler::Start() { asio::co_spawn(io_, ReapLoop(), asio::detached); }
+void Scheduler::Start() {
+  asio::co_spawn(io_, ReapLoop(), asio::detached);
+  for (const auto& rt : options_.stem_runtimes) RefillStems(rt);
+}
 
 asio::awaitable<Result<Lease>> Scheduler::Acquire(const FunctionConfig& f) {
   if (stopped_) co_return MakeError(Errc::kUnavailable, "server is shutting down");
@@ -104,6 +107,42 @@ asio::awaitable<Result<Lease>> Scheduler::AcquireSandbox(const FunctionConfig& f
   }
   committed_mb_ += f.memory_mb;  // reserved while the sandbox starts
 
+  const SandboxSpec spec = SpecFor(f);
+  cold_starts_[f.runtime].push_back(SteadyClock::now());
+  std::unique_ptr<Sandbox> sandbox = co_await TakeStem(spec);
+  RefillStems(f.runtime);
+  if (!sandbox) {
+    auto started = co_await RunBlocking(blocking_, [&] { return driver_.Start(spec); });
+    if (!started) {
+      committed_mb_ -= f.memory_mb;
+      co_return started.error();
+    }
+    sandbox = std::move(started.value());
+  }
+  auto lease = std::make_shared<Instance>();
+  lease->memory_mb = f.memory_mb;
+  lease->key = key;
+  lease->function_name = f.name;
+  lease->sandbox = std::move(sandbox);
+  Sandbox* sb = lease->sandbox.get();
+  SessionOptions so;
+  so.function_name = f.name;
+  so.function_version = f.version;
+  so.memory_mb = f.memory_mb;
+  so.describe_exit = [sb](int status) { return sb->DescribeExit(status); };
+  so.reap = [sb] { return sb->process().TryReap(); };
+  so.peak_memory = [sb] { return sb->PeakMemoryBytes(); };
+  lease->session = std::make_shared<RuntimeSession>(io_, sb->TakeRuntimeApiListener(),
+                                                    sb->process().TakeOutput(),
+                                                    sb->process().pidfd(), std::move(so));
+  lease->session->Start();
+  lease->last_used = SteadyClock::now();
+  ++live_;
+  spdlog::debug("cold start {} for {}", lease->sandbox->id(), f.name);
+  co_return lease;
+}
+
+SandboxSpec Scheduler::SpecFor(const FunctionConfig& f) const {
   SandboxSpec spec;
   spec.id = "alto-" + RandomHex(8);
   spec.function_name = f.name;
@@ -123,33 +162,80 @@ asio::awaitable<Result<Lease>> Scheduler::AcquireSandbox(const FunctionConfig& f
   spec.env.push_back("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand");
   spec.env.push_back("AWS_REGION=" + options_.region);
   spec.env.push_back("AWS_DEFAULT_REGION=" + options_.region);
+  return spec;
+}
 
-  auto started = co_await RunBlocking(blocking_, [&] { return driver_.Start(spec); });
-  if (!started) {
-    committed_mb_ -= f.memory_mb;
-    co_return started.error();
+asio::awaitable<std::unique_ptr<Sandbox>> Scheduler::TakeStem(const SandboxSpec& spec) {
+  std::unique_ptr<Sandbox> stem;
+  if (spec.ephemeral_storage_mb == kStemEphemeralStorageMb) {
+    auto& pool = stems_[spec.runtime];
+    while (!stem && !pool.empty()) {
+      stem = std::move(pool.back());
+      pool.pop_back();
+      if (stem->process().TryReap() != -1) {  // its runc exited: not usable
+        asio::post(blocking_, [dead = std::move(stem)]() mutable { dead.reset(); });
+      }
+    }
   }
-  auto lease = std::make_shared<Instance>();
-  lease->memory_mb = f.memory_mb;
-  lease->key = key;
-  lease->function_name = f.name;
-  lease->sandbox = std::move(started.value());
-  Sandbox* sb = lease->sandbox.get();
-  SessionOptions so;
-  so.function_name = f.name;
-  so.function_version = f.version;
-  so.memory_mb = f.memory_mb;
-  so.describe_exit = [sb](int status) { return sb->DescribeExit(status); };
-  so.reap = [sb] { return sb->process().TryReap(); };
-  so.peak_memory = [sb] { return sb->PeakMemoryBytes(); };
-  lease->session = std::make_shared<RuntimeSession>(io_, sb->TakeRuntimeApiListener(),
-                                                    sb->process().TakeOutput(),
-                                                    sb->process().pidfd(), std::move(so));
-  lease->session->Start();
-  lease->last_used = SteadyClock::now();
-  ++live_;
-  spdlog::debug("cold start {} for {}", spec.id, f.name);
-  co_return lease;
+  if (!stem) {
+    ++stem_counters_.misses;
+    co_return nullptr;
+  }
+  Sandbox* raw = stem.get();
+  auto st = co_await RunBlocking(blocking_, [&] { return driver_.Specialize(*raw, spec); });
+  if (!st) {
+    spdlog::warn("stem cell {} could not be specialised: {}", raw->id(), st.error().message);
+    ++stem_counters_.misses;
+    asio::post(blocking_, [dead = std::move(stem)]() mutable { dead.reset(); });
+    co_return nullptr;
+  }
+  ++stem_counters_.hits;
+  co_return stem;
+}
+
+int Scheduler::StemTarget(const std::string& runtime) {
+  auto& history = cold_starts_[runtime];
+  auto horizon = SteadyClock::now() - kStemWindow;
+  std::erase_if(history, [&](SteadyTime t) { return t < horizon; });
+  const bool configured = std::find(options_.stem_runtimes.begin(), options_.stem_runtimes.end(),
+                                    runtime) != options_.stem_runtimes.end();
+  return StemPoolTarget(static_cast<int>(history.size()), configured ? options_.stem_floor : 0,
+                        options_.stem_ceiling);
+}
+
+void Scheduler::RefillStems(const std::string& runtime) {
+  if (stopped_) return;
+  const int target = StemTarget(runtime);
+  int& starting = stems_starting_[runtime];
+  for (int have = static_cast<int>(stems_[runtime].size()) + starting; have < target; ++have) {
+    ++starting;
+    asio::co_spawn(io_, StartStem(runtime), asio::detached);
+  }
+}
+
+// A member coroutine, not a lambda: a lambda's captures die with the closure before it resumes.
+asio::awaitable<void> Scheduler::StartStem(std::string runtime) {
+  auto stem = co_await RunBlocking(
+      blocking_, [&] { return driver_.StartStem(runtime, options_.runtimes_dir); });
+  --stems_starting_[runtime];
+  if (!stem) {
+    if (stem.error().code != Errc::kUnsupported) {
+      spdlog::warn("stem cell for {}: {}", runtime, stem.error().message);
+    }
+    co_return;
+  }
+  ++stem_counters_.started;
+  if (stopped_) {
+    asio::post(blocking_, [s = std::move(stem.value())]() mutable { s.reset(); });
+    co_return;
+  }
+  stems_[runtime].push_back(std::move(stem.value()));
+}
+
+size_t Scheduler::stem_count() const {
+  size_t n = 0;
+  for (const auto& [rt, pool] : stems_) n += pool.size();
+  return n;
 }
 
 void Scheduler::Release(Lease lease, bool reusable) {
@@ -205,6 +291,14 @@ asio::awaitable<void> Scheduler::ReapLoop() {
       }
       it = pool.empty() ? idle_.erase(it) : std::next(it);
     }
+    // Stem cells beyond what the recent cold starts call for go (oldest first).
+    for (auto& [rt, stems] : stems_) {
+      const size_t target = static_cast<size_t>(StemTarget(rt));
+      while (stems.size() > target) {
+        asio::post(blocking_, [s = std::move(stems.front())]() mutable { s.reset(); });
+        stems.erase(stems.begin());
+      }
+    }
   }
 }
 
@@ -216,6 +310,12 @@ void Scheduler::Shutdown() {
     for (auto& l : pool) Destroy(std::move(l));
   }
   idle_.clear();
+  for (auto& [rt, pool] : stems_) {
+    for (auto& stem : pool) {
+      asio::post(blocking_, [s = std::move(stem)]() mutable { s.reset(); });
+    }
+  }
+  stems_.clear();
 }
 
 size_t Scheduler::idle_count() const {

@@ -17,8 +17,9 @@
 
 #include "common/result.h"
 #include "runtime_api/session.h"
-#include "schedule/concurrency.h"
 #include "sandbox/sandbox.h"
+#include "schedule/concurrency.h"
+#include "schedule/policy.h"
 #include "store/code_store.h"
 #include "store/function.h"
 
@@ -30,7 +31,18 @@ struct SchedulerOptions {
   std::string region = "us-east-1";
   // Memory the node offers to sandboxes: the sum of their MemorySize never exceeds it.
   int64_t memory_capacity_mb = 0;  // 0: 80% of physical memory
-  int node_concurrency = 0;         // 0: DefaultNodeConcurrency(memory capacity)
+  int node_concurrency = 0;        // 0: DefaultNodeConcurrency(memory capacity)
+  // Stem cells per runtime: at least stem_floor for each of stem_runtimes (started at once), and
+  // up to stem_ceiling for any runtime as its cold-start rate asks (StemPoolTarget).
+  std::vector<std::string> stem_runtimes;
+  int stem_floor = 0;
+  int stem_ceiling = 4;
+};
+
+struct StemCounters {
+  uint64_t hits = 0;    // cold starts served by a stem cell
+  uint64_t misses = 0;  // cold starts that had to start a sandbox from scratch
+  uint64_t started = 0;
 };
 
 struct Instance {
@@ -61,6 +73,8 @@ class Scheduler {
 
   size_t idle_count() const;
   size_t live_count() const { return live_; }
+  size_t stem_count() const;
+  const StemCounters& stem_counters() const { return stem_counters_; }
   int64_t committed_mb() const { return committed_mb_; }
   // Reservations are recorded here by the API (and at start, from the store).
   ConcurrencyLimits& limits() { return limits_; }
@@ -69,6 +83,13 @@ class Scheduler {
  private:
   boost::asio::awaitable<Result<Lease>> AcquireSandbox(const FunctionConfig& function);
   boost::asio::awaitable<void> ReapLoop();
+  SandboxSpec SpecFor(const FunctionConfig& f) const;
+  // A ready stem cell specialised for f, or nullptr when none fits or specialising failed.
+  boost::asio::awaitable<std::unique_ptr<Sandbox>> TakeStem(const SandboxSpec& spec);
+  // Starts stem cells until the runtime's pool reaches its target.
+  void RefillStems(const std::string& runtime);
+  boost::asio::awaitable<void> StartStem(std::string runtime);
+  int StemTarget(const std::string& runtime);
   void Destroy(Lease lease);
   // Frees memory for a new sandbox by destroying least recently used idle ones.
   bool Admit(int memory_mb);
@@ -81,7 +102,11 @@ class Scheduler {
   boost::asio::steady_timer reap_timer_;
   std::unordered_map<std::string, std::vector<Lease>> idle_;
   std::unordered_set<std::string> retired_functions_;  // cleared when a new revision is acquired
-  ConcurrencyLimits limits_;  // one slot per lease serving or starting
+  ConcurrencyLimits limits_;                           // one slot per lease serving or starting
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Sandbox>>> stems_;  // by runtime
+  std::unordered_map<std::string, int> stems_starting_;
+  std::unordered_map<std::string, std::vector<SteadyTime>> cold_starts_;  // within kStemWindow
+  StemCounters stem_counters_;
   size_t live_ = 0;
   int64_t committed_mb_ = 0;  // MemorySize of live and starting sandboxes
   bool stopped_ = false;

@@ -104,6 +104,9 @@ int RunServer(const ServerConfig& cfg) {
   so.region = cfg.region;
   so.memory_capacity_mb = cfg.memory_capacity_mb;
   so.node_concurrency = cfg.node_concurrency;
+  so.stem_runtimes = cfg.stem_runtimes;
+  so.stem_floor = cfg.stem_floor;
+  so.stem_ceiling = cfg.stem_ceiling;
   Scheduler scheduler(io.get_executor(), blocking, **driver, code, so);
   if (auto all = (*store)->ListFunctions("", std::numeric_limits<int>::max())) {
     for (const auto& f : *all) {

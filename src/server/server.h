@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace alto {
 
@@ -19,7 +20,10 @@ struct ServerConfig {
   std::filesystem::path ready_file;  // written with host:port once listening
   std::string region = "us-east-1";
   int64_t memory_capacity_mb = 0;
-  int node_concurrency = 0;  // 0: one execution per 128 MB of memory capacity
+  int node_concurrency = 0;
+  std::vector<std::string> stem_runtimes;  // stem cells kept ready from the start
+  int stem_floor = 1;
+  int stem_ceiling = 4;            // 0: one execution per 128 MB of memory capacity
   double async_retry_scale = 1.0;  // shrinks async retry spacing (tests)  // sandbox memory the
                                    // node offers; 0: 80% of physical
 };

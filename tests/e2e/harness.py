@@ -239,7 +239,7 @@ class AltoServer:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def remove_leftover_sandboxes(self):
-        for cid in self.runc_list():
+        for cid in self.runc_list(stems=True):
             run_cmd([runc_path(), "--root", self.runc_root, "delete", "--force", cid], timeout=30)
 
     def __enter__(self):
@@ -275,13 +275,15 @@ class AltoServer:
     def runc_root(self):
         return os.path.join(self.state_dir, "runc")
 
-    def runc_list(self):
-        """Container ids runc knows under this server's state dir."""
+    def runc_list(self, stems=False):
+        """Container ids runc knows under this server's state dir; function sandboxes only
+        unless stems (the generic stem cells the server keeps ready per runtime)."""
         rc = runc_path()
         if rc is None or not os.path.isdir(self.runc_root):
             return []
         out = run_cmd([rc, "--root", self.runc_root, "list", "-q"], timeout=30)
-        return [line.strip() for line in out.stdout.splitlines() if line.strip()]
+        ids = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+        return ids if stems else [i for i in ids if not i.startswith("alto-stem-")]
 
     def log_text(self):
         try:

@@ -227,7 +227,7 @@ class DrainTest(unittest.TestCase):
             self.assertGreaterEqual(time.monotonic() - t0, 1.9)
             s.wait_exit(timeout=20, expect_code=0)
             if uses_runc(s):
-                self.assertEqual(s.runc_list(), [], "sandboxes left running after a clean shutdown")
+                self.assertEqual(s.runc_list(stems=True), [], "sandboxes left running after a clean shutdown")
 
 
 class IdleReapTest(AltoTestCase):
@@ -278,7 +278,8 @@ class StaleCleanupTest(unittest.TestCase):
             self.assertTrue(os.path.exists("/proc/%d" % init_pid), "the leftover sandbox process should still run")
 
             second = AltoServer(driver="oci", data_dir=first.data_dir, state_dir=first.state_dir, name="crash-2").start()
-            self.assertEqual(second.runc_list(), [], "the restarted server did not clean the leftover sandbox")
+            self.assertEqual(second.runc_list(stems=True), [],
+                             "the restarted server did not clean the leftover sandbox")
             self.assertTrue(harness.wait_until(lambda: not os.path.exists("/proc/%d" % init_pid), timeout=10),
                             "the leftover sandbox's process is still running")
             for sub in ("bundles", "netns"):

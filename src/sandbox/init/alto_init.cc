@@ -3,6 +3,12 @@
 // else reaps orphans; so the runtime must not be PID 1. This init starts the runtime, forwards
 // termination signals to it, reaps every orphan, and exits as the runtime did (128+N for a
 // signal, as runc reports it).
+//
+// A stem cell (a sandbox started before its function is known) runs `alto-init --spec-fd=N`
+// without a command: init waits until Alto writes the function's command and environment to
+// fd N ("A<arg>\0" and "E<name=value>\0" records, then EOF) after mounting the code at
+// /var/task, and then starts it as above.
+#include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,30 +16,78 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 extern char** environ;
+
+namespace {
+
+// Reads the specialisation records; false on a read error or an empty command.
+bool ReadSpec(int fd, std::vector<std::string>& args, std::vector<std::string>& env) {
+  std::string data;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+    if (data.size() > (1u << 22)) return false;  // 4 MiB: far beyond any real environment
+  }
+  close(fd);
+  size_t pos = 0;
+  while (pos < data.size()) {
+    size_t end = data.find('\0', pos);
+    if (end == std::string::npos) return false;
+    std::string record = data.substr(pos + 1, end - pos - 1);
+    if (data[pos] == 'A') args.push_back(std::move(record));
+    if (data[pos] == 'E') env.push_back(std::move(record));
+    pos = end + 1;
+  }
+  return !args.empty();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Options, then "--", then the command. --stdio-fd=N: the runtime's stdout and stderr.
   int stdio_fd = -1;
+  int spec_fd = -1;
   int i = 1;
   for (; i < argc && std::strcmp(argv[i], "--") != 0; ++i) {
     if (std::strncmp(argv[i], "--stdio-fd=", 11) == 0) stdio_fd = std::atoi(argv[i] + 11);
+    if (std::strncmp(argv[i], "--spec-fd=", 10) == 0) spec_fd = std::atoi(argv[i] + 10);
   }
   if (i < argc)
     ++i;  // skip "--"
-  else
+  else if (spec_fd < 0)
     i = 1;  // no options given: everything is the command
-  if (i >= argc) {
-    std::fprintf(stderr, "usage: alto-init [--stdio-fd=N] -- COMMAND [ARG...]\n");
-    return 2;
-  }
   if (stdio_fd > 2) {
     dup2(stdio_fd, 1);
     dup2(stdio_fd, 2);
     close(stdio_fd);
   }
+  std::vector<std::string> spec_args, spec_env;
+  std::vector<char*> spec_argv, spec_envp;
   char** command = argv + i;
+  if (spec_fd >= 0) {
+    if (!ReadSpec(spec_fd, spec_args, spec_env)) {
+      std::fprintf(stderr, "alto-init: no function was given to this sandbox\n");
+      return 2;
+    }
+    for (auto& a : spec_args) spec_argv.push_back(a.data());
+    spec_argv.push_back(nullptr);
+    for (auto& e : spec_env) spec_envp.push_back(e.data());
+    spec_envp.push_back(nullptr);
+    command = spec_argv.data();
+    environ = spec_envp.data();
+    // The working directory was the empty mount point under the code; enter the code itself.
+    if (chdir("/var/task") != 0) std::perror("alto-init: chdir /var/task");
+  } else if (i >= argc) {
+    std::fprintf(stderr, "usage: alto-init [--stdio-fd=N] [--spec-fd=N] -- COMMAND [ARG...]\n");
+    return 2;
+  }
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, nullptr);

@@ -1,0 +1,33 @@
+// Steps that turn a stem cell (an oci sandbox started before its function was known) into a
+// given function's sandbox: its code mounted read-only at /var/task through mount propagation,
+// its cgroup limits, and the command and environment handed to alto-init.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace alto {
+
+// Makes `dir` a shared mount point (a bind mount of itself), so that a mount made on it later
+// propagates into a container that bound it with "rslave".
+Status MakeSharedMountPoint(const std::filesystem::path& dir);
+// Mounts code_dir read-only (nosuid, nodev) on `target`, through `stage`: the read-only flag is
+// a property of a mount, and the copy that propagates into the container is cloned from the
+// mount placed on target, so that mount must already be read-only.
+Status MountReadOnlyOnto(const std::filesystem::path& code_dir, const std::filesystem::path& stage,
+                         const std::filesystem::path& target);
+// Unmounts everything at and below dir (lazily); harmless when nothing is mounted.
+void UnmountTree(const std::filesystem::path& dir);
+
+// Sets a running container's memory limit (no swap) and CPU shares by writing its cgroup
+// (v1 or v2) directly: `runc update` costs ~5 ms on the cold path.
+Status SetCgroupLimits(const std::string& cgroup_path, int64_t memory_bytes, int64_t cpu_shares);
+
+// alto-init's --spec-fd records: "A<arg>\0" per argument, "E<name=value>\0" per variable.
+std::string EncodeInitSpec(const std::vector<std::string>& args,
+                           const std::vector<std::string>& env);
+
+}  // namespace alto

@@ -1,0 +1,121 @@
+"""Stem cells (issue 4): generic sandboxes started per runtime before any function needs them,
+specialised with a function's code, limits and environment on its first invoke; the pool is
+refilled after use and adapts to the cold-start rate.
+
+Run: cd tests/e2e && ALTO_BUILD_DIR=/work/main/build python3 -m unittest test_stem_cells -v
+"""
+
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import AltoTestCase, zip_files  # noqa: E402
+
+# A custom runtime in shell + python: reports what it sees of its sandbox.
+BOOTSTRAP = r'''#!/usr/bin/python3
+import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    r = urllib.request.urlopen(api + "next")
+    rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    r.read()
+    try:
+        open("/var/task/written", "w")
+        wrote = "yes"
+    except OSError as e:
+        wrote = e.strerror
+    out = {"cwd": os.getcwd(), "name": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+           "memory": os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), "color": os.environ.get("COLOR"),
+           "files": sorted(os.listdir("/var/task")), "write_task": wrote, "pid": os.getpid()}
+    urllib.request.urlopen(urllib.request.Request(api + rid + "/response", json.dumps(out).encode(), method="POST")).read()
+'''
+
+
+def metric(server, name):
+    status, _, body = server.request("GET", "/metrics")
+    assert status == 200, body
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def memory_limit_of(server, container_id):
+    for path in ("/sys/fs/cgroup/memory/alto/%s/memory.limit_in_bytes" % container_id,
+                 "/sys/fs/cgroup/alto/%s/memory.max" % container_id):
+        if os.path.exists(path):
+            with open(path) as f:
+                return int(f.read().strip())
+    return None
+
+
+@unittest.skipUnless(os.geteuid() == 0 and harness.runc_path(), "stem cells need the oci driver (root, runc)")
+class PrewarmedStemTest(AltoTestCase):
+    server_options = {"driver": "oci", "extra_args": ("--stem-runtimes", "provided.al2023", "--stem-floor", "1")}
+
+    def wait_ready_stems(self, n, timeout=20):
+        ok = harness.wait_until(lambda: metric(self.server, "alto_stem_cells_ready") == n, timeout, 0.1)
+        self.assertTrue(ok, "stem cells ready: %r, wanted %d" % (metric(self.server, "alto_stem_cells_ready"), n))
+
+    def test_first_invoke_is_served_by_a_stem_and_the_pool_refills(self):
+        self.wait_ready_stems(1)
+        stems_before = self.server.runc_list(stems=True)
+        hits = metric(self.server, "alto_stem_pool_hits_total")
+        name = self.unique("stem")
+        self.create(name, "provided.al2023", "x", zip_files({"bootstrap": (BOOTSTRAP, 0o755)}),
+                    MemorySize=512, Environment={"Variables": {"COLOR": "teal"}})
+        _, out, log = self.invoke(name, {})
+        self.assertEqual(metric(self.server, "alto_stem_pool_hits_total"), hits + 1, log)
+        # Specialised: its own code read-only at /var/task as cwd, its environment, its limits.
+        self.assertEqual(out["cwd"], "/var/task")
+        self.assertEqual(out["files"], ["bootstrap"])
+        self.assertEqual(out["write_task"], "Read-only file system")
+        self.assertEqual((out["name"], out["memory"], out["color"]), (name, "512", "teal"))
+        self.assertIn("Init Duration", log)
+        # The container that served it was one of the stems, and now has the function's memory.
+        serving = [c for c in self.server.runc_list(stems=True) if c in stems_before]
+        self.assertEqual(len(serving), 1, (stems_before, self.server.runc_list(stems=True)))
+        self.assertEqual(memory_limit_of(self.server, serving[0]), 512 * 1024 * 1024)
+        # Warm from now on: same process.
+        _, again, _ = self.invoke(name, {})
+        self.assertEqual(again["pid"], out["pid"])
+        # The pool is refilled with a new stem.
+        self.wait_ready_stems(1)
+        self.assertNotIn(serving[0], [c for c in self.server.runc_list(stems=True) if c.startswith("alto-stem-")
+                                      and c not in stems_before])
+
+    def test_two_functions_never_share_a_stem(self):
+        a, b = self.unique("sa"), self.unique("sb")
+        for n in (a, b):
+            self.create(n, "provided.al2023", "x", zip_files({"bootstrap": (BOOTSTRAP, 0o755)}))
+        _, out_a, _ = self.invoke(a, {})
+        _, out_b, _ = self.invoke(b, {})
+        self.assertEqual((out_a["name"], out_b["name"]), (a, b))
+
+
+@unittest.skipUnless(os.geteuid() == 0 and harness.runc_path(), "stem cells need the oci driver (root, runc)")
+class AdaptiveStemTest(AltoTestCase):
+    """No stems at start; cold starts of a runtime make the pool grow (ceiling 2)."""
+    server_options = {"driver": "oci", "extra_args": ("--stem-ceiling", "2")}
+
+    def test_pool_follows_cold_starts(self):
+        self.assertEqual(metric(self.server, "alto_stem_cells_ready"), 0)
+        first = self.unique("ad")
+        self.create(first, "provided.al2023", "x", zip_files({"bootstrap": (BOOTSTRAP, 0o755)}))
+        self.invoke(first, {})
+        self.assertEqual(metric(self.server, "alto_stem_pool_misses_total"), 1)
+        self.assertTrue(harness.wait_until(lambda: metric(self.server, "alto_stem_cells_ready") == 1, 20, 0.1))
+        second = self.unique("ad")
+        self.create(second, "provided.al2023", "x", zip_files({"bootstrap": (BOOTSTRAP, 0o755)}))
+        _, out, _ = self.invoke(second, {})
+        self.assertEqual(out["name"], second)
+        self.assertEqual(metric(self.server, "alto_stem_pool_hits_total"), 1)
+        # Two cold starts in the window: the pool grows to the ceiling of 2.
+        self.assertTrue(harness.wait_until(lambda: metric(self.server, "alto_stem_cells_ready") == 2, 20, 0.1))
+
+
+if __name__ == "__main__":
+    unittest.main()
