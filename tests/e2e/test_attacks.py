@@ -4,6 +4,7 @@ Each function is a custom runtime (a Python bootstrap) that runs the attack name
 returns what it observed. The assertions are on real behaviour: the limits hold inside, the host
 and Alto keep answering, neighbours keep working, and the caller sees Lambda's error shapes.
 """
+import base64
 import concurrent.futures
 import json
 import os
@@ -104,10 +105,14 @@ def open_files(ev):
         os.close(fd)
     return {"opened": len(fds), "error": err, "limit": resource.getrlimit(resource.RLIMIT_NOFILE)}
 
+def tmp_size(ev):
+    st = os.statvfs("/tmp")
+    return {"size_mb": st.f_blocks * st.f_frsize // (1 << 20), "inodes": st.f_files}
+
 def echo(ev):
     return {"echo": ev.get("value")}
 
-OPS = {f.__name__: f for f in (fork_count, fork_bomb, hog, spin, fill_tmp, open_files, echo)}
+OPS = {f.__name__: f for f in (fork_count, fork_bomb, hog, spin, fill_tmp, open_files, tmp_size, echo)}
 
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
 c = http.client.HTTPConnection(host, int(port))
@@ -235,6 +240,29 @@ class SandboxAttackTest(AltoTestCase):
         self.assertLess(used_mb, 256, "the host's disk lost %d MB while the sandbox filled /tmp" % used_mb)
         # The sandbox is still usable afterwards.
         self.assertNeighbourWorks(name, "after fill")
+
+    def test_ephemeral_storage_sizes_tmp(self):
+        name = self.attacker("ephemeral", MemorySize=256, EphemeralStorage={"Size": 1024})
+        self.assertEqual(self.lam.get_function_configuration(FunctionName=name)["EphemeralStorage"], {"Size": 1024})
+        _, body, _ = self.invoke(name, {"op": "tmp_size"})
+        self.assertEqual(body, {"size_mb": 1024, "inodes": 1024 * 64})
+        got = self.lam.update_function_configuration(FunctionName=name, EphemeralStorage={"Size": 2048})
+        self.assertEqual(got["EphemeralStorage"], {"Size": 2048})
+        _, body, _ = self.invoke(name, {"op": "tmp_size"})
+        self.assertEqual(body["size_mb"], 2048, "the update must reach new sandboxes")
+        # boto3 checks the range itself: send these over raw HTTP.
+        zipped = base64.b64encode(zip_files({"bootstrap": (ATTACKER, 0o755)})).decode()
+        for bad in (511, 10241):
+            res = self.server.request("PUT", "/2015-03-31/functions/%s/configuration" % name,
+                                      json.dumps({"EphemeralStorage": {"Size": bad}}).encode(),
+                                      {"Content-Type": "application/json"})
+            self.assertLambdaError(res, 400, "InvalidParameterValueException", "EphemeralStorage")
+            res = self.server.request("POST", "/2015-03-31/functions", json.dumps({
+                "FunctionName": self.unique("ephemeral-bad"), "Runtime": "provided.al2023", "Handler": "x",
+                "Role": harness.ROLE, "Code": {"ZipFile": zipped}, "EphemeralStorage": {"Size": bad}}).encode(),
+                {"Content-Type": "application/json"})
+            self.assertLambdaError(res, 400, "InvalidParameterValueException", "EphemeralStorage")
+        self.assertEqual(self.lam.get_function_configuration(FunctionName=name)["EphemeralStorage"], {"Size": 2048})
 
     def test_open_files_stop_at_the_rlimit(self):
         name = self.attacker("emfile")
