@@ -8,8 +8,10 @@
 //   4. cgroup limits: memory = MemorySize with no swap, pids, CPU shares and quota by memory
 //   5. no capabilities, no new privileges, a non-root uid, rlimits, masked /proc paths
 //   6. `runc run` in the foreground, its stdout/stderr being the function's log
+#include <linux/magic.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -72,6 +74,11 @@ const std::vector<std::string>& HostReadOnlyPaths() {
 }
 
 constexpr const char* kInitInSandbox = "/var/rapid/init";
+
+bool IsCgroupV2() {
+  struct statfs fs {};
+  return ::statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+}
 
 json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path& netns_pin,
                  const std::string& runtime_api, const fs::path& init_path, const json& seccomp,
@@ -161,6 +168,9 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
         {"readonlyPaths",
          {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}},
   };
+  // cgroup v2 can kill the whole sandbox at an OOM, not only the biggest process (v1 cannot;
+  // there the runtime is the usual victim, and its death ends the sandbox through alto-init).
+  if (IsCgroupV2()) config["linux"]["resources"]["unified"] = {{"memory.oom.group", "1"}};
   if (user_namespace) {
     json map = json::array({{{"containerID", 0}, {"hostID", kHostIdBase}, {"size", kMappedIds}}});
     config["linux"]["namespaces"].insert(config["linux"]["namespaces"].begin(),
