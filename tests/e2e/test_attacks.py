@@ -202,6 +202,7 @@ class SandboxAttackTest(AltoTestCase):
     def test_cpu_is_throttled_to_its_quota(self):
         # 128 MB is below the floor: the quota is half a CPU (50 ms per 100 ms period).
         name = self.attacker("spin", MemorySize=128)
+        before = set(self.server.runc_list())
         resp, body, _ = self.invoke(name, {"op": "spin", "seconds": 3, "procs": 3})
         self.assertNotIn("FunctionError", resp, body)
         ratio = body["cpu"] / body["wall"]
@@ -209,20 +210,24 @@ class SandboxAttackTest(AltoTestCase):
         self.assertLessEqual(ratio, 0.5 * 1.2, "3 spinning processes used %.2f CPUs under a 0.5 CPU quota" % ratio)
         # The host's view of the sandbox's cgroup agrees: the quota is set and it was applied.
         quotas = {}
-        for cid in self.server.runc_list():
+        for cid in set(self.server.runc_list()) - before:  # the spinning function's sandbox
             quota = cgroup_file("cpu", cid, "cpu.cfs_quota_us")
             stat = cgroup_file("cpu", cid, "cpu.stat") or ""
             throttled = re.search(r"nr_throttled (\d+)", stat)
             if quota is not None:
                 quotas[cid] = (int(quota), int(throttled.group(1)) if throttled else 0)
-        self.assertTrue(any(q == 50000 and t > 0 for q, t in quotas.values()), quotas)
+        self.assertEqual(len(quotas), 1, quotas)
+        ((quota, throttled),) = quotas.values()
+        self.assertEqual(quota, 50000)
+        self.assertGreater(throttled, 0, "the quota never throttled 3 spinning processes")
 
     def test_bigger_functions_get_more_cpu(self):
         name = self.attacker("spin-big", MemorySize=3538)  # two vCPUs as Lambda counts them
+        before = set(self.server.runc_list())
         resp, body, _ = self.invoke(name, {"op": "spin", "seconds": 1, "procs": 1})
         self.assertNotIn("FunctionError", resp, body)
-        quotas = [cgroup_file("cpu", cid, "cpu.cfs_quota_us") for cid in self.server.runc_list()]
-        self.assertIn(200000, [int(q) for q in quotas if q is not None], quotas)
+        quotas = [cgroup_file("cpu", cid, "cpu.cfs_quota_us") for cid in set(self.server.runc_list()) - before]
+        self.assertEqual(quotas, ["200000\n"])
 
     def test_tmp_fills_up_inside_not_on_the_host(self):
         # /tmp is a tmpfs charged to the sandbox's memory: give it more memory than /tmp holds.
