@@ -1,7 +1,9 @@
 """Nothing of a sandbox outlives it (privileged: root and the oci driver).
 
-200 sandboxes are created and destroyed (runtimes that exit after one invocation or at once);
-then no container, cgroup, mount, netns pin, bundle or process of them may remain. Then the
+200 sandboxes are created and destroyed, ending every way a sandbox ends: the runtime exits at
+once or after one invocation, an invocation times out, a configuration update retires a warm
+sandbox, idle sandboxes are reaped. Then no container, cgroup, mount, netns pin, bundle or
+process of them may remain. Then the
 server is killed with -9 while sandboxes run, restarted on the same directories, and the same must
 hold for what the crash left.
 """
@@ -28,6 +30,18 @@ rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
 c.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, body=b'"one"')
 c.getresponse().read()
 os._exit(0)
+'''
+
+ECHO = r'''#!/usr/bin/python3
+import http.client, os
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+c = http.client.HTTPConnection(host, int(port))
+while True:
+    c.request("GET", "/2018-06-01/runtime/invocation/next")
+    r = c.getresponse(); r.read()
+    rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+    c.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, body=b'"echo"')
+    c.getresponse().read()
 '''
 
 SLEEPER = r'''#!/usr/bin/python3
@@ -126,6 +140,13 @@ class SandboxLeakTest(AltoTestCase):
         self.create(crash, "provided.al2023", "x", zip_files({"bootstrap": (CRASH_AT_ONCE, 0o755)}))
         oneshot = self.unique("oneshot")
         self.create(oneshot, "provided.al2023", "x", zip_files({"bootstrap": (ONE_SHOT, 0o755)}))
+        # Other ways a sandbox ends: its invocation times out; it idles past --idle-timeout; its
+        # function's configuration changes (the old revision's sandboxes retire).
+        slow = self.unique("slow")
+        self.create(slow, "provided.al2023", "x", zip_files({"bootstrap": (SLEEPER, 0o755)}), Timeout=1)
+        echo = self.unique("echo")
+        self.create(echo, "provided.al2023", "x", zip_files({"bootstrap": (ECHO, 0o755)}))
+        kinds = [oneshot, crash, oneshot, crash, slow, echo]
         watcher = IdWatcher(self.server.state_dir)
         watcher.start()
         deadline = time.monotonic() + PHASE_LIMIT_S
@@ -133,7 +154,9 @@ class SandboxLeakTest(AltoTestCase):
         def one(i):
             if time.monotonic() > deadline or len(watcher.ids) >= SANDBOXES:
                 return "skipped"
-            resp, body, _ = self.invoke(crash if i % 2 else oneshot, {}, tail=False)
+            if i % 40 == 39:
+                self.lam.update_function_configuration(FunctionName=echo, Environment={"Variables": {"ROUND": str(i)}})
+            resp, body, _ = self.invoke(kinds[i % len(kinds)], {}, tail=False)
             return body.get("errorType") if isinstance(body, dict) else body
 
         try:
@@ -149,8 +172,9 @@ class SandboxLeakTest(AltoTestCase):
         done = [r for r in results if r != "skipped"]
         self.assertGreaterEqual(len(watcher.ids), SANDBOXES,
                                 "%d sandboxes in %d invokes within %d s" % (len(watcher.ids), len(done), PHASE_LIMIT_S))
-        self.assertEqual(set(done), {"Runtime.ExitError", "one"}, results)
+        self.assertEqual(set(done), {"Runtime.ExitError", "one", "Sandbox.Timedout", "echo"}, results)
         self.assertGreaterEqual(done.count("one"), SANDBOXES // 4, results)
+        self.assertGreaterEqual(done.count("Sandbox.Timedout"), SANDBOXES // 10, results)
         self.assertNothingLeft(self.server, watcher.ids, "after %d sandboxes" % SANDBOXES)
 
     def test_kill_9_then_restart_leaves_nothing(self):
