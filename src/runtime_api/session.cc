@@ -118,7 +118,8 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
   std::optional<Outcome> outcome;
   std::optional<Outcome> init_error;
   std::string exit_description;
-  std::string unattributed_log;  // init output, and output between invocations
+  std::string exit_error_type = "Runtime.ExitError";  // Runtime.OutOfMemory after an OOM kill
+  std::string unattributed_log;                       // init output, and output between invocations
   std::string current_log;
 
   void Complete(OutcomeKind kind, std::string body, std::string error_type, bool broken) {
@@ -167,6 +168,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     if (ec || closed) co_return;
     int status = options.reap ? options.reap() : 0;
     exit_description = options.describe_exit ? options.describe_exit(status) : "exited";
+    if (options.oom_killed && options.oom_killed()) exit_error_type = "Runtime.OutOfMemory";
     DrainOutput();
     OnDead();
   }
@@ -180,9 +182,9 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
         const auto& id = current ? current->request_id : pending->request_id;
         Complete(OutcomeKind::kFunctionError,
                  ErrorDocument(
-                     "Runtime.ExitError",
+                     exit_error_type,
                      "RequestId: " + id + " Error: Runtime exited with error: " + exit_description),
-                 "Runtime.ExitError", true);
+                 exit_error_type, true);
       }
     }
     next_wake.cancel();
@@ -333,10 +335,10 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
       Complete(init_error->kind, init_error->body, init_error->error_type, true);
     } else if (phase == Phase::kDead || closed) {
       Complete(OutcomeKind::kFunctionError,
-               ErrorDocument("Runtime.ExitError",
+               ErrorDocument(exit_error_type,
                              "RequestId: " + id + " Error: Runtime exited with error: " +
                                  (exit_description.empty() ? "exited" : exit_description)),
-               "Runtime.ExitError", true);
+               exit_error_type, true);
     } else {
       auto deadline = inv.deadline;
       pending = std::move(inv);

@@ -56,6 +56,9 @@ struct SessionOptions {
   std::function<int()> reap;
   // Peak memory of the sandbox in bytes (-1 unknown), read when an invocation completes.
   std::function<int64_t()> peak_memory;
+  // Whether the sandbox's memory limit killed it, read once when the runtime has exited: the
+  // exit is then reported as Runtime.OutOfMemory instead of Runtime.ExitError.
+  std::function<bool()> oom_killed;
 };
 
 class RuntimeSession : public std::enable_shared_from_this<RuntimeSession> {

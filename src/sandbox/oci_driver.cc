@@ -3,15 +3,21 @@
 //   1. a network namespace with only loopback, holding the sandbox's Runtime API socket
 //   2. a bundle: empty read-only root, read-only binds of the host's runtime directories,
 //      the code read-only at /var/task, the runtime read-only at /var/runtime, tmpfs /tmp
-//   3. pid, ipc, uts, mount and cgroup namespaces; the netns from step 1
-//   4. cgroup limits: memory = MemorySize with no swap, pids, CPU shares by memory
+//   3. user (container 0-65535 = host 100000-165535), pid, ipc, uts, mount and cgroup
+//      namespaces; the netns from step 1
+//   4. cgroup limits: memory = MemorySize with no swap, pids, CPU shares and quota by memory
 //   5. no capabilities, no new privileges, a non-root uid, rlimits, masked /proc paths
 //   6. `runc run` in the foreground, its stdout/stderr being the function's log
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -33,6 +39,18 @@ namespace {
 
 constexpr int kSandboxUid = 993;  // Lambda's sbx_user1051 has uid 993
 constexpr int kSandboxGid = 990;
+// User namespace: container ids 0-65535 are host ids 100000-165535, so the function's uid 993
+// is host uid 100993, which owns nothing on the host, and the sandbox's root is not host root.
+constexpr int64_t kHostIdBase = 100000;
+constexpr int64_t kMappedIds = 65536;
+// CPU: Lambda gives one vCPU at 1,769 MB. The CFS quota follows that proportion over a 100 ms
+// period, with a floor of half a CPU so that small functions still start in reasonable time.
+constexpr int64_t kCpuPeriodUs = 100000;
+constexpr int64_t kCpuQuotaFloorUs = kCpuPeriodUs / 2;
+
+int64_t CpuQuotaUs(int memory_mb) {
+  return std::max<int64_t>(kCpuQuotaFloorUs, int64_t{memory_mb} * kCpuPeriodUs / 1769);
+}
 
 json RoBind(const std::string& src, const std::string& dst) {
   return {{"destination", dst},
@@ -61,12 +79,35 @@ const std::vector<std::string>& HostReadOnlyPaths() {
 }
 
 constexpr const char* kInitInSandbox = "/var/rapid/init";
+constexpr int kStemStartTimeoutMs = 10000;
+
+// Waits for the byte a stem's alto-init writes on its spec socket when it starts.
+Status AwaitInitReady(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  int n;
+  while ((n = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) return SysError("wait for stem cell init");
+  if (n == 0) return MakeError(Errc::kTimeout, "stem cell init did not start within 10 s");
+  char byte = 0;
+  ssize_t got;
+  while ((got = ::read(fd, &byte, 1)) < 0 && errno == EINTR) {
+  }
+  if (got != 1 || byte != 'R') return MakeError(Errc::kInternal, "stem cell exited while starting");
+  return {};
+}
 
 // Lambda gives one vCPU at 1,769 MB; shares follow the same proportion (1024 = one CPU).
 int64_t CpuShares(int memory_mb) { return std::max<int64_t>(2, int64_t{memory_mb} * 1024 / 1769); }
 
+bool IsCgroupV2() {
+  struct statfs fs {};
+  return ::statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
 json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path& netns_pin,
-                 const std::string& runtime_api, const fs::path& init_path, const json& seccomp) {
+                 const std::string& runtime_api, const fs::path& init_path, const json& seccomp,
+                 bool user_namespace) {
   const std::string task_root = "/var/task";
   const std::string runtime_dir = "/var/runtime";
   json mounts = json::array();
@@ -82,12 +123,14 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
                     {"type", "tmpfs"},
                     {"source", "shm"},
                     {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}});
-  mounts.push_back({{"destination", "/tmp"},
-                    {"type", "tmpfs"},
-                    {"source", "tmpfs"},
-                    {"options",
-                     {"nosuid", "nodev", "mode=1777",
-                      "size=" + std::to_string(spec.ephemeral_storage_mb) + "m"}}});
+  mounts.push_back(
+      {{"destination", "/tmp"},
+       {"type", "tmpfs"},
+       {"source", "tmpfs"},
+       {"options",
+        {"nosuid", "nodev", "mode=1777", "size=" + std::to_string(spec.ephemeral_storage_mb) + "m",
+         // One inode per 16 KiB, as ext4 (Lambda's /tmp) has by default.
+         "nr_inodes=" + std::to_string(int64_t{spec.ephemeral_storage_mb} * 64)}}});
   for (const auto& p : HostReadOnlyPaths()) {
     std::error_code ec;
     if (fs::exists(p, ec) && !fs::is_symlink(p, ec)) mounts.push_back(RoBind(p, p));
@@ -139,7 +182,8 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
          {{"devices", {{{"allow", false}, {"access", "rwm"}}}},
           {"memory", {{"limit", memory}, {"swap", memory}}},
           {"pids", {{"limit", 1024}}},
-          {"cpu", {{"shares", shares}}}}},
+          {"cpu",
+           {{"shares", shares}, {"quota", CpuQuotaUs(spec.memory_mb)}, {"period", kCpuPeriodUs}}}}},
         {"maskedPaths",
          {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
           "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
@@ -148,7 +192,57 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
         {"readonlyPaths",
          {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}},
   };
+  // cgroup v2 can kill the whole sandbox at an OOM, not only the biggest process (v1 cannot;
+  // there the runtime is the usual victim, and its death ends the sandbox through alto-init).
+  if (IsCgroupV2()) config["linux"]["resources"]["unified"] = {{"memory.oom.group", "1"}};
+  if (user_namespace) {
+    json map = json::array({{{"containerID", 0}, {"hostID", kHostIdBase}, {"size", kMappedIds}}});
+    config["linux"]["namespaces"].insert(config["linux"]["namespaces"].begin(),
+                                         json::object({{"type", "user"}}));
+    config["linux"]["uidMappings"] = map;
+    config["linux"]["gidMappings"] = map;
+  }
   return config;
+}
+
+// With a user namespace, runc mounts as the sandbox's root (host uid 100000), which has no
+// rights on the host's files beyond "others": every directory on the way to a mount source or
+// to the bundle must be searchable by others. Returns the first one that is not, or "".
+std::string FirstUnsearchable(const json& config, const fs::path& bundle) {
+  std::vector<fs::path> paths = {bundle / "rootfs"};
+  for (const auto& m : config["mounts"]) {
+    if (m.value("type", "") == "bind") paths.emplace_back(m.value("source", ""));
+  }
+  for (const auto& p : paths) {
+    for (fs::path dir = p.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+      struct stat st {};
+      if (::stat(dir.c_str(), &st) != 0 || !(st.st_mode & S_IXOTH)) return dir.string();
+      if (dir == dir.root_path()) break;
+    }
+  }
+  return {};
+}
+
+// runc creates missing mount points itself, but inside a user namespace it may not write to the
+// root-owned (and read-only) root: create them all beforehand. /tmp keeps mode 1777, which runc
+// copies onto the tmpfs mounted over it.
+Status CreateMountPoints(const json& config, const fs::path& rootfs) {
+  std::error_code ec;
+  for (const auto& m : config["mounts"]) {
+    const std::string dst = m.value("destination", "");
+    if (dst.empty() || dst.starts_with("/dev/")) continue;  // /dev is a tmpfs of the sandbox
+    fs::path target = rootfs / fs::path(dst).relative_path();
+    const std::string src = m.value("source", "");
+    bool is_file = m.value("type", "") == "bind" && !fs::is_directory(src, ec);
+    fs::create_directories(is_file ? target.parent_path() : target, ec);
+    if (ec) return SysError("create " + target.string(), ec.value());
+    if (is_file && !fs::exists(target, ec)) {
+      std::ofstream touch(target);
+      if (!touch) return MakeError(Errc::kInternal, "create " + target.string());
+    }
+    if (dst == "/tmp") ::chmod(target.c_str(), 01777);
+  }
+  return {};
 }
 
 class OciResources final : public SandboxResources {
@@ -177,6 +271,20 @@ class OciResources final : public SandboxResources {
       if (in >> bytes) return bytes;
     }
     return -1;
+  }
+  // cgroup v1 memory.oom_control or v2 memory.events, "oom_kill N". The cgroup outlives the
+  // container's processes because runc runs with --keep, until KillAll deletes it.
+  bool OomKilled() const override {
+    for (const std::string& path : {"/sys/fs/cgroup/memory/alto/" + id_ + "/memory.oom_control",
+                                    "/sys/fs/cgroup/alto/" + id_ + "/memory.events"}) {
+      std::ifstream in(path);
+      std::string key;
+      int64_t value = 0;
+      while (in >> key >> value) {
+        if (key == "oom_kill") return value > 0;
+      }
+    }
+    return false;
   }
   void KillAll() override {
     if (killed_) return;
@@ -215,7 +323,8 @@ class OciDriver final : public Driver {
     for (const auto& d : {RuncRoot(), BundlesDir(), NetnsDir()}) {
       fs::create_directories(d, ec);
       if (ec) return SysError("create " + d.string(), ec.value());
-      ::chmod(d.c_str(), 0700);
+      // Bundles must be searchable (not listable) by the user namespace's root.
+      ::chmod(d.c_str(), d == BundlesDir() ? 0711 : 0700);
     }
     return {};
   }
@@ -261,7 +370,7 @@ class OciDriver final : public Driver {
     if (auto st = MakeSharedMountPoint(spec.code_dir); !st) return st.error();
     if (auto st = WriteBundle(spec, *rt, bundle, pin, /*stem=*/true); !st) return st.error();
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return SysError("pipe2");
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return SysError("socketpair");
     UniqueFd reader(fds[0]);
     resources->spec_writer = UniqueFd(fds[1]);
     resources->runtime = runtime;
@@ -269,8 +378,14 @@ class OciDriver final : public Driver {
     if (reader.get() == 4) reader = UniqueFd(::fcntl(4, F_DUPFD_CLOEXEC, 10));
     auto child = SpawnRunc(spec.id, bundle, reader.get());
     if (!child) return child.error();
-    return std::make_unique<Sandbox>(spec.id, std::move(child.value()), std::move(listener.value()),
-                                     std::move(resources), true);
+    reader = UniqueFd();
+    const int writer = resources->spec_writer.get();
+    auto stem = std::make_unique<Sandbox>(spec.id, std::move(child.value()),
+                                          std::move(listener.value()), std::move(resources), true);
+    // Hand the stem out only once its init runs: until then runc may still be writing the
+    // cgroup limits and building the mounts that Specialize changes.
+    if (auto st = AwaitInitReady(writer, kStemStartTimeoutMs); !st) return st.error();
+    return stem;
   }
 
   Status Specialize(Sandbox& stem, const SandboxSpec& spec) override {
@@ -287,7 +402,8 @@ class OciDriver final : public Driver {
     if (auto st = MountReadOnlyOnto(spec.code_dir, bundle / "stage", bundle / "task"); !st)
       return st;
     if (auto st = SetCgroupLimits("/alto/" + res->id(), int64_t{spec.memory_mb} * 1024 * 1024,
-                                  CpuShares(spec.memory_mb));
+                                  CpuShares(spec.memory_mb), CpuQuotaUs(spec.memory_mb),
+                                  kCpuPeriodUs);
         !st) {
       return st;
     }
@@ -333,9 +449,10 @@ class OciDriver final : public Driver {
 
   Result<ChildProcess> SpawnRunc(const std::string& id, const fs::path& bundle, int spec_fd) {
     SpawnOptions so;
-    so.argv = {runc_,      "--root",         RuncRoot().string(),
-               "run",      "--preserve-fds", spec_fd >= 0 ? "2" : "1",
-               "--bundle", bundle.string(),  id};
+    // --keep: the cgroup outlives the processes, so an OOM kill can still be read from it.
+    so.argv = {runc_,    "--root",         RuncRoot().string(),
+               "run",    "--keep",         "--preserve-fds",
+               spec_fd >= 0 ? "2" : "1", "--bundle", bundle.string(), id};
     so.output_also_on_fd3 = true;
     so.fd4 = spec_fd;
     so.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
@@ -356,7 +473,16 @@ class OciDriver final : public Driver {
         fs::create_symlink(fs::read_symlink(host, ec), rootfs / top, ec);
     }
     std::string runtime_api = "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort);
-    json config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path, seccomp_);
+    json config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path, seccomp_, true);
+    if (std::string dir = FirstUnsearchable(config, bundle); !dir.empty()) {
+      if (!userns_warned_.exchange(true)) {
+        spdlog::warn(
+            "sandboxes run without a user namespace: {} is not searchable by other users, so the "
+            "namespace's root cannot mount from it (chmod o+x, or move the data/state dirs)",
+            dir);
+      }
+      config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path, seccomp_, false);
+    }
     if (stem) {
       config["process"]["args"] = {kInitInSandbox, "--stdio-fd=3", "--spec-fd=4"};
       config["process"]["env"] = {"PATH=/usr/bin:/bin"};
@@ -364,16 +490,21 @@ class OciDriver final : public Driver {
         if (m["destination"] == "/var/task") m["options"].push_back("rslave");
       }
     }
-    std::ofstream out(bundle / "config.json");
+    if (auto st = CreateMountPoints(config, rootfs); !st) return st;
+    // The config holds the function's environment (secrets): readable by root only.
+    fs::path config_path = bundle / "config.json";
+    std::ofstream out(config_path);
+    ::chmod(config_path.c_str(), 0600);
     out << config.dump();
     out.close();
-    if (!out) return MakeError(Errc::kInternal, "write " + (bundle / "config.json").string());
+    if (!out) return MakeError(Errc::kInternal, "write " + config_path.string());
     return {};
   }
 
   DriverOptions options_;
   std::string runc_;
   json seccomp_;
+  std::atomic<bool> userns_warned_{false};
 };
 
 std::string FindExecutable(const std::vector<std::string>& candidates) {

@@ -36,6 +36,8 @@ class SandboxResources {
   virtual void KillAll() = 0;
   // Peak memory of the whole sandbox since it started, in bytes; -1 when unknown.
   virtual int64_t PeakMemoryBytes() const { return -1; }
+  // True when the kernel's OOM killer killed a process of the sandbox (its memory limit).
+  virtual bool OomKilled() const { return false; }
 };
 
 // A started sandbox. Destruction kills every process in it and releases what it holds; it
@@ -54,6 +56,7 @@ class Sandbox {
   void Kill();
   int64_t PeakMemoryBytes() const { return resources_ ? resources_->PeakMemoryBytes() : -1; }
   SandboxResources* resources() { return resources_.get(); }
+  bool OomKilled() const { return resources_ && resources_->OomKilled(); }
   // "exit status 1", "signal: killed", as Lambda's Runtime.ExitError message says.
   std::string DescribeExit(int wait_status) const;
 

@@ -56,7 +56,8 @@ bool WriteFile(const fs::path& p, const std::string& value) {
 }
 }  // namespace
 
-Status SetCgroupLimits(const std::string& cgroup_path, int64_t memory_bytes, int64_t cpu_shares) {
+Status SetCgroupLimits(const std::string& cgroup_path, int64_t memory_bytes, int64_t cpu_shares,
+                       int64_t cpu_quota_us, int64_t cpu_period_us) {
   const fs::path v1_mem = fs::path("/sys/fs/cgroup/memory") / cgroup_path.substr(1);
   std::error_code ec;
   if (fs::exists(v1_mem / "memory.limit_in_bytes", ec)) {
@@ -75,8 +76,12 @@ Status SetCgroupLimits(const std::string& cgroup_path, int64_t memory_bytes, int
     for (const char* cpu : {"/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"}) {
       fs::path shares = fs::path(cpu) / cgroup_path.substr(1) / "cpu.shares";
       if (fs::exists(shares, ec)) {
-        if (!WriteFile(shares, std::to_string(cpu_shares)))
-          return SysError("set " + shares.string());
+        const fs::path dir = shares.parent_path();
+        if (!WriteFile(shares, std::to_string(cpu_shares)) ||
+            !WriteFile(dir / "cpu.cfs_period_us", std::to_string(cpu_period_us)) ||
+            !WriteFile(dir / "cpu.cfs_quota_us", std::to_string(cpu_quota_us))) {
+          return SysError("set CPU limits of " + dir.string());
+        }
         break;
       }
     }
@@ -90,7 +95,11 @@ Status SetCgroupLimits(const std::string& cgroup_path, int64_t memory_bytes, int
     }
     // cgroup v2 weight from v1 shares, as runc converts it.
     int64_t weight = 1 + ((cpu_shares - 2) * 9999) / 262142;
-    if (!WriteFile(v2 / "cpu.weight", std::to_string(weight))) return SysError("set cpu.weight");
+    if (!WriteFile(v2 / "cpu.weight", std::to_string(weight)) ||
+        !WriteFile(v2 / "cpu.max",
+                   std::to_string(cpu_quota_us) + " " + std::to_string(cpu_period_us))) {
+      return SysError("set CPU limits of " + v2.string());
+    }
     return {};
   }
   return MakeError(Errc::kInternal, "no cgroup found for " + cgroup_path);

@@ -22,9 +22,10 @@ Status MountReadOnlyOnto(const std::filesystem::path& code_dir, const std::files
 // Unmounts everything at and below dir (lazily); harmless when nothing is mounted.
 void UnmountTree(const std::filesystem::path& dir);
 
-// Sets a running container's memory limit (no swap) and CPU shares by writing its cgroup
+// Sets a running container's memory limit (no swap), CPU shares and CFS quota by writing its cgroup
 // (v1 or v2) directly: `runc update` costs ~5 ms on the cold path.
-Status SetCgroupLimits(const std::string& cgroup_path, int64_t memory_bytes, int64_t cpu_shares);
+Status SetCgroupLimits(const std::string& cgroup_path, int64_t memory_bytes, int64_t cpu_shares,
+                       int64_t cpu_quota_us, int64_t cpu_period_us);
 
 // alto-init's --spec-fd records: "A<arg>\0" per argument, "E<name=value>\0" per variable.
 std::string EncodeInitSpec(const std::vector<std::string>& args,

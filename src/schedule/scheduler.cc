@@ -132,6 +132,7 @@ asio::awaitable<Result<Lease>> Scheduler::AcquireSandbox(const FunctionConfig& f
   so.describe_exit = [sb](int status) { return sb->DescribeExit(status); };
   so.reap = [sb] { return sb->process().TryReap(); };
   so.peak_memory = [sb] { return sb->PeakMemoryBytes(); };
+  so.oom_killed = [sb] { return sb->OomKilled(); };
   lease->session = std::make_shared<RuntimeSession>(io_, sb->TakeRuntimeApiListener(),
                                                     sb->process().TakeOutput(),
                                                     sb->process().pidfd(), std::move(so));

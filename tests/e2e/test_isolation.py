@@ -45,6 +45,31 @@ def connect(host, port):
     finally:
         s.close()
 
+# More calls the profile must refuse, beyond the headline ones (x86-64 numbers).
+MORE_DENIED = {
+    "swapon": (167, 0, 0), "swapoff": (168, 0), "umount2": (166, 0, 0), "pivot_root": (155, 0, 0),
+    "chroot": (161, 0), "kexec_load": (246, 0, 0, 0, 0), "kexec_file_load": (320, 0, 0, 0, 0, 0),
+    "open_by_handle_at": (304, 0, 0, 0), "name_to_handle_at": (303, 0, 0, 0, 0, 0),
+    "delete_module": (176, 0, 0), "finit_module": (313, 0, 0, 0), "fsopen": (430, 0, 0),
+    "fsmount": (432, 0, 0, 0), "open_tree": (428, 0, 0, 0), "move_mount": (429, 0, 0, 0, 0, 0),
+    "mount_setattr": (442, 0, 0, 0, 0, 0), "add_key": (248, 0, 0, 0, 0, 0), "request_key": (249, 0, 0, 0, 0),
+    "acct": (163, 0), "settimeofday": (164, 0, 0), "clock_adjtime": (305, 0, 0), "adjtimex": (159, 0),
+    "iopl": (172, 3), "ioperm": (173, 0, 1024, 1), "quotactl": (179, 0, 0, 0, 0),
+    "process_vm_readv": (310, 1, 0, 0, 0, 0, 0), "process_vm_writev": (311, 1, 0, 0, 0, 0, 0),
+    "syslog": (103, 3, 0, 0), "sethostname": (170, 0, 0), "setdomainname": (171, 0, 0), "kcmp": (312, 1, 1, 0, 0, 0),
+    "ptrace_attach_init": (101, 16, 1, 0, 0), "unshare_newns": (272, 0x20000), "unshare_newpid": (272, 0x20000000),
+    "memfd_secret": (447, 0), "lookup_dcookie": (212, 0, 0, 0), "vhangup": (153,),
+}
+
+def clone_newuser():
+    # A raw clone: if it were allowed the child would return here, so it leaves at once.
+    ctypes.set_errno(0)
+    r = libc.syscall(ctypes.c_long(56), ctypes.c_long(0x10000000 | 17), ctypes.c_long(0), ctypes.c_long(0),
+                     ctypes.c_long(0), ctypes.c_long(0))
+    if r == 0:
+        os._exit(0)
+    return errno.errorcode.get(ctypes.get_errno(), "OK") if r < 0 else "OK"
+
 def probe():
     st = status()
     return {
@@ -62,6 +87,9 @@ def probe():
         "timer_list": open("/proc/timer_list").read(4096) if os.path.exists("/proc/timer_list") else "",
         "outside": connect("169.254.169.254", 80), "host_api": connect(os.environ["ALTO_TEST_HOST"], int(os.environ["ALTO_TEST_PORT"])),
         "nofile": open("/proc/self/limits").read().count("Max open files            1024"),
+        "uid_map": open("/proc/self/uid_map").read().split(), "gid_map": open("/proc/self/gid_map").read().split(),
+        "more_denied": {name: syscall(*call) for name, call in MORE_DENIED.items()},
+        "clone_newuser": clone_newuser(), "clone3": syscall(435, 0, 0),
     }
 
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
@@ -107,6 +135,31 @@ class SandboxIsolationTest(AltoTestCase):
         self.assertNotEqual(seen["outside"], "OK", "no route out of the sandbox yet")
         self.assertNotEqual(seen["host_api"], "OK", "the sandbox reached Alto's API port")
         self.assertEqual(seen["nofile"], 1, "RLIMIT_NOFILE must be 1024")
+        for call, got in seen["more_denied"].items():
+            self.assertIn(got, ("EPERM", "ENOSYS"), call)
+        self.assertEqual(seen["clone_newuser"], "EPERM")
+        self.assertEqual(seen["clone3"], "ENOSYS")
+        # The user namespace: container ids 0-65535 are host ids 100000-165535, so the function's
+        # uid 993 is host uid 100993 (the harness keeps its temp dir searchable for this).
+        self.assertEqual(seen["uid_map"], ["0", "100000", "65536"])
+        self.assertEqual(seen["gid_map"], ["0", "100000", "65536"])
+        # Seen from the host, the warm sandbox's processes run as unprivileged host uids.
+        host_uids = set()
+        for cid in self.server.runc_list():
+            procs = "/sys/fs/cgroup/pids/alto/%s/cgroup.procs" % cid
+            if not os.path.exists(procs):
+                procs = "/sys/fs/cgroup/alto/%s/cgroup.procs" % cid
+            with open(procs) as f:
+                pids = f.read().split()
+            for pid in pids:
+                try:
+                    with open("/proc/%s/status" % pid) as f:
+                        uid_line = [line for line in f if line.startswith("Uid:")][0]
+                except (OSError, IndexError):
+                    continue
+                host_uids.add(int(uid_line.split()[1]))
+        self.assertIn(100993, host_uids)
+        self.assertTrue(all(u >= 100000 for u in host_uids), host_uids)
 
 
 if __name__ == "__main__":

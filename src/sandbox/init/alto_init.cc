@@ -7,7 +7,9 @@
 // A stem cell (a sandbox started before its function is known) runs `alto-init --spec-fd=N`
 // without a command: init waits until Alto writes the function's command and environment to
 // fd N ("A<arg>\0" and "E<name=value>\0" records, then EOF) after mounting the code at
-// /var/task, and then starts it as above.
+// /var/task, and then starts it as above. fd N is a socket: init first writes one byte on it
+// to say the sandbox is up (runc applies cgroup limits and mounts before it executes init, so
+// from then on Alto's own limits and code mount are not raced by runc's setup).
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -72,6 +74,9 @@ int main(int argc, char** argv) {
   std::vector<char*> spec_argv, spec_envp;
   char** command = argv + i;
   if (spec_fd >= 0) {
+    const char ready = 'R';
+    while (write(spec_fd, &ready, 1) < 0 && errno == EINTR) {
+    }
     if (!ReadSpec(spec_fd, spec_args, spec_env)) {
       std::fprintf(stderr, "alto-init: no function was given to this sandbox\n");
       return 2;
