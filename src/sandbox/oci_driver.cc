@@ -1,6 +1,7 @@
 // The `oci` driver: each sandbox is an OCI bundle run by runc. The bundle is built here from an
 // allow-list of fields (never from user JSON). Steps, in order (docs/sandbox.md):
-//   1. a network namespace with only loopback, holding the sandbox's Runtime API socket
+//   1. a network namespace holding the sandbox's Runtime API socket on loopback, and unless the
+//      function's NetworkMode is none an eth0 on Alto's bridge (sandbox/network.h)
 //   2. a bundle: empty read-only root, read-only binds of the host's runtime directories,
 //      the code read-only at /var/task, the runtime read-only at /var/runtime, tmpfs /tmp
 //   3. pid, ipc, uts, mount and cgroup namespaces; the netns from step 1
@@ -17,6 +18,7 @@
 #include <tuple>
 
 #include "sandbox/netns.h"
+#include "sandbox/network.h"
 #include "sandbox/runtimes.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
@@ -157,6 +159,7 @@ class OciResources final : public SandboxResources {
         netns_(std::move(netns)) {}
   ~OciResources() override {
     KillAll();
+    network_.reset();
     RemoveNetnsPin(netns_);
     std::error_code ec;
     fs::remove_all(bundle_, ec);
@@ -178,6 +181,7 @@ class OciResources final : public SandboxResources {
     // delete --force kills every process of the container and removes its cgroup and state.
     (void)RunCommand({runc_, "--root", runc_root_.string(), "delete", "--force", id_});
   }
+  void SetNetwork(std::unique_ptr<NetworkLease> lease) { network_ = std::move(lease); }
 
  private:
   std::string runc_;
@@ -185,6 +189,7 @@ class OciResources final : public SandboxResources {
   std::string id_;
   fs::path bundle_;
   fs::path netns_;
+  std::unique_ptr<NetworkLease> network_;
   bool killed_ = false;
 };
 
@@ -204,6 +209,15 @@ class OciDriver final : public Driver {
       if (ec) return SysError("create " + d.string(), ec.value());
       ::chmod(d.c_str(), 0700);
     }
+    if (options_.sandbox_subnet != "none") {
+      NetworkOptions no;
+      no.subnet = options_.sandbox_subnet;
+      no.allow = options_.sandbox_allow;
+      no.state_dir = options_.state_dir;
+      auto net = SandboxNetwork::Create(no);
+      if (!net) return net.error();
+      network_ = std::move(net.value());
+    }
     return {};
   }
 
@@ -216,7 +230,13 @@ class OciDriver final : public Driver {
     fs::path bundle = BundlesDir() / spec.id;
     // From here on the resources object owns the netns pin and the bundle.
     auto resources = std::make_unique<OciResources>(runc_, RuncRoot(), spec.id, bundle, pin);
-    if (auto st = WriteBundle(spec, *rt, bundle, pin); !st) return st.error();
+    const bool networked = spec.network && network_;
+    if (networked) {
+      auto lease = network_->Attach(pin);
+      if (!lease) return lease.error();
+      resources->SetNetwork(std::move(lease.value()));
+    }
+    if (auto st = WriteBundle(spec, *rt, bundle, pin, networked); !st) return st.error();
     SpawnOptions so;
     so.argv = {runc_, "--root",   RuncRoot().string(), "run",  "--preserve-fds",
                "1",   "--bundle", bundle.string(),     spec.id};
@@ -249,7 +269,7 @@ class OciDriver final : public Driver {
   fs::path NetnsDir() const { return options_.state_dir / "netns"; }
 
   Status WriteBundle(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path& bundle,
-                     const fs::path& pin) {
+                     const fs::path& pin, bool networked) {
     std::error_code ec;
     fs::path rootfs = bundle / "rootfs";
     fs::create_directories(rootfs, ec);
@@ -263,6 +283,9 @@ class OciDriver final : public Driver {
     }
     std::string runtime_api = "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort);
     json config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path, seccomp_);
+    // Name resolution for networked sandboxes: the host's resolv.conf, read-only.
+    if (networked && !network_->resolv_conf().empty())
+      config["mounts"].push_back(RoBind(network_->resolv_conf().string(), "/etc/resolv.conf"));
     std::ofstream out(bundle / "config.json");
     out << config.dump();
     out.close();
@@ -273,6 +296,7 @@ class OciDriver final : public Driver {
   DriverOptions options_;
   std::string runc_;
   json seccomp_;
+  std::shared_ptr<SandboxNetwork> network_;  // null with --sandbox-subnet none
 };
 
 std::string FindExecutable(const std::vector<std::string>& candidates) {

@@ -111,6 +111,7 @@ asio::awaitable<Result<Lease>> Scheduler::AcquireSandbox(const FunctionConfig& f
   spec.runtime = f.runtime;
   spec.memory_mb = f.memory_mb;
   spec.ephemeral_storage_mb = f.ephemeral_storage_mb;
+  spec.network = f.network_mode != "none";
   spec.code_dir = code_.CodeDir(f.code_sha256_hex);
   spec.runtimes_dir = options_.runtimes_dir;
   for (const auto& [k, v] : f.environment) spec.env.push_back(k + "=" + v);

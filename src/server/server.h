@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace alto {
 
@@ -19,6 +20,8 @@ struct ServerConfig {
   std::filesystem::path ready_file;  // written with host:port once listening
   std::string region = "us-east-1";
   int64_t memory_capacity_mb = 0;
+  std::string sandbox_subnet = "10.213.0.0/16";  // oci sandboxes' network; "none": loopback only
+  std::vector<std::string> sandbox_allow;        // private CIDRs sandboxes may reach anyway
   double async_retry_scale = 1.0;  // shrinks async retry spacing (tests)  // sandbox memory the
                                    // node offers; 0: 80% of physical
 };
