@@ -183,6 +183,8 @@ std::string BuildRuleset(const RulesetInput& in) {
     // Priority just before the usual filter tables: a drop here is final for the packet.
     << "  chain input {\n"
     << "    type filter hook input priority filter - 1; policy accept;\n"
+    // Replies to connections the host opened may pass; nothing a sandbox opens.
+    << "    iifname " << br << " ct state established,related accept\n"
     << "    iifname " << br << " " << reject << "  # no host port, on any address\n"
     << "  }\n"
     << "  chain forward {\n"
