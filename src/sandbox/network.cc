@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -333,6 +334,7 @@ SandboxNetwork::~SandboxNetwork() {
 }
 
 Result<std::unique_ptr<NetworkLease>> SandboxNetwork::Attach(const fs::path& pin) {
+  const auto t0 = std::chrono::steady_clock::now();
   uint32_t host = 0;
   {
     std::lock_guard lock(mu_);
@@ -365,6 +367,10 @@ Result<std::unique_ptr<NetworkLease>> SandboxNetwork::Attach(const fs::path& pin
   if (!iso) return MakeError(Errc::kInternal, "cannot isolate bridge port " + lease->veth());
   if (auto c = ConfigureNetnsInterface(pin, "eth0", addr, kSlicePrefix, gateway()); !c)
     return c.error();
+  spdlog::debug(
+      "network: attached {} in {} us", lease->veth(),
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
   return lease;
 }
 
