@@ -3,7 +3,7 @@ ports, other sandboxes, link-local metadata addresses and private networks do no
 NetworkMode none leaves only loopback; a kill -9 leaves nothing a restart does not remove.
 
 There is no internet here, so "the outside" is a network namespace this module creates (a peer
-at 203.0.113.x reached through a veth from the host), which also answers on a link-local and a
+at 198.51.100.x reached through a veth from the host), which also answers on a link-local and a
 private address routed to it from the host: the host reaching them is the control that makes
 each "the sandbox cannot" assertion mean something."""
 import base64
@@ -80,6 +80,11 @@ def handle(event):
     out["port"] = listener[0] if listener else None
     out["connect"] = {k: connect(h, p, s) for k, (h, p, s) in event.get("targets", {}).items()}
     out["resolv"] = open("/etc/resolv.conf").read() if os.path.exists("/etc/resolv.conf") else None
+    if event.get("resolve"):
+        try:
+            out["resolved"] = sorted({a[4][0] for a in socket.getaddrinfo(event["resolve"], 443, socket.AF_INET)})
+        except OSError as e:
+            out["resolved"] = "error: %%s" %% e
     return out
 
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
@@ -158,12 +163,13 @@ class Peer:
     that answers "peer:<source address it saw>" on its own, a link-local and a private address."""
 
     def __init__(self):
-        n = os.getpid() % 60
+        n = os.getpid() % 12
         self.ns = "altotest-peer-%d" % os.getpid()
         self.host_if = "atph%d" % os.getpid()
         self.peer_if = "atpp%d" % os.getpid()
-        self.host_ip = "203.0.113.%d" % (4 * n + 1)
-        self.peer_ip = "203.0.113.%d" % (4 * n + 2)
+        # TEST-NET-2, high in the range: this machine's package proxy lives in TEST-NET-3.
+        self.host_ip = "198.51.100.%d" % (200 + 4 * n + 1)
+        self.peer_ip = "198.51.100.%d" % (200 + 4 * n + 2)
         self.link_local = "169.254.77.%d" % (n + 1)
         self.private = "172.31.254.%d" % (n + 1)
         self.proc = None
@@ -294,6 +300,21 @@ class SandboxNetworkTest(NetworkTestBase):
         if os.path.exists("/etc/resolv.conf"):
             with open("/etc/resolv.conf") as f:
                 self.assertEqual(seen["resolv"], f.read())
+
+    def test_names_resolve_through_the_hosts_resolvers(self):
+        name_to_resolve = "deb.debian.org"
+        with open("/etc/hosts") as f:
+            in_hosts = name_to_resolve in f.read()
+        try:
+            want = sorted({a[4][0] for a in socket.getaddrinfo(name_to_resolve, 443, socket.AF_INET)})
+        except OSError:
+            want = None
+        if in_hosts or not want:
+            self.skipTest("the host resolves no name through DNS")
+        name = self.unique("net-dns")
+        self.create_probe(name)
+        seen = self.probe(name, resolve=name_to_resolve)
+        self.assertEqual(seen["resolved"], want, seen)
 
     def test_host_ports_are_out_of_reach(self):
         listener = HostListener()
@@ -454,6 +475,27 @@ class NetworkLeftoversTest(unittest.TestCase):
             self.assertEqual(self.objects(kb), ([], 0))
         finally:
             for s in (a, b):
+                s.cleanup()
+
+    def test_another_server_sweeps_a_dead_servers_slice(self):
+        a = AltoServer(name="net-dead", extra_args=("--driver", "oci"))
+        c = AltoServer(name="net-sweeper", extra_args=("--driver", "oci"))
+        try:
+            a.start()
+            ka = self.slice_key(a)
+            self.deploy_and_invoke(a, 1)
+            self.assertEqual(len(self.objects(ka)[0]), 2)
+            a.kill9()
+            c.start()  # a different state dir: it may not reuse the slice, but must clean it
+            kc = self.slice_key(c)
+            if kc != ka:
+                self.assertEqual(self.objects(ka), ([], 0), "the dead server's bridge, veths or rules remain")
+            else:
+                self.assertEqual(self.objects(ka)[0], ["altob" + ka])
+            c.stop()
+        finally:
+            a.remove_leftover_sandboxes()
+            for s in (a, c):
                 s.cleanup()
 
 
