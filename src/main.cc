@@ -71,6 +71,12 @@ int main(int argc, char** argv) {
                   "Most stem cells per runtime as cold starts ask for them (0: none)")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
+  srv->add_option("--sandbox-subnet", server.sandbox_subnet,
+                  "Private IPv4 range for sandboxes' addresses, one /24 per server; none: "
+                  "sandboxes get loopback only")
+      ->capture_default_str();
+  srv->add_option("--sandbox-allow-net", server.sandbox_allow,
+                  "A private CIDR sandboxes may reach (repeatable; private ranges are blocked)");
   srv->add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
 
@@ -92,6 +98,8 @@ int main(int argc, char** argv) {
   dep->add_option("--memory", deploy.memory_mb, "MemorySize in MB (128-10240)");
   dep->add_option("--timeout", deploy.timeout_s, "Timeout in seconds (1-900)");
   dep->add_option("--description", deploy.description, "Description");
+  dep->add_option("--network", deploy.network,
+                  "NetworkMode: default (outbound through Alto's bridge) or none (loopback only)");
   dep->add_option("--env", deploy.env, "Environment variable KEY=VALUE (repeatable)");
 
   std::string name, payload;

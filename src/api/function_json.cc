@@ -41,6 +41,7 @@ nlohmann::json FunctionConfigurationJson(const FunctionConfig& f, const AccountI
       {"EphemeralStorage", {{"Size", f.ephemeral_storage_mb}}},
       {"LoggingConfig", {{"LogFormat", "Text"}, {"LogGroup", "/aws/lambda/" + f.name}}},
       {"SnapStart", {{"ApplyOn", "None"}, {"OptimizationStatus", "Off"}}},
+      {"NetworkMode", f.network_mode},  // Alto extension
   };
   if (!f.environment.empty()) j["Environment"] = {{"Variables", f.environment}};
   if (!f.dead_letter_arn.empty()) j["DeadLetterConfig"] = {{"TargetArn", f.dead_letter_arn}};

@@ -67,7 +67,8 @@ Status ReadConfigFields(const json& body, FunctionConfig& f) {
   if (!body.is_object()) return Invalid("Request body must be a JSON object");
   for (auto st : {Read(body, "Runtime", f.runtime), Read(body, "Handler", f.handler),
                   Read(body, "Role", f.role), Read(body, "Description", f.description),
-                  Read(body, "MemorySize", f.memory_mb), Read(body, "Timeout", f.timeout_s)}) {
+                  Read(body, "MemorySize", f.memory_mb), Read(body, "Timeout", f.timeout_s),
+                  Read(body, "NetworkMode", f.network_mode)}) {
     if (!st) return st;
   }
   if (auto it = body.find("Environment"); it != body.end() && !it->is_null()) {
@@ -224,6 +225,12 @@ Status ValidateConfig(const FunctionConfig& f) {
     return Invalid(
         "'EphemeralStorage.Size' value failed to satisfy constraint: Member must have value "
         "between 512 and 10240");
+  }
+  if (f.network_mode != "default" && f.network_mode != "none") {
+    return Invalid(
+        "Value '" + f.network_mode +
+        "' at 'NetworkMode' failed to satisfy constraint: Member must satisfy enum value "
+        "set: [default, none]");
   }
   if (f.description.size() > 256) return Invalid("Description must be at most 256 characters");
   if (f.architecture != "x86_64")

@@ -85,6 +85,7 @@ int FnDeploy(const ClientOptions& o, const DeployArgs& a) {
   if (a.memory_mb) config["MemorySize"] = a.memory_mb;
   if (a.timeout_s) config["Timeout"] = a.timeout_s;
   if (!a.description.empty()) config["Description"] = a.description;
+  if (!a.network.empty()) config["NetworkMode"] = a.network;
   if (!a.env.empty()) {
     json vars = json::object();
     for (const auto& kv : a.env) {

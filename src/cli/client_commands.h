@@ -18,6 +18,7 @@ struct DeployArgs {
   int memory_mb = 0;  // 0: leave as is / default
   int timeout_s = 0;
   std::string description;
+  std::string network;           // NetworkMode (Alto extension): default | none; empty: leave as is
   std::vector<std::string> env;  // K=V
   std::string role = "arn:aws:iam::000000000000:role/alto";
 };

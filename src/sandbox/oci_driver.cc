@@ -1,6 +1,7 @@
 // The `oci` driver: each sandbox is an OCI bundle run by runc. The bundle is built here from an
 // allow-list of fields (never from user JSON). Steps, in order (docs/sandbox.md):
-//   1. a network namespace with only loopback, holding the sandbox's Runtime API socket
+//   1. a network namespace holding the sandbox's Runtime API socket on loopback, and unless the
+//      function's NetworkMode is none an eth0 on Alto's bridge (sandbox/network.h)
 //   2. a bundle: empty read-only root, read-only binds of the host's runtime directories,
 //      the code read-only at /var/task, the runtime read-only at /var/runtime, tmpfs /tmp
 //   3. user (container 0-65535 = host 100000-165535), pid, ipc, uts, mount and cgroup
@@ -25,6 +26,7 @@
 
 #include "common/encoding.h"
 #include "sandbox/netns.h"
+#include "sandbox/network.h"
 #include "sandbox/runtimes.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
@@ -257,6 +259,7 @@ class OciResources final : public SandboxResources {
   ~OciResources() override {
     KillAll();
     UnmountTree(bundle_ / "task");  // a stem cell's code mount point
+    network_.reset();
     RemoveNetnsPin(netns_);
     std::error_code ec;
     fs::remove_all(bundle_, ec);
@@ -292,6 +295,7 @@ class OciResources final : public SandboxResources {
     // delete --force kills every process of the container and removes its cgroup and state.
     (void)RunCommand({runc_, "--root", runc_root_.string(), "delete", "--force", id_});
   }
+  void SetNetwork(std::unique_ptr<NetworkLease> lease) { network_ = std::move(lease); }
 
  private:
   std::string runc_;
@@ -299,6 +303,7 @@ class OciResources final : public SandboxResources {
   std::string id_;
   fs::path bundle_;
   fs::path netns_;
+  std::unique_ptr<NetworkLease> network_;
   bool killed_ = false;
 
  public:
@@ -326,6 +331,15 @@ class OciDriver final : public Driver {
       // Bundles must be searchable (not listable) by the user namespace's root.
       ::chmod(d.c_str(), d == BundlesDir() ? 0711 : 0700);
     }
+    if (options_.sandbox_subnet != "none") {
+      NetworkOptions no;
+      no.subnet = options_.sandbox_subnet;
+      no.allow = options_.sandbox_allow;
+      no.state_dir = options_.state_dir;
+      auto net = SandboxNetwork::Create(no);
+      if (!net) return net.error();
+      network_ = std::move(net.value());
+    }
     return {};
   }
 
@@ -338,7 +352,13 @@ class OciDriver final : public Driver {
     fs::path bundle = BundlesDir() / spec.id;
     // From here on the resources object owns the netns pin and the bundle.
     auto resources = std::make_unique<OciResources>(runc_, RuncRoot(), spec.id, bundle, pin);
-    if (auto st = WriteBundle(spec, *rt, bundle, pin); !st) return st.error();
+    const bool networked = spec.network && network_;
+    if (networked) {
+      auto lease = network_->Attach(pin);
+      if (!lease) return lease.error();
+      resources->SetNetwork(std::move(lease.value()));
+    }
+    if (auto st = WriteBundle(spec, *rt, bundle, pin, networked); !st) return st.error();
     auto child = SpawnRunc(spec.id, bundle, -1);
     if (!child) return child.error();
     return std::make_unique<Sandbox>(spec.id, std::move(child.value()), std::move(listener.value()),
@@ -368,7 +388,15 @@ class OciDriver final : public Driver {
     fs::create_directories(spec.code_dir, ec);
     if (ec) return SysError("create " + spec.code_dir.string(), ec.value());
     if (auto st = MakeSharedMountPoint(spec.code_dir); !st) return st.error();
-    if (auto st = WriteBundle(spec, *rt, bundle, pin, /*stem=*/true); !st) return st.error();
+    // Stems are networked whenever sandboxes can be; NetworkMode none functions never take one.
+    const bool networked = network_ != nullptr;
+    if (networked) {
+      auto lease = network_->Attach(pin);
+      if (!lease) return lease.error();
+      resources->SetNetwork(std::move(lease.value()));
+    }
+    if (auto st = WriteBundle(spec, *rt, bundle, pin, networked, /*stem=*/true); !st)
+      return st.error();
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return SysError("socketpair");
     UniqueFd reader(fds[0]);
@@ -395,7 +423,7 @@ class OciDriver final : public Driver {
     }
     const RuntimeInfo* rt = FindRuntime(spec.runtime);
     if (!rt || spec.runtime != res->runtime ||
-        spec.ephemeral_storage_mb != kStemEphemeralStorageMb) {
+        spec.ephemeral_storage_mb != kStemEphemeralStorageMb || !spec.network) {
       return MakeError(Errc::kInvalidArgument, "function does not fit stem cell " + stem.id());
     }
     const fs::path bundle = res->bundle();
@@ -460,7 +488,7 @@ class OciDriver final : public Driver {
   }
 
   Status WriteBundle(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path& bundle,
-                     const fs::path& pin, bool stem = false) {
+                     const fs::path& pin, bool networked, bool stem = false) {
     std::error_code ec;
     fs::path rootfs = bundle / "rootfs";
     fs::create_directories(rootfs, ec);
@@ -483,6 +511,9 @@ class OciDriver final : public Driver {
       }
       config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path, seccomp_, false);
     }
+    // Name resolution for networked sandboxes: the host's resolv.conf, read-only.
+    if (networked && !network_->resolv_conf().empty())
+      config["mounts"].push_back(RoBind(network_->resolv_conf().string(), "/etc/resolv.conf"));
     if (stem) {
       config["process"]["args"] = {kInitInSandbox, "--stdio-fd=3", "--spec-fd=4"};
       config["process"]["env"] = {"PATH=/usr/bin:/bin"};
@@ -505,6 +536,7 @@ class OciDriver final : public Driver {
   std::string runc_;
   json seccomp_;
   std::atomic<bool> userns_warned_{false};
+  std::shared_ptr<SandboxNetwork> network_;  // null with --sandbox-subnet none
 };
 
 std::string FindExecutable(const std::vector<std::string>& candidates) {

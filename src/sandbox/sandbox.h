@@ -23,6 +23,7 @@ struct SandboxSpec {
   std::string runtime;  // Lambda runtime name, looked up in the runtime table
   int memory_mb = 128;
   int ephemeral_storage_mb = 512;
+  bool network = true;                 // false: NetworkMode none, loopback only
   std::filesystem::path code_dir;      // extracted package on the host
   std::filesystem::path runtimes_dir;  // host folder holding runtimes/<lang>
   // Environment without the path variables, which the driver adds (paths differ per driver).
@@ -101,6 +102,9 @@ struct DriverOptions {
   std::filesystem::path state_dir;  // e.g. /run/alto: bundles, netns mounts, runc state
   std::string runc_path;            // empty: search for runc, then crun
   std::filesystem::path init_path;  // alto-init, PID 1 of oci sandboxes
+  // oci: sandboxes' outbound network (sandbox/network.h); "none" gives every sandbox loopback only.
+  std::string sandbox_subnet = "10.213.0.0/16";
+  std::vector<std::string> sandbox_allow;  // private CIDRs sandboxes may reach anyway
 };
 
 std::unique_ptr<Driver> MakeProcessDriver(const DriverOptions& options);

@@ -151,6 +151,7 @@ SandboxSpec Scheduler::SpecFor(const FunctionConfig& f) const {
   spec.runtime = f.runtime;
   spec.memory_mb = f.memory_mb;
   spec.ephemeral_storage_mb = f.ephemeral_storage_mb;
+  spec.network = f.network_mode != "none";
   spec.code_dir = code_.CodeDir(f.code_sha256_hex);
   spec.runtimes_dir = options_.runtimes_dir;
   for (const auto& [k, v] : f.environment) spec.env.push_back(k + "=" + v);
@@ -168,7 +169,7 @@ SandboxSpec Scheduler::SpecFor(const FunctionConfig& f) const {
 
 asio::awaitable<std::unique_ptr<Sandbox>> Scheduler::TakeStem(const SandboxSpec& spec) {
   std::unique_ptr<Sandbox> stem;
-  if (spec.ephemeral_storage_mb == kStemEphemeralStorageMb) {
+  if (spec.ephemeral_storage_mb == kStemEphemeralStorageMb && spec.network) {
     auto& pool = stems_[spec.runtime];
     while (!stem && !pool.empty()) {
       stem = std::move(pool.back());

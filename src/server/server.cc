@@ -34,6 +34,8 @@ namespace {
 Result<std::unique_ptr<Driver>> MakeDriver(const ServerConfig& cfg) {
   DriverOptions o;
   o.state_dir = cfg.state_dir;
+  o.sandbox_subnet = cfg.sandbox_subnet;
+  o.sandbox_allow = cfg.sandbox_allow;
   std::error_code ec;
   o.init_path = fs::read_symlink("/proc/self/exe", ec).parent_path() / "alto-init";
   std::string which = cfg.driver;

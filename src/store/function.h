@@ -24,8 +24,9 @@ struct FunctionConfig {
   std::string revision_id;  // changes on every update; sandboxes are never reused across revisions
   std::string package_type = "Zip";
   std::string architecture = "x86_64";
-  std::string dead_letter_arn;    // DeadLetterConfig.TargetArn: an Alto queue
-  int reserved_concurrency = -1;  // PutFunctionConcurrency; -1 when none is set
+  std::string dead_letter_arn;           // DeadLetterConfig.TargetArn: an Alto queue
+  int reserved_concurrency = -1;         // PutFunctionConcurrency; -1 when none is set
+  std::string network_mode = "default";  // Alto extension NetworkMode: default | none
 };
 
 std::string SerializeFunction(const FunctionConfig& f);

@@ -26,7 +26,8 @@ std::string SerializeFunction(const FunctionConfig& f) {
                       {"package_type", f.package_type},
                       {"architecture", f.architecture},
                       {"dead_letter_arn", f.dead_letter_arn},
-                      {"reserved_concurrency", f.reserved_concurrency}};
+                      {"reserved_concurrency", f.reserved_concurrency},
+                      {"network_mode", f.network_mode}};
   return j.dump();
 }
 
@@ -51,6 +52,7 @@ bool DeserializeFunction(const std::string& text, FunctionConfig& f) {
   f.architecture = j.value("architecture", "x86_64");
   f.dead_letter_arn = j.value("dead_letter_arn", "");
   f.reserved_concurrency = j.value("reserved_concurrency", -1);
+  f.network_mode = j.value("network_mode", "default");
   return !f.name.empty();
 }
 
