@@ -32,8 +32,9 @@ struct SchedulerOptions {
 };
 
 struct Instance {
-  std::string key;  // function name @ revision
+  std::string key;  // function name @ version @ revision
   std::string function_name;
+  std::string function_version;
   std::unique_ptr<Sandbox> sandbox;
   std::shared_ptr<RuntimeSession> session;
   std::chrono::steady_clock::time_point last_used;
@@ -54,6 +55,8 @@ class Scheduler {
   void Release(Lease lease, bool reusable);
   // The function changed or was deleted: none of its sandboxes is reused.
   void Retire(const std::string& function_name);
+  // Only one version's sandboxes ($LATEST changed, or a version was deleted).
+  void RetireVersion(const std::string& function_name, const std::string& version);
   // Destroys every idle sandbox and stops the reaper.
   void Shutdown();
 
@@ -69,6 +72,7 @@ class Scheduler {
   boost::asio::awaitable<Result<Lease>> AcquireSandbox(const FunctionConfig& function);
   boost::asio::awaitable<void> ReapLoop();
   void Destroy(Lease lease);
+  void RetireKeys(const std::string& function_name, const std::string& version);
   // Frees memory for a new sandbox by destroying least recently used idle ones.
   bool Admit(int memory_mb);
 
@@ -79,7 +83,8 @@ class Scheduler {
   SchedulerOptions options_;
   boost::asio::steady_timer reap_timer_;
   std::unordered_map<std::string, std::vector<Lease>> idle_;
-  std::unordered_set<std::string> retired_functions_;  // cleared when a new revision is acquired
+  // Function names and name@version scopes; cleared when a new revision is acquired.
+  std::unordered_set<std::string> retired_functions_;
   std::unordered_map<std::string, int> busy_;  // leases serving or starting, per function
   size_t live_ = 0;
   int64_t committed_mb_ = 0;  // MemorySize of live and starting sandboxes
