@@ -346,7 +346,9 @@ class SqliteStore final : public MetadataStore {
     if (f.secret_names.empty()) return f;
     if (!secrets_) return MakeError(Errc::kInternal, "no secret key configured to open secrets");
     auto j = nlohmann::json::parse(text, nullptr, false);
-    for (const auto& [k, v] : j.value("sealed_secrets", nlohmann::json::object()).items()) {
+    // A named local: items() of a temporary would dangle.
+    const nlohmann::json sealed = j.value("sealed_secrets", nlohmann::json::object());
+    for (const auto& [k, v] : sealed.items()) {
       auto raw = Base64Decode(v.is_string() ? v.get<std::string>() : std::string());
       if (!raw) return MakeError(Errc::kInternal, "corrupt sealed secret in " + f.name);
       auto plain = secrets_->Open(*raw, Aad(f, k));
