@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -101,6 +102,14 @@ int main(int argc, char** argv) {
   dep->add_option("--network", deploy.network,
                   "NetworkMode: default (outbound through Alto's bridge) or none (loopback only)");
   dep->add_option("--env", deploy.env, "Environment variable KEY=VALUE (repeatable)");
+  dep->add_option("--secret", deploy.secrets,
+                  "Secret environment variable KEY=VALUE: encrypted at rest, never shown");
+  dep->add_flag("--publish", deploy.publish, "Publish a version of what was deployed");
+  dep->add_option("--alias", deploy.alias,
+                  "With --publish: point this alias at the new version (created if absent)");
+  dep->add_option("--weight", deploy.weight_percent,
+                  "With --alias: canary, send this percentage to the new version instead")
+      ->check(CLI::Range(0.0, 100.0));
 
   std::string name, payload;
   bool show_log = false;
@@ -136,6 +145,20 @@ int main(int argc, char** argv) {
   get->add_option("name", name)->required();
   auto* rm = fn->add_subcommand("rm", "Delete a function");
   rm->add_option("name", name)->required();
+  std::string description, alias_name, alias_version, alias_weight;
+  auto* publish = fn->add_subcommand("publish", "Publish $LATEST as a new immutable version");
+  publish->add_option("name", name)->required();
+  publish->add_option("--description", description, "The version's description");
+  auto* alias = fn->add_subcommand("alias", "Create or update an alias; `alias ls NAME` lists");
+  alias->add_option("name", name, "Function");
+  alias->add_option("alias", alias_name, "Alias name");
+  alias->add_option("--version", alias_version, "The version the alias points to");
+  alias->add_option("--weight", alias_weight,
+                    "VERSION=FRACTION: also send this fraction to VERSION (e.g. 2=0.1)");
+  alias->add_option("--description", description, "The alias's description");
+  auto* alias_ls = alias->add_subcommand("ls", "List a function's aliases");
+  std::string ls_name;
+  alias_ls->add_option("name", ls_name)->required();
   auto* logs = fn->add_subcommand("logs", "Show recent invocations' logs");
   logs->add_option("name", name)->required();
   logs->add_option("--limit", limit, "How many invocations")
@@ -166,5 +189,16 @@ int main(int argc, char** argv) {
   if (fn->got_subcommand("get")) return alto::cli::FnGet(client, name);
   if (fn->got_subcommand("rm")) return alto::cli::FnRemove(client, name);
   if (fn->got_subcommand("logs")) return alto::cli::FnLogs(client, name, limit);
+  if (fn->got_subcommand("publish")) return alto::cli::FnPublish(client, name, description);
+  if (fn->got_subcommand("alias")) {
+    if (alias->got_subcommand("ls")) return alto::cli::FnAliasList(client, ls_name);
+    if (name.empty() || alias_name.empty() || alias_version.empty()) {
+      std::fprintf(stderr,
+                   "alto: error: usage: alto fn alias NAME ALIAS --version V [--weight V2=0.1]"
+                   " | alto fn alias ls NAME\n");
+      return 2;
+    }
+    return alto::cli::FnAlias(client, name, alias_name, alias_version, alias_weight, description);
+  }
   return 1;
 }

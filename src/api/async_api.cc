@@ -105,7 +105,7 @@ asio::awaitable<Status> LambdaApi::EnsureDestination(const std::string& arn, boo
   co_return Status{};
 }
 
-asio::awaitable<http::Response> LambdaApi::InvokeEvent(Ctx& c, const FunctionConfig& f,
+asio::awaitable<http::Response> LambdaApi::InvokeEvent(Ctx& c, const ResolvedFunction& f,
                                                        bool legacy) {
   if (legacy && c.req.body.size() > kMaxLegacyAsyncBytes) {
     co_return LambdaError(413, "RequestTooLargeException",
@@ -124,10 +124,13 @@ asio::awaitable<http::Response> LambdaApi::InvokeEvent(Ctx& c, const FunctionCon
   // by value to a coroutine inside co_await.
   std::string payload = std::move(c.req.body);
   if (payload.empty()) payload = "{}";
-  auto id = co_await d_.async.Enqueue(f.name, std::move(payload), hop);
+  // An alias's weighted choice is made here, once: retries run the same version.
+  auto id =
+      co_await d_.async.Enqueue(f.name, std::move(payload), hop, f.qualifier, f.executed_version);
   if (!id) co_return LambdaErrorFrom(id.error());
   http::Response r = legacy ? Json(202, {{"Status", 202}}) : http::Response{};
   r.status = 202;
+  r.Set("X-Amz-Executed-Version", f.executed_version);
   r.Set("x-amzn-RequestId", *id);
   co_return r;
 }

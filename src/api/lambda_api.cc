@@ -79,6 +79,11 @@ Result<std::string> ZipFrom(const json& obj) {
   return std::move(*zip);
 }
 
+bool BoolField(const json& body, const char* name) {
+  auto it = body.find(name);
+  return it != body.end() && it->is_boolean() && it->get<bool>();
+}
+
 }  // namespace
 
 asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
@@ -130,7 +135,7 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
           break;
         case Op::kInvokeAsyncLegacy: {
           // No co_await inside a conditional expression: GCC 12 miscompiles it.
-          auto f = co_await Load(c);
+          auto f = co_await LoadQualified(c, true);
           if (f) {
             res = co_await InvokeEvent(c, *f, true);
           } else {
@@ -138,6 +143,21 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
           }
           break;
         }
+        case Op::kPublishVersion:
+          res = co_await PublishVersion(c);
+          break;
+        case Op::kListVersionsByFunction:
+          res = co_await ListVersions(c);
+          break;
+        case Op::kListAliases:
+          res = co_await ListAliases(c);
+          break;
+        case Op::kCreateAlias:
+        case Op::kGetAlias:
+        case Op::kUpdateAlias:
+        case Op::kDeleteAlias:
+          res = co_await AliasOp(c);
+          break;
         case Op::kPutEventInvokeConfig:
           res = co_await PutEventInvokeConfig(c, false);
           break;
@@ -209,6 +229,15 @@ asio::awaitable<Result<FunctionConfig>> LambdaApi::Load(Ctx& c) {
   co_return f;
 }
 
+asio::awaitable<Result<ResolvedFunction>> LambdaApi::LoadQualified(Ctx& c, bool route) {
+  std::string qualifier;
+  if (auto q = c.req.QueryParam("Qualifier")) qualifier = *q;
+  auto r = co_await d_.resolver.Resolve(c.match.name, std::move(qualifier), route);
+  if (!r) co_return r.error();
+  c.ref = FunctionRef{r->name, r->qualifier};
+  co_return r;
+}
+
 asio::awaitable<http::Response> LambdaApi::CreateFunction(Ctx& c) {
   if (!AcceptableJsonContentType(c.req.HeaderValue("Content-Type"))) {
     co_return LambdaError(415, "UnsupportedMediaTypeException", "The request body must be JSON");
@@ -219,11 +248,13 @@ asio::awaitable<http::Response> LambdaApi::CreateFunction(Ctx& c) {
                               " bytes for the CreateFunction operation");
   }
   // Parsing, decoding, hashing and unzipping a 50 MB package is blocking work.
+  bool publish = false;
   auto created = co_await RunBlocking(d_.blocking, [&]() -> Result<FunctionConfig> {
     auto body = ParseBody(c.req.body);
     if (!body) return body.error();
     auto f = ConfigFromCreateRequest(*body);
     if (!f) return f.error();
+    publish = BoolField(*body, "Publish");
     auto code = body->find("Code");
     if (code == body->end()) return MakeError(Errc::kInvalidArgument, "Code is required");
     auto zip = ZipFrom(*code);
@@ -246,6 +277,11 @@ asio::awaitable<http::Response> LambdaApi::CreateFunction(Ctx& c) {
   if (!created->dead_letter_arn.empty())
     (void)co_await EnsureDestination(created->dead_letter_arn, true);
   Remember(*created);
+  if (publish) {
+    auto v = co_await Publish(*created, nullptr);
+    if (!v) co_return LambdaErrorFrom(v.error());
+    co_return Json(201, FunctionConfigurationJson(*v, d_.account));
+  }
   co_return Json(201, FunctionConfigurationJson(*created, d_.account));
 }
 
@@ -280,16 +316,17 @@ asio::awaitable<http::Response> LambdaApi::ListFunctions(Ctx& c) {
 }
 
 asio::awaitable<http::Response> LambdaApi::GetFunction(Ctx& c, bool configuration_only) {
-  auto f = co_await Load(c);
-  if (!f) co_return LambdaErrorFrom(f.error());
-  json config = FunctionConfigurationJson(*f, d_.account);
+  auto r = co_await LoadQualified(c, false);
+  if (!r) co_return LambdaErrorFrom(r.error());
+  const FunctionConfig* f = &r->function;
+  json config = FunctionConfigurationJson(*f, d_.account, r->qualifier);
   if (configuration_only) co_return Json(200, config);
   std::string host(c.req.HeaderValue("Host"));
   json out = {{"Configuration", config},
               {"Code",
                {{"RepositoryType", "S3"},
                 {"Location", "http://" + (host.empty() ? "127.0.0.1" : host) + "/v1/functions/" +
-                                 f->name + "/code"}}},
+                                 f->name + "/code?Qualifier=" + PercentEncode(f->version)}}},
               {"Tags", json::object()}};
   if (f->reserved_concurrency >= 0) {
     out["Concurrency"] = {{"ReservedConcurrentExecutions", f->reserved_concurrency}};
@@ -298,12 +335,20 @@ asio::awaitable<http::Response> LambdaApi::GetFunction(Ctx& c, bool configuratio
 }
 
 asio::awaitable<http::Response> LambdaApi::DeleteFunction(Ctx& c) {
-  auto f = co_await Load(c);
-  if (!f) co_return LambdaErrorFrom(f.error());
+  auto r = co_await LoadQualified(c, false);
+  if (!r) co_return LambdaErrorFrom(r.error());
   if (c.ref.qualifier == "$LATEST") {
     co_return LambdaError(400, "InvalidParameterValueException",
                           "$LATEST version cannot be deleted without deleting the function.");
   }
+  if (r->via_alias) {
+    co_return LambdaError(400, "InvalidParameterValueException",
+                          "Deletion of aliases is not supported by DeleteFunction; use "
+                          "DeleteAlias: " +
+                              r->invoked_arn);
+  }
+  if (!c.ref.qualifier.empty()) co_return co_await DeleteVersion(c, *r);
+  const FunctionConfig* f = &r->function;
   auto st = co_await RunBlocking(d_.blocking, [&] { return d_.store.DeleteFunction(f->name); });
   if (!st) co_return LambdaErrorFrom(st.error());
   Forget(f->name);
@@ -342,7 +387,7 @@ asio::awaitable<http::Response> LambdaApi::UpdateFunctionConfiguration(Ctx& c) {
   if (!updated.dead_letter_arn.empty())
     (void)co_await EnsureDestination(updated.dead_letter_arn, true);
   Remember(updated);
-  d_.scheduler.Retire(updated.name);
+  d_.scheduler.RetireVersion(updated.name, "$LATEST");
   co_return Json(200, FunctionConfigurationJson(updated, d_.account));
 }
 
@@ -357,7 +402,7 @@ asio::awaitable<http::Response> LambdaApi::UpdateFunctionCode(Ctx& c) {
   }
   auto f = co_await Load(c);
   if (!f) co_return LambdaErrorFrom(f.error());
-  bool dry_run = false;
+  bool dry_run = false, publish = false;
   auto updated = co_await RunBlocking(d_.blocking, [&]() -> Result<FunctionConfig> {
     auto body = ParseBody(c.req.body);
     if (!body) return body.error();
@@ -374,7 +419,8 @@ asio::awaitable<http::Response> LambdaApi::UpdateFunctionCode(Ctx& c) {
     u.code_size = stored->size;
     u.revision_id = NewUuid();
     u.last_modified_ms = d_.clock.WallMillis();
-    dry_run = body->value("DryRun", false);
+    dry_run = BoolField(*body, "DryRun");
+    publish = BoolField(*body, "Publish");
     if (dry_run) return u;
     if (auto st = d_.store.UpdateFunction(u, f->revision_id); !st) return st.error();
     return u;
@@ -382,7 +428,12 @@ asio::awaitable<http::Response> LambdaApi::UpdateFunctionCode(Ctx& c) {
   if (!updated) co_return LambdaErrorFrom(updated.error());
   if (dry_run) co_return Json(200, FunctionConfigurationJson(*updated, d_.account));  // not stored
   Remember(*updated);
-  d_.scheduler.Retire(updated->name);
+  d_.scheduler.RetireVersion(updated->name, "$LATEST");
+  if (publish) {
+    auto v = co_await Publish(*updated, nullptr);
+    if (!v) co_return LambdaErrorFrom(v.error());
+    co_return Json(200, FunctionConfigurationJson(*v, d_.account));
+  }
   co_return Json(200, FunctionConfigurationJson(*updated, d_.account));
 }
 
@@ -418,18 +469,18 @@ asio::awaitable<http::Response> LambdaApi::Invoke(Ctx& c) {
     }
     client_context = std::move(*decoded);
   }
-  auto f = co_await Load(c);
+  auto f = co_await LoadQualified(c, true);
   if (!f) co_return LambdaErrorFrom(f.error());
   if (type == "Event") co_return co_await InvokeEvent(c, *f, false);
   if (type == "DryRun") {
     http::Response r;
     r.status = 204;
-    r.Set("X-Amz-Executed-Version", f->version);
+    r.Set("X-Amz-Executed-Version", f->executed_version);
     co_return r;
   }
   InvokeRequest ir;
-  ir.invoked_arn = FunctionArn(d_.account, f->name, c.ref.qualifier);
-  ir.function = std::move(f.value());
+  ir.invoked_arn = f->invoked_arn;
+  ir.function = std::move(f->function);
   ir.payload = c.req.body.empty() ? std::string("{}") : std::move(c.req.body);
   ir.client_context = std::move(client_context);
   auto result = co_await d_.invoker.Invoke(std::move(ir));
@@ -479,8 +530,9 @@ asio::awaitable<http::Response> LambdaApi::FunctionLogsNative(Ctx& c) {
 }
 
 asio::awaitable<http::Response> LambdaApi::FunctionCodeNative(Ctx& c) {
-  auto f = co_await Load(c);
-  if (!f) co_return LambdaErrorFrom(f.error());
+  auto resolved = co_await LoadQualified(c, false);
+  if (!resolved) co_return LambdaErrorFrom(resolved.error());
+  const FunctionConfig* f = &resolved->function;
   auto zip = co_await RunBlocking(d_.blocking, [&] { return d_.code.ReadZip(f->code_sha256_hex); });
   if (!zip) co_return LambdaErrorFrom(zip.error());
   http::Response r;

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "api/function_json.h"
+#include "api/resolver.h"
 #include "api/routes.h"
 #include "api/validation.h"
 #include "common/time.h"
@@ -24,6 +25,7 @@ namespace alto {
 struct LambdaApiDeps {
   MetadataStore& store;
   FunctionCatalog& catalog;
+  FunctionResolver& resolver;
   CodeStore& code;
   Scheduler& scheduler;
   Invoker& invoker;
@@ -59,9 +61,14 @@ class LambdaApi {
   boost::asio::awaitable<http::Response> GetAccountSettings(Ctx& c);
   boost::asio::awaitable<http::Response> FunctionLogsNative(Ctx& c);
   boost::asio::awaitable<http::Response> FunctionCodeNative(Ctx& c);
+  // $LATEST only: a qualifier other than $LATEST is not found (operations without versions).
   boost::asio::awaitable<Result<FunctionConfig>> Load(Ctx& c);
+  // The {name} and Qualifier of the request resolved to a version (route: an alias's weighted
+  // choice, else its FunctionVersion). Sets c.ref.
+  boost::asio::awaitable<Result<ResolvedFunction>> LoadQualified(Ctx& c, bool route);
   // Asynchronous invocation and its configuration (async_api.cc).
-  boost::asio::awaitable<http::Response> InvokeEvent(Ctx& c, const FunctionConfig& f, bool legacy);
+  boost::asio::awaitable<http::Response> InvokeEvent(Ctx& c, const ResolvedFunction& r,
+                                                     bool legacy);
   boost::asio::awaitable<http::Response> PutEventInvokeConfig(Ctx& c, bool merge);
   boost::asio::awaitable<http::Response> GetEventInvokeConfig(Ctx& c, bool as_list);
   boost::asio::awaitable<http::Response> DeleteEventInvokeConfig(Ctx& c);
@@ -70,6 +77,15 @@ class LambdaApi {
   boost::asio::awaitable<http::Response> Metrics(Ctx& c);
   // Reserved concurrency (concurrency_api.cc).
   boost::asio::awaitable<http::Response> FunctionConcurrency(Ctx& c);
+  // Versions and aliases (versions_api.cc).
+  boost::asio::awaitable<http::Response> PublishVersion(Ctx& c);
+  boost::asio::awaitable<http::Response> ListVersions(Ctx& c);
+  boost::asio::awaitable<http::Response> DeleteVersion(Ctx& c, const ResolvedFunction& r);
+  boost::asio::awaitable<http::Response> AliasOp(Ctx& c);
+  boost::asio::awaitable<http::Response> ListAliases(Ctx& c);
+  // Publishes $LATEST as read (f) as a version: a new number, or the newest when unchanged.
+  boost::asio::awaitable<Result<FunctionConfig>> Publish(const FunctionConfig& latest,
+                                                         const std::string* description);
   // Makes sure the Alto queue behind a destination or dead-letter ARN exists.
   boost::asio::awaitable<Status> EnsureDestination(const std::string& arn, bool queue_only);
 

@@ -56,6 +56,15 @@ constexpr std::array kRoutes = {
           "GetFunctionConcurrency"},
     Route{"DELETE", "/2017-10-31/functions/{name}/concurrency", Op::kDeleteFunctionConcurrency,
           "DeleteFunctionConcurrency"},
+    Route{"POST", "/2015-03-31/functions/{name}/versions", Op::kPublishVersion, "PublishVersion"},
+    Route{"GET", "/2015-03-31/functions/{name}/versions", Op::kListVersionsByFunction,
+          "ListVersionsByFunction"},
+    Route{"POST", "/2015-03-31/functions/{name}/aliases", Op::kCreateAlias, "CreateAlias"},
+    Route{"GET", "/2015-03-31/functions/{name}/aliases", Op::kListAliases, "ListAliases"},
+    Route{"GET", "/2015-03-31/functions/{name}/aliases/{alias}", Op::kGetAlias, "GetAlias"},
+    Route{"PUT", "/2015-03-31/functions/{name}/aliases/{alias}", Op::kUpdateAlias, "UpdateAlias"},
+    Route{"DELETE", "/2015-03-31/functions/{name}/aliases/{alias}", Op::kDeleteAlias,
+          "DeleteAlias"},
 };
 
 std::vector<std::string_view> Split(std::string_view path) {
@@ -73,13 +82,15 @@ std::vector<std::string_view> Split(std::string_view path) {
   return out;
 }
 
-bool Matches(std::string_view pattern, const std::vector<std::string_view>& parts,
-             std::string* fn) {
+bool Matches(std::string_view pattern, const std::vector<std::string_view>& parts, std::string* fn,
+             std::string* alias) {
   auto want = Split(pattern);
   if (want.size() != parts.size()) return false;
   for (size_t i = 0; i < want.size(); ++i) {
     if (want[i] == "{name}") {
       *fn = PercentDecode(parts[i]);
+    } else if (want[i] == "{alias}") {
+      *alias = PercentDecode(parts[i]);
     } else if (want[i] != parts[i]) {
       return false;
     }
@@ -93,13 +104,13 @@ RouteResult MatchRoute(std::string_view method, std::string_view path) {
   auto parts = Split(path);
   RouteResult result;
   for (const auto& r : kRoutes) {
-    std::string fn;
-    if (!Matches(r.pattern, parts, &fn)) continue;
+    std::string fn, alias;
+    if (!Matches(r.pattern, parts, &fn, &alias)) continue;
     if (r.method != method) {
       result.miss = RouteMiss::kWrongMethod;
       continue;
     }
-    result.match = RouteMatch{r.op, std::move(fn)};
+    result.match = RouteMatch{r.op, std::move(fn), std::move(alias)};
     return result;
   }
   return result;

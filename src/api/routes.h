@@ -35,6 +35,13 @@ enum class Op {
   kPutFunctionConcurrency,
   kGetFunctionConcurrency,
   kDeleteFunctionConcurrency,
+  kPublishVersion,
+  kListVersionsByFunction,
+  kCreateAlias,
+  kListAliases,
+  kGetAlias,
+  kUpdateAlias,
+  kDeleteAlias,
 };
 
 struct RouteMatch {
@@ -42,6 +49,7 @@ struct RouteMatch {
   // The {name} path parameter, percent-decoded: a function (name, name:qualifier or ARN) or a
   // queue.
   std::string name;
+  std::string alias;  // the {alias} path parameter of alias operations
 };
 
 enum class RouteMiss { kNoPath, kWrongMethod };

@@ -4,6 +4,7 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
+#include "api/function_json.h"
 #include "invoke/async_invoker.h"
 #include "sandbox/runtimes.h"
 
@@ -81,7 +82,35 @@ Status ReadConfigFields(const json& body, FunctionConfig& f) {
         vars[k] = val.get<std::string>();
       }
     }
+    // Alto's extension Environment.Secrets: which Variables are secret. Absent, the variables
+    // that were secret stay secret (an SDK cannot send the field).
+    std::set<std::string> secrets;
+    if (auto sec = it->find("Secrets"); sec != it->end() && !sec->is_null()) {
+      if (!sec->is_array()) return Invalid("Environment.Secrets must be a list of variable names");
+      for (const auto& n : *sec) {
+        if (!n.is_string() || !vars.count(n.get<std::string>())) {
+          return Invalid("Environment.Secrets must name variables in Environment.Variables: " +
+                         n.dump());
+        }
+        secrets.insert(n.get<std::string>());
+      }
+    } else {
+      for (const auto& n : f.secret_names) {
+        if (vars.count(n)) secrets.insert(n);
+      }
+    }
+    // A secret sent back redacted (a get-then-update round trip) keeps its stored value.
+    for (const auto& n : secrets) {
+      if (vars[n] != kSecretRedacted) continue;
+      auto old = f.environment.find(n);
+      if (!f.secret_names.count(n) || old == f.environment.end()) {
+        return Invalid("Environment variable " + n +
+                       " holds the redaction marker, but no secret value is stored for it");
+      }
+      vars[n] = old->second;
+    }
     f.environment = std::move(vars);
+    f.secret_names = std::move(secrets);
   }
   if (auto it = body.find("EphemeralStorage"); it != body.end() && !it->is_null()) {
     if (!it->is_object() || !it->contains("Size") || !(*it)["Size"].is_number_integer()) {
@@ -176,8 +205,10 @@ Status ValidateEnvironment(const std::map<std::string, std::string>& env) {
     if (std::find(kReservedEnv.begin(), kReservedEnv.end(), k) != kReservedEnv.end()) {
       reserved += reserved.empty() ? k : ", " + k;
     }
-    total += k.size() + v.size();
   }
+  // Lambda measures the variables as the JSON text {"K":"V",...} (quotes, colons and commas
+  // included); the message gives the size only, so no value is echoed back.
+  if (!env.empty()) total = json(env).dump().size();
   if (!reserved.empty()) {
     return Invalid(
         "Lambda was unable to configure your environment variables because the environment "

@@ -65,7 +65,118 @@ std::optional<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
+std::string AliasPath(const std::string& name, const std::string& alias = {}) {
+  std::string p = FnPath(name) + "/aliases";
+  if (!alias.empty()) p += "/" + PercentEncode(alias);
+  return p;
+}
+
+void PrintAlias(const json& a) {
+  std::cout << a.value("Name", "") << " -> " << a.value("FunctionVersion", "");
+  if (a.contains("RoutingConfig")) {
+    const json weights = a["RoutingConfig"].value("AdditionalVersionWeights", json::object());
+    for (const auto& [v, w] : weights.items()) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.4g", w.get<double>() * 100.0);
+      std::cout << " (+ version " << v << " at " << buf << "%)";
+    }
+  }
+  std::cout << "\n";
+}
+
+int Publish(const ClientOptions& o, const std::string& name, const std::string& description,
+            std::string* version) {
+  json body = json::object();
+  if (!description.empty()) body["Description"] = description;
+  auto r = Call(o, "POST", FnPath(name) + "/versions", body.dump());
+  if (!r) return 1;
+  if (r->status != 201) return FailFrom(*r);
+  auto j = json::parse(r->body, nullptr, false);
+  *version = j.value("Version", "");
+  std::cout << "published " << name << " version " << *version << "\n";
+  return 0;
+}
+
+// Creates the alias at version, or updates it: with weight_percent >= 0 (and < 100) the alias
+// keeps its version and sends that share to `version` (a canary); otherwise it moves to it.
+int MoveAlias(const ClientOptions& o, const std::string& name, const std::string& alias,
+              const std::string& version, double weight_percent) {
+  auto got = Call(o, "GET", AliasPath(name, alias));
+  if (!got) return 1;
+  json body;
+  std::string method = "PUT", target = AliasPath(name, alias);
+  if (got->status == 404) {
+    method = "POST";
+    target = AliasPath(name);
+    body = {{"Name", alias}, {"FunctionVersion", version}};
+  } else if (got->status != 200) {
+    return FailFrom(*got);
+  } else {
+    auto current = json::parse(got->body, nullptr, false);
+    std::string primary = current.value("FunctionVersion", "");
+    if (weight_percent < 0 || weight_percent >= 100 || primary == version || primary == "$LATEST") {
+      body = {{"FunctionVersion", version}, {"RoutingConfig", json::object()}};
+    } else {
+      body = {
+          {"FunctionVersion", primary},
+          {"RoutingConfig", {{"AdditionalVersionWeights", {{version, weight_percent / 100.0}}}}}};
+    }
+  }
+  auto r = Call(o, method, target, body.dump());
+  if (!r) return 1;
+  if (r->status / 100 != 2) return FailFrom(*r);
+  std::cout << "alias ";
+  PrintAlias(json::parse(r->body, nullptr, false));
+  return 0;
+}
+
 }  // namespace
+
+int FnPublish(const ClientOptions& o, const std::string& name, const std::string& description) {
+  std::string version;
+  return Publish(o, name, description, &version);
+}
+
+int FnAlias(const ClientOptions& o, const std::string& name, const std::string& alias,
+            const std::string& version, const std::string& weight, const std::string& description) {
+  json routing = json::object();
+  if (!weight.empty()) {
+    auto eq = weight.find('=');
+    char* end = nullptr;
+    double w = eq == std::string::npos ? -1 : std::strtod(weight.c_str() + eq + 1, &end);
+    if (eq == std::string::npos || eq == 0 || end == weight.c_str() + eq + 1 || *end != '\0' ||
+        w < 0 || w > 1) {
+      return Fail("--weight takes VERSION=FRACTION with a fraction from 0 to 1, e.g. 2=0.1");
+    }
+    routing = {{"AdditionalVersionWeights", {{weight.substr(0, eq), w}}}};
+  }
+  json body = {{"FunctionVersion", version}, {"RoutingConfig", routing}};
+  if (!description.empty()) body["Description"] = description;
+  json create = body;
+  create["Name"] = alias;
+  auto r = Call(o, "POST", AliasPath(name), create.dump());
+  if (!r) return 1;
+  if (r->status == 409) r = Call(o, "PUT", AliasPath(name, alias), body.dump());
+  if (!r) return 1;
+  if (r->status / 100 != 2) return FailFrom(*r);
+  PrintAlias(json::parse(r->body, nullptr, false));
+  return 0;
+}
+
+int FnAliasList(const ClientOptions& o, const std::string& name) {
+  std::string marker;
+  do {
+    std::string target = AliasPath(name) + "?MaxItems=50";
+    if (!marker.empty()) target += "&Marker=" + PercentEncode(marker);
+    auto r = Call(o, "GET", target);
+    if (!r) return 1;
+    if (r->status != 200) return FailFrom(*r);
+    auto j = json::parse(r->body, nullptr, false);
+    for (const auto& a : j.value("Aliases", json::array())) PrintAlias(a);
+    marker = j.value("NextMarker", "");
+  } while (!marker.empty());
+  return 0;
+}
 
 int FnDeploy(const ClientOptions& o, const DeployArgs& a) {
   std::string zip;
@@ -86,25 +197,40 @@ int FnDeploy(const ClientOptions& o, const DeployArgs& a) {
   if (a.timeout_s) config["Timeout"] = a.timeout_s;
   if (!a.description.empty()) config["Description"] = a.description;
   if (!a.network.empty()) config["NetworkMode"] = a.network;
-  if (!a.env.empty()) {
+  if (!a.env.empty() || !a.secrets.empty()) {
     json vars = json::object();
-    for (const auto& kv : a.env) {
-      auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0)
-        return Fail("--env takes KEY=VALUE, got '" + kv + "'");
-      vars[kv.substr(0, eq)] = kv.substr(eq + 1);
+    json secret_names = json::array();
+    for (const auto* list : {&a.env, &a.secrets}) {
+      for (const auto& kv : *list) {
+        auto eq = kv.find('=');
+        // Never echo a --secret argument: it holds the value.
+        if (eq == std::string::npos || eq == 0) {
+          return Fail(list == &a.env ? "--env takes KEY=VALUE, got '" + kv + "'"
+                                     : std::string("--secret takes KEY=VALUE"));
+        }
+        vars[kv.substr(0, eq)] = kv.substr(eq + 1);
+        if (list == &a.secrets) secret_names.push_back(kv.substr(0, eq));
+      }
     }
     config["Environment"] = {{"Variables", vars}};
+    if (!secret_names.empty()) config["Environment"]["Secrets"] = secret_names;
   }
+  if (!a.alias.empty() && !a.publish) return Fail("--alias needs --publish");
+  if (a.weight_percent >= 0 && a.alias.empty()) return Fail("--weight needs --alias");
+  if (a.weight_percent > 100) return Fail("--weight is a percentage between 0 and 100");
   std::string zip_b64 = Base64Encode(zip);
 
   json create = config;
   create["FunctionName"] = a.name;
   create["Role"] = a.role;
   create["Code"] = {{"ZipFile", zip_b64}};
-  auto r = Call(o, "POST", "/2015-03-31/functions", create.dump());
+  // An existing function is updated (then --runtime and --handler may be left out).
+  auto exists = Call(o, "GET", FnPath(a.name) + "/configuration");
+  if (!exists) return 1;
+  std::optional<http::Response> r = exists;
+  if (exists->status != 200) r = Call(o, "POST", "/2015-03-31/functions", create.dump());
   if (!r) return 1;
-  if (r->status == 409) {
+  if (r->status == 200 || r->status == 409) {
     // Exists: update the code, then whatever configuration was given.
     auto rc = Call(o, "PUT", FnPath(a.name) + "/code", json{{"ZipFile", zip_b64}}.dump());
     if (!rc) return 1;
@@ -123,7 +249,11 @@ int FnDeploy(const ClientOptions& o, const DeployArgs& a) {
   std::cout << "deployed " << j.value("FunctionName", a.name) << " (" << j.value("Runtime", "")
             << ", " << j.value("CodeSize", 0) << " bytes, sha256 " << j.value("CodeSha256", "")
             << ")\n";
-  return 0;
+  if (!a.publish) return 0;
+  std::string version;
+  if (int rc = Publish(o, a.name, a.description, &version); rc != 0) return rc;
+  if (a.alias.empty()) return 0;
+  return MoveAlias(o, a.name, a.alias, version, a.weight_percent);
 }
 
 int FnInvoke(const ClientOptions& o, const std::string& name, const std::string& payload_arg,

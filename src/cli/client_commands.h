@@ -18,8 +18,12 @@ struct DeployArgs {
   int memory_mb = 0;  // 0: leave as is / default
   int timeout_s = 0;
   std::string description;
-  std::string network;           // NetworkMode (Alto extension): default | none; empty: leave as is
-  std::vector<std::string> env;  // K=V
+  std::string network;  // NetworkMode (Alto extension): default | none; empty: leave as is
+  std::vector<std::string> env;      // K=V
+  std::vector<std::string> secrets;  // K=V, stored encrypted and never shown
+  bool publish = false;              // publish a version after deploying
+  std::string alias;                 // with publish: move (or canary) this alias to the version
+  double weight_percent = -1;        // with alias: send this % to the new version (canary)
   std::string role = "arn:aws:iam::000000000000:role/alto";
 };
 
@@ -35,5 +39,10 @@ int FnList(const ClientOptions& o);
 int FnGet(const ClientOptions& o, const std::string& name);
 int FnRemove(const ClientOptions& o, const std::string& name);
 int FnLogs(const ClientOptions& o, const std::string& name, int limit);
+int FnPublish(const ClientOptions& o, const std::string& name, const std::string& description);
+// Creates or updates an alias. weight: "V=0.1" (an additional version and its fraction) or empty.
+int FnAlias(const ClientOptions& o, const std::string& name, const std::string& alias,
+            const std::string& version, const std::string& weight, const std::string& description);
+int FnAliasList(const ClientOptions& o, const std::string& name);
 
 }  // namespace alto::cli

@@ -84,7 +84,9 @@ void AsyncInvoker::Stop() {
 void AsyncInvoker::Wake() { wake_.cancel(); }
 
 asio::awaitable<Result<std::string>> AsyncInvoker::Enqueue(const std::string& function,
-                                                           std::string payload, int hop) {
+                                                           std::string payload, int hop,
+                                                           std::string qualifier,
+                                                           std::string version) {
   // Group commit: join the batch being collected; one flusher commits batches back to back.
   // (The event is built in place in the batch: GCC 12 mishandles a non-trivial local that lives
   // across this loop's co_await.)
@@ -95,6 +97,8 @@ asio::awaitable<Result<std::string>> AsyncInvoker::Enqueue(const std::string& fu
     AsyncEvent& e = batch->events.emplace_back();
     e.request_id = NewUuid();
     e.function = function;
+    e.qualifier = std::move(qualifier);
+    e.version = std::move(version);
     e.payload = std::move(payload);
     e.enqueued_ms = clock_.WallMillis();
     e.next_attempt_ms = e.enqueued_ms;
@@ -176,7 +180,7 @@ std::string AsyncInvoker::Record(const AsyncEvent& e, const std::string& conditi
     auto j = json::parse(text, nullptr, false);
     return j.is_discarded() ? json(text) : j;
   };
-  json response_context = {{"statusCode", 200}, {"executedVersion", "$LATEST"}};
+  json response_context = {{"statusCode", 200}, {"executedVersion", e.version}};
   if (function_error) response_context["functionError"] = "Unhandled";
   json record = {{"version", "1.0"},
                  {"timestamp", FormatIsoMillis(clock_.WallMillis())},
@@ -278,10 +282,11 @@ asio::awaitable<void> AsyncInvoker::Deliver(AsyncEvent e) {
   } slot{this, e.id, e.function};
   auto& c = counters_[e.function];
 
-  auto fn = co_await catalog_.Get(e.function);
+  // The version chosen at enqueue; a deleted version (or function) discards its events.
+  auto fn = co_await catalog_.GetVersion(e.function, e.version);
   if (!fn) {
     if (fn.error().code == Errc::kNotFound) {
-      // The function was deleted: Lambda discards its pending events.
+      // The function (or the version) was deleted: Lambda discards its pending events.
       ++c.discarded;
       co_await RunBlocking(blocking_, [&] { return store_.Finish(e.id, {}); });
     } else {
@@ -297,7 +302,8 @@ asio::awaitable<void> AsyncInvoker::Deliver(AsyncEvent e) {
   if (stored_config) config = *stored_config;
   RetryPolicy policy{config.max_retry_attempts, int64_t{config.max_event_age_s} * 1000,
                      options_.retry_time_scale};
-  const std::string arn = FunctionArn(account_, e.function, "$LATEST");
+  const std::string arn =
+      FunctionArn(account_, e.function, e.qualifier.empty() ? e.version : e.qualifier);
   const std::string dlq = fn->dead_letter_arn;
 
   if (e.hop >= kMaxRecursionHops) {
@@ -321,7 +327,7 @@ asio::awaitable<void> AsyncInvoker::Deliver(AsyncEvent e) {
   InvokeRequest req;
   req.function = *fn;
   req.payload = e.payload;
-  req.invoked_arn = FunctionArn(account_, e.function);
+  req.invoked_arn = FunctionArn(account_, e.function, e.qualifier);
   req.hop = e.hop;
   req.request_id = e.request_id;
   auto result = co_await invoker_.Invoke(std::move(req));

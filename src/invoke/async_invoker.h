@@ -63,9 +63,12 @@ class AsyncInvoker {
                AccountInfo account, AsyncOptions options);
   void Start();
   void Stop();
-  // Durable before it returns; returns the event's request id.
+  // Durable before it returns; returns the event's request id. qualifier is what the caller
+  // invoked, version what runs (an alias's weighted choice is made once, here, by the caller).
   boost::asio::awaitable<Result<std::string>> Enqueue(const std::string& function,
-                                                      std::string payload, int hop);
+                                                      std::string payload, int hop,
+                                                      std::string qualifier = {},
+                                                      std::string version = "$LATEST");
   boost::asio::awaitable<Result<AsyncFunctionStats>> Stats(const std::string& function);
   const std::map<std::string, AsyncCounters>& counters() const { return counters_; }
   size_t in_flight() const { return in_flight_total_; }

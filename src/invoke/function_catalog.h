@@ -1,7 +1,7 @@
-// Function configurations by name, in front of the metadata store, so that invocations (sync and
-// async) never touch SQLite once a function is known. Every write of a function goes through the
-// API on the one I/O thread, which keeps the cache exact on a single node; a counter of writes
-// stops a read that raced a write from caching the older value.
+// Function configurations (every version) and aliases, in front of the metadata store, so that
+// invocations (sync and async) never touch SQLite once a function is known. Every write goes
+// through the API on the one I/O thread, which keeps the cache exact on a single node; a counter
+// of writes stops a read that raced a write from caching the older value.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -18,15 +18,26 @@ class FunctionCatalog {
  public:
   FunctionCatalog(MetadataStore& store, boost::asio::thread_pool& blocking)
       : store_(store), blocking_(blocking) {}
-  // kNotFound when the function does not exist.
+  // $LATEST; kNotFound when the function does not exist.
   boost::asio::awaitable<Result<FunctionConfig>> Get(std::string name);
+  // $LATEST or a published version. A version carries the function's current reserved
+  // concurrency (a per-function setting kept on $LATEST).
+  boost::asio::awaitable<Result<FunctionConfig>> GetVersion(std::string name, std::string version);
+  boost::asio::awaitable<Result<AliasConfig>> GetAlias(std::string function, std::string alias);
   void Remember(const FunctionConfig& f);
+  void RememberAlias(const AliasConfig& a);
+  void ForgetVersion(const std::string& name, const std::string& version);
+  void ForgetAlias(const std::string& function, const std::string& alias);
+  // The function and all its versions and aliases.
   void Forget(const std::string& name);
 
  private:
+  static std::string Key(const std::string& name, const std::string& q) { return name + ":" + q; }
+
   MetadataStore& store_;
   boost::asio::thread_pool& blocking_;
-  std::unordered_map<std::string, FunctionConfig> cache_;
+  std::unordered_map<std::string, FunctionConfig> cache_;  // name:version
+  std::unordered_map<std::string, AliasConfig> aliases_;   // function:alias
   uint64_t writes_ = 0;
 };
 

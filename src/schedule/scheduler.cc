@@ -16,15 +16,18 @@ namespace asio = boost::asio;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
-std::string KeyOf(const FunctionConfig& f) { return f.name + "@" + f.revision_id; }
+// A version's sandboxes are distinct from $LATEST's (they see another AWS_LAMBDA_FUNCTION_VERSION).
+std::string KeyOf(const FunctionConfig& f) {
+  return f.name + "@" + f.version + "@" + f.revision_id;
+}
 
-std::string LogStreamName() {
+std::string LogStreamName(const std::string& version) {
   time_t now = time(nullptr);
   struct tm tm {};
   gmtime_r(&now, &tm);
   char date[16];
   strftime(date, sizeof date, "%Y/%m/%d", &tm);
-  return std::string(date) + "/[$LATEST]" + RandomHex(16);
+  return std::string(date) + "/[" + version + "]" + RandomHex(16);
 }
 }  // namespace
 
@@ -89,6 +92,7 @@ asio::awaitable<Result<Lease>> Scheduler::Acquire(const FunctionConfig& f) {
 asio::awaitable<Result<Lease>> Scheduler::AcquireSandbox(const FunctionConfig& f) {
   const std::string key = KeyOf(f);
   retired_functions_.erase(f.name);
+  retired_functions_.erase(f.name + "@" + f.version);
   auto& pool = idle_[key];
   while (!pool.empty()) {
     std::vector<SteadyTime> times;
@@ -123,6 +127,7 @@ asio::awaitable<Result<Lease>> Scheduler::AcquireSandbox(const FunctionConfig& f
   lease->memory_mb = f.memory_mb;
   lease->key = key;
   lease->function_name = f.name;
+  lease->function_version = f.version;
   lease->sandbox = std::move(sandbox);
   Sandbox* sb = lease->sandbox.get();
   SessionOptions so;
@@ -160,7 +165,7 @@ SandboxSpec Scheduler::SpecFor(const FunctionConfig& f) const {
   spec.env.push_back("AWS_LAMBDA_FUNCTION_VERSION=" + f.version);
   spec.env.push_back("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(f.memory_mb));
   spec.env.push_back("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + f.name);
-  spec.env.push_back("AWS_LAMBDA_LOG_STREAM_NAME=" + LogStreamName());
+  spec.env.push_back("AWS_LAMBDA_LOG_STREAM_NAME=" + LogStreamName(f.version));
   spec.env.push_back("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand");
   spec.env.push_back("AWS_REGION=" + options_.region);
   spec.env.push_back("AWS_DEFAULT_REGION=" + options_.region);
@@ -244,7 +249,8 @@ void Scheduler::Release(Lease lease, bool reusable) {
   lease->cold = false;
   limits_.Release(lease->function_name);
   if (!reusable || stopped_ || !lease->session->alive() ||
-      retired_functions_.count(lease->function_name)) {
+      retired_functions_.count(lease->function_name) ||
+      retired_functions_.count(lease->function_name + "@" + lease->function_version)) {
     Destroy(std::move(lease));
     return;
   }
@@ -252,10 +258,17 @@ void Scheduler::Release(Lease lease, bool reusable) {
   idle_[lease->key].push_back(std::move(lease));
 }
 
-void Scheduler::Retire(const std::string& function_name) {
-  retired_functions_.insert(function_name);
+void Scheduler::Retire(const std::string& function_name) { RetireKeys(function_name, ""); }
+
+void Scheduler::RetireVersion(const std::string& function_name, const std::string& version) {
+  RetireKeys(function_name, version);
+}
+
+void Scheduler::RetireKeys(const std::string& function_name, const std::string& version) {
+  const std::string scope = version.empty() ? function_name : function_name + "@" + version;
+  retired_functions_.insert(scope);
   for (auto it = idle_.begin(); it != idle_.end();) {
-    if (it->first.starts_with(function_name + "@")) {
+    if (it->first.starts_with(scope + "@")) {
       for (auto& l : it->second) Destroy(std::move(l));
       it = idle_.erase(it);
     } else {

@@ -46,8 +46,9 @@ struct StemCounters {
 };
 
 struct Instance {
-  std::string key;  // function name @ revision
+  std::string key;  // function name @ version @ revision
   std::string function_name;
+  std::string function_version;
   std::unique_ptr<Sandbox> sandbox;
   std::shared_ptr<RuntimeSession> session;
   std::chrono::steady_clock::time_point last_used;
@@ -68,6 +69,8 @@ class Scheduler {
   void Release(Lease lease, bool reusable);
   // The function changed or was deleted: none of its sandboxes is reused.
   void Retire(const std::string& function_name);
+  // Only one version's sandboxes ($LATEST changed, or a version was deleted).
+  void RetireVersion(const std::string& function_name, const std::string& version);
   // Destroys every idle sandbox and stops the reaper.
   void Shutdown();
 
@@ -91,6 +94,7 @@ class Scheduler {
   boost::asio::awaitable<void> StartStem(std::string runtime);
   int StemTarget(const std::string& runtime);
   void Destroy(Lease lease);
+  void RetireKeys(const std::string& function_name, const std::string& version);
   // Frees memory for a new sandbox by destroying least recently used idle ones.
   bool Admit(int memory_mb);
 
@@ -101,7 +105,8 @@ class Scheduler {
   SchedulerOptions options_;
   boost::asio::steady_timer reap_timer_;
   std::unordered_map<std::string, std::vector<Lease>> idle_;
-  std::unordered_set<std::string> retired_functions_;  // cleared when a new revision is acquired
+  // Function names and name@version scopes; cleared when a new revision is acquired.
+  std::unordered_set<std::string> retired_functions_;
   ConcurrencyLimits limits_;                           // one slot per lease serving or starting
   std::unordered_map<std::string, std::vector<std::unique_ptr<Sandbox>>> stems_;  // by runtime
   std::unordered_map<std::string, int> stems_starting_;

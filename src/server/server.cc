@@ -10,6 +10,7 @@
 
 #include "api/errors.h"
 #include "api/lambda_api.h"
+#include "api/resolver.h"
 #include "api/validation.h"
 #include "common/encoding.h"
 #include "common/time.h"
@@ -73,7 +74,13 @@ int RunServer(const ServerConfig& cfg) {
                   cfg.runtimes_dir.string());
     return 1;
   }
-  auto store = OpenSqliteStore((cfg.data_dir / "alto.db").string());
+  // Secret environment values are sealed with this key: created 0600 on the first start.
+  auto secrets = SecretBox::LoadOrCreate(cfg.data_dir / "secret.key");
+  if (!secrets) {
+    spdlog::error("secret key: {}", secrets.error().message);
+    return 1;
+  }
+  auto store = OpenSqliteStore((cfg.data_dir / "alto.db").string(), *secrets);
   if (!store) {
     spdlog::error("store: {}", store.error().message);
     return 1;
@@ -128,8 +135,9 @@ int RunServer(const ServerConfig& cfg) {
   ao.retry_time_scale = cfg.async_retry_scale;
   AsyncInvoker async(io.get_executor(), blocking, **async_store, catalog, invoker, clock, account,
                      ao);
-  LambdaApi api(LambdaApiDeps{**store, catalog, code, scheduler, invoker, **async_store, async,
-                              logs, invocation_metrics, blocking, clock, account});
+  FunctionResolver resolver(catalog, account);
+  LambdaApi api(LambdaApiDeps{**store, catalog, resolver, code, scheduler, invoker, **async_store,
+                              async, logs, invocation_metrics, blocking, clock, account});
 
   http::ServerOptions ho;
   ho.body_limit = kMaxCreateRequestBytes + 1024;

@@ -19,6 +19,8 @@ struct AsyncEvent {
   int64_t id = 0;  // assigned by the store
   std::string request_id;
   std::string function;
+  std::string qualifier;            // as invoked (alias, version or empty): the invoked ARN's
+  std::string version = "$LATEST";  // the version that runs, chosen once at enqueue
   std::string payload;
   int64_t enqueued_ms = 0;
   int64_t next_attempt_ms = 0;

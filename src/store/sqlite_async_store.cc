@@ -9,28 +9,11 @@ namespace {
 
 using sqlite::Stmt;
 
-// A transaction that rolls back unless committed.
-class Tx {
- public:
-  explicit Tx(sqlite3* db) : db_(db) { ok_ = sqlite::Exec(db_, "BEGIN IMMEDIATE").ok(); }
-  ~Tx() {
-    if (ok_ && !done_) (void)sqlite::Exec(db_, "ROLLBACK");
-  }
-  bool ok() const { return ok_; }
-  Status Commit() {
-    done_ = true;
-    return sqlite::Exec(db_, "COMMIT");
-  }
-
- private:
-  sqlite3* db_;
-  bool ok_ = false;
-  bool done_ = false;
-};
+using sqlite::Tx;
 
 constexpr const char* kEventColumns =
     "id, request_id, function, payload, enqueued_ms, next_attempt_ms, retries_used, invoke_count, "
-    "hop";
+    "hop, qualifier, version";
 
 AsyncEvent EventFromRow(Stmt& s) {
   AsyncEvent e;
@@ -43,6 +26,9 @@ AsyncEvent EventFromRow(Stmt& s) {
   e.retries_used = static_cast<int>(s.Int(6));
   e.invoke_count = static_cast<int>(s.Int(7));
   e.hop = static_cast<int>(s.Int(8));
+  e.qualifier = s.Text(9);
+  e.version = s.Text(10);
+  if (e.version.empty()) e.version = "$LATEST";
   return e;
 }
 
@@ -52,6 +38,18 @@ class SqliteAsyncStore final : public AsyncStore {
   ~SqliteAsyncStore() override { sqlite3_close_v2(db_); }
 
   Status Init() {
+    if (auto st = CreateTables(); !st) return st;
+    // Databases from before versions: add the invoked qualifier and the version that runs.
+    for (const char* column : {"qualifier", "version"}) {
+      std::string sql = std::string("ALTER TABLE async_events ADD COLUMN ") + column +
+                        " TEXT NOT NULL DEFAULT ''";
+      auto st = sqlite::Exec(db_, sql.c_str());
+      if (!st && st.error().message.find("duplicate column") == std::string::npos) return st;
+    }
+    return {};
+  }
+
+  Status CreateTables() {
     return sqlite::Exec(
         db_,
         "CREATE TABLE IF NOT EXISTS async_events ("
@@ -272,7 +270,7 @@ class SqliteAsyncStore final : public AsyncStore {
   Status InsertEvent(AsyncEvent& e) {
     Stmt s(db_,
            "INSERT INTO async_events(request_id, function, payload, enqueued_ms, next_attempt_ms,"
-           " retries_used, invoke_count, hop) VALUES(?,?,?,?,?,?,?,?)");
+           " retries_used, invoke_count, hop, qualifier, version) VALUES(?,?,?,?,?,?,?,?,?,?)");
     s.Bind(1, e.request_id);
     s.Bind(2, e.function);
     s.BindBlob(3, e.payload);
@@ -281,6 +279,8 @@ class SqliteAsyncStore final : public AsyncStore {
     s.Bind(6, int64_t{e.retries_used});
     s.Bind(7, int64_t{e.invoke_count});
     s.Bind(8, int64_t{e.hop});
+    s.Bind(9, e.qualifier);
+    s.Bind(10, e.version);
     if (s.Step() != SQLITE_DONE) return DbError("insert event");
     e.id = sqlite3_last_insert_rowid(db_);
     return {};

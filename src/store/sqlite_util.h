@@ -56,6 +56,27 @@ inline Error DbError(sqlite3* db, const char* what) {
   return MakeError(Errc::kInternal, std::string("sqlite ") + what + ": " + sqlite3_errmsg(db));
 }
 
+// A transaction that rolls back unless committed.
+class Tx {
+ public:
+  explicit Tx(sqlite3* db) : db_(db) { ok_ = Exec(db_, "BEGIN IMMEDIATE").ok(); }
+  ~Tx() {
+    if (ok_ && !done_) (void)Exec(db_, "ROLLBACK");
+  }
+  Tx(const Tx&) = delete;
+  Tx& operator=(const Tx&) = delete;
+  bool ok() const { return ok_; }
+  Status Commit() {
+    done_ = true;
+    return Exec(db_, "COMMIT");
+  }
+
+ private:
+  sqlite3* db_;
+  bool ok_ = false;
+  bool done_ = false;
+};
+
 // Opens path in WAL mode with synchronous=FULL (durable at commit).
 inline Result<sqlite3*> Open(const std::string& path) {
   sqlite3* db = nullptr;

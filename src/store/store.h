@@ -9,6 +9,7 @@
 
 #include "common/result.h"
 #include "store/function.h"
+#include "store/secret_box.h"
 
 namespace alto {
 
@@ -19,17 +20,41 @@ class MetadataStore {
   virtual Status CreateFunction(const FunctionConfig& f) = 0;
   // Replaces $LATEST if its revision still equals expected_revision (kConflict otherwise).
   virtual Status UpdateFunction(const FunctionConfig& f, std::string_view expected_revision) = 0;
-  virtual Result<FunctionConfig> GetFunction(std::string_view name) = 0;
+  virtual Result<FunctionConfig> GetFunction(std::string_view name) = 0;  // $LATEST
+  // $LATEST or a published version; kNotFound when absent.
+  virtual Result<FunctionConfig> GetFunctionVersion(std::string_view name,
+                                                    std::string_view version) = 0;
   // Functions ordered by name, strictly after `after` (empty: from the start).
   virtual Result<std::vector<FunctionConfig>> ListFunctions(std::string_view after,
                                                             size_t limit) = 0;
+  // Deletes the function with all its versions and aliases.
   virtual Status DeleteFunction(std::string_view name) = 0;
+
+  // Publishes `snapshot` (a copy of $LATEST whose revision was latest_revision) as the next
+  // version number, atomically: kConflict if $LATEST changed since. Returns the newest existing
+  // version instead when it has the same code and configuration (Lambda's rule).
+  virtual Result<FunctionConfig> PublishVersion(const FunctionConfig& snapshot,
+                                                std::string_view latest_revision) = 0;
+  // $LATEST first, then published versions in ascending number.
+  virtual Result<std::vector<FunctionConfig>> ListVersions(std::string_view name) = 0;
+  // kConflict when an alias points to the version (either of its two).
+  virtual Status DeleteVersion(std::string_view name, std::string_view version) = 0;
+
+  // create: kConflict if it exists. Otherwise replaces it if its revision is expected_revision
+  // (kNotFound when gone, kPreconditionFailed when changed).
+  virtual Status PutAlias(const AliasConfig& alias, bool create,
+                          std::string_view expected_revision) = 0;
+  virtual Result<AliasConfig> GetAlias(std::string_view function, std::string_view alias) = 0;
+  virtual Result<std::vector<AliasConfig>> ListAliases(std::string_view function) = 0;  // by name
+  virtual Status DeleteAlias(std::string_view function, std::string_view alias) = 0;
   // Every code digest still referenced, for garbage collection of the code store.
   virtual Result<std::vector<std::string>> ReferencedCode() = 0;
 };
 
 // Opens (creating if needed) the SQLite database at path in WAL mode with synchronous=FULL:
-// a deployed function is on disk before the API answers.
-Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(const std::string& path);
+// a deployed function is on disk before the API answers. Secret environment values are sealed
+// with `secrets`; without it, storing a function that has secrets fails.
+Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(
+    const std::string& path, std::shared_ptr<const SecretBox> secrets = nullptr);
 
 }  // namespace alto
