@@ -8,6 +8,7 @@
 
 #include "api/function_json.h"
 #include "api/routes.h"
+#include "api/url_gateway.h"
 #include "api/validation.h"
 #include "common/time.h"
 #include "http/message.h"
@@ -41,6 +42,8 @@ class LambdaApi {
   boost::asio::awaitable<http::Response> Handle(http::Request req);
   // Stop admitting new invocations (draining): they get 503.
   void StopAdmitting() { admitting_ = false; }
+  // Function URL configs (function_url_api.cc); without them the URL operations answer 404.
+  void AttachUrls(UrlCatalog* urls) { urls_ = urls; }
 
  private:
   struct Ctx {  // one request on its way through an operation
@@ -69,6 +72,8 @@ class LambdaApi {
   boost::asio::awaitable<http::Response> Metrics(Ctx& c);
   // Reserved concurrency (concurrency_api.cc).
   boost::asio::awaitable<http::Response> FunctionConcurrency(Ctx& c);
+  // Create/Get/Update/Delete/ListFunctionUrlConfig(s) (function_url_api.cc).
+  boost::asio::awaitable<http::Response> FunctionUrlConfigOp(Ctx& c);
   // Makes sure the Alto queue behind a destination or dead-letter ARN exists.
   boost::asio::awaitable<Status> EnsureDestination(const std::string& arn, bool queue_only);
 
@@ -77,6 +82,7 @@ class LambdaApi {
 
   LambdaApiDeps d_;
   bool admitting_ = true;
+  UrlCatalog* urls_ = nullptr;
 };
 
 }  // namespace alto

@@ -56,6 +56,16 @@ constexpr std::array kRoutes = {
           "GetFunctionConcurrency"},
     Route{"DELETE", "/2017-10-31/functions/{name}/concurrency", Op::kDeleteFunctionConcurrency,
           "DeleteFunctionConcurrency"},
+    Route{"POST", "/2021-10-31/functions/{name}/url", Op::kCreateFunctionUrlConfig,
+          "CreateFunctionUrlConfig"},
+    Route{"GET", "/2021-10-31/functions/{name}/url", Op::kGetFunctionUrlConfig,
+          "GetFunctionUrlConfig"},
+    Route{"PUT", "/2021-10-31/functions/{name}/url", Op::kUpdateFunctionUrlConfig,
+          "UpdateFunctionUrlConfig"},
+    Route{"DELETE", "/2021-10-31/functions/{name}/url", Op::kDeleteFunctionUrlConfig,
+          "DeleteFunctionUrlConfig"},
+    Route{"GET", "/2021-10-31/functions/{name}/urls", Op::kListFunctionUrlConfigs,
+          "ListFunctionUrlConfigs"},
 };
 
 std::vector<std::string_view> Split(std::string_view path) {

@@ -35,4 +35,13 @@ int FnGet(const ClientOptions& o, const std::string& name);
 int FnRemove(const ClientOptions& o, const std::string& name);
 int FnLogs(const ClientOptions& o, const std::string& name, int limit);
 
+struct UrlArgs {
+  std::string name;
+  std::string qualifier;  // an alias; empty for the function itself
+  bool create = false;    // create the URL config (AuthType NONE) when there is none
+  std::vector<std::string> cors_origins;  // with --create: the URL's Cors.AllowOrigins
+};
+// `alto fn url NAME [--create] [--cors-origin O]...`: prints the function's URL.
+int FnUrl(const ClientOptions& o, const UrlArgs& a);
+
 }  // namespace alto::cli
