@@ -146,6 +146,7 @@ asio::awaitable<http::Response> UrlGateway::Handle(http::Request req) {
   if (t.raw_path.empty()) t.raw_path = "/";
 
   http::Response res;
+  bool preflight = false;
   if (!t.config) {
     res = UrlError(404, "ResourceNotFoundException", "Function URL not found");
   } else if (t.config->auth_type != "NONE") {
@@ -153,6 +154,7 @@ asio::awaitable<http::Response> UrlGateway::Handle(http::Request req) {
     // unsigned requests through.
     res = UrlError(403, "AccessDeniedException", "Forbidden");
   } else if (IsCorsPreflight(t.config->cors, req)) {
+    preflight = true;
     res = CorsPreflightResponse(t.config->cors, req);
   } else if (!admitting_) {
     res = UrlError(503, "ServiceException", "The server is shutting down");
@@ -210,7 +212,7 @@ asio::awaitable<http::Response> UrlGateway::Handle(http::Request req) {
       }
     }
   }
-  if (t.config) AddCorsHeaders(t.config->cors, req, res);
+  if (t.config && !preflight) AddCorsHeaders(t.config->cors, req, res);
   res.Set("x-amzn-RequestId", request_id);
   co_return res;
 }
