@@ -15,10 +15,16 @@ namespace alto {
 
 namespace asio = boost::asio;
 
-Status UrlCatalog::Load() {
+Status UrlCatalog::Load(const std::function<bool(const std::string&)>& function_exists) {
   auto all = store_.ListAll();
   if (!all) return all.error();
-  for (auto& u : *all) Put(std::make_shared<const FunctionUrlConfig>(std::move(u)));
+  for (auto& u : *all) {
+    if (!function_exists(u.function)) {
+      if (auto st = store_.DeleteAll(u.function); !st) return st;
+      continue;
+    }
+    Put(std::make_shared<const FunctionUrlConfig>(std::move(u)));
+  }
   return {};
 }
 

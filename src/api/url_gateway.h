@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -26,8 +27,9 @@ class UrlCatalog {
   using Ptr = std::shared_ptr<const FunctionUrlConfig>;
   UrlCatalog(FunctionUrlStore& store, boost::asio::thread_pool& blocking)
       : store_(store), blocking_(blocking) {}
-  // Reads every config; called once at startup, before serving.
-  Status Load();
+  // Reads every config; called once at startup, before serving. Drops the configs of functions
+  // that no longer exist (a crash between DeleteFunction's two deletes leaves such orphans).
+  Status Load(const std::function<bool(const std::string&)>& function_exists);
   Ptr ById(const std::string& url_id) const;
   Ptr For(const std::string& function, const std::string& qualifier) const;
   std::vector<Ptr> ListFor(const std::string& function) const;

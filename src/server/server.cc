@@ -122,7 +122,12 @@ int RunServer(const ServerConfig& cfg) {
   LambdaApi api(LambdaApiDeps{**store, catalog, code, scheduler, invoker, **async_store, async,
                               logs, blocking, clock, account});
   UrlCatalog urls(**url_store, blocking);
-  if (auto st = urls.Load(); !st) {
+  // Blocking reads before serving starts: the I/O thread is not running yet.
+  if (auto st = urls.Load([&](const std::string& fn) {
+        auto f = (*store)->GetFunction(fn);
+        return f.ok() || f.error().code != Errc::kNotFound;
+      });
+      !st) {
     spdlog::error("function urls: {}", st.error().message);
     return 1;
   }

@@ -49,6 +49,25 @@ def handler(event, context):
     return {"statusCode": 404, "body": "no route " + path}
 '''
 
+# A custom runtime that answers with the Runtime API's streaming protocol, as Lambda's Node.js
+# runtime does for RESPONSE_STREAM URLs: a chunked POST with the streaming mode header, the HTTP
+# integration JSON prelude, 8 NUL bytes, then the body.
+STREAMING_BOOTSTRAP = r"""#!/bin/bash
+API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+while true; do
+  curl -sS -D /tmp/h -o /tmp/ev "$API/invocation/next" || exit 1
+  ID=$(grep -i '^lambda-runtime-aws-request-id:' /tmp/h | cut -d' ' -f2 | tr -d '\r')
+  { printf '{"statusCode":201,"headers":{"content-type":"text/plain"},"cookies":["s=1"]}'
+    printf '\0\0\0\0\0\0\0\0'
+    printf 'part1 '
+    printf 'part2'; } |
+    curl -sS -X POST -H 'Lambda-Runtime-Function-Response-Mode: streaming' \
+      -H 'Transfer-Encoding: chunked' \
+      -H 'Content-Type: application/vnd.awslambda.http-integration-response' \
+      --data-binary @- "$API/invocation/$ID/response" >/dev/null || exit 1
+done
+"""
+
 URL_RE = re.compile(r"^http://([a-z0-9]{32})\.lambda-url\.us-east-1\.localhost:(\d+)/$")
 
 
@@ -351,6 +370,31 @@ class FunctionUrlConfigTest(AltoTestCase):
             second.stop()
             self.server.start()  # tearDownClass stops it again
             type(self).lam = self.server.client()  # it listens on a new port
+
+    def test_throttled_is_429(self):
+        name = self.make_function()
+        self.lam.create_function_url_config(FunctionName=name, AuthType="NONE")
+        self.lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+        status, headers, body = self.server.request("GET", "/url/%s/plain-object" % name)
+        self.assertEqual(status, 429, body)
+        self.lam.delete_function_concurrency(FunctionName=name)
+        status, _, body = self.server.request("GET", "/url/%s/plain-object" % name)
+        self.assertEqual(status, 200, body)
+
+    def test_response_stream_framing(self):
+        if not shutil.which("curl") or not os.path.exists("/bin/bash"):
+            self.skipTest("needs bash and curl for the streaming bootstrap")
+        name = self.unique("urlstream")
+        self.lam.create_function(FunctionName=name, Runtime="provided.al2023", Handler="bootstrap", Role=ROLE,
+                                 Code={"ZipFile": zip_files({"bootstrap": (STREAMING_BOOTSTRAP, 0o755)})},
+                                 Timeout=30)
+        cfg = self.lam.create_function_url_config(FunctionName=name, AuthType="NONE", InvokeMode="RESPONSE_STREAM")
+        self.assertEqual(cfg["InvokeMode"], "RESPONSE_STREAM")
+        status, headers, body = self.server.request("GET", "/url/%s/stream" % name)
+        self.assertEqual(status, 201, body)
+        self.assertEqual(headers.get("content-type"), "text/plain")
+        self.assertEqual(headers.get("set-cookie"), "s=1")
+        self.assertEqual(body, b"part1 part2")
 
     def test_cli_prints_and_creates_url(self):
         name = self.make_function()
