@@ -165,6 +165,14 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
 
+  alto::cli::UrlArgs url;
+  auto* urlcmd = fn->add_subcommand("url", "Print a function's URL (create it with --create)");
+  urlcmd->add_option("name", url.name)->required();
+  urlcmd->add_option("--qualifier", url.qualifier, "Alias the URL points at");
+  urlcmd->add_flag("--create", url.create, "Create the URL (AuthType NONE) if there is none");
+  urlcmd->add_option("--cors-origin", url.cors_origins,
+                     "Allowed CORS origin (repeatable; with --create sets the URL's Cors)");
+
   CLI11_PARSE(app, argc, argv);
 
   if (srv->parsed()) {
@@ -200,5 +208,6 @@ int main(int argc, char** argv) {
     }
     return alto::cli::FnAlias(client, name, alias_name, alias_version, alias_weight, description);
   }
+  if (fn->got_subcommand("url")) return alto::cli::FnUrl(client, url);
   return 1;
 }

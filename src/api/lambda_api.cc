@@ -190,6 +190,13 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
         case Op::kDeleteFunctionConcurrency:
           res = co_await FunctionConcurrency(c);
           break;
+        case Op::kCreateFunctionUrlConfig:
+        case Op::kGetFunctionUrlConfig:
+        case Op::kUpdateFunctionUrlConfig:
+        case Op::kDeleteFunctionUrlConfig:
+        case Op::kListFunctionUrlConfigs:
+          res = co_await FunctionUrlConfigOp(c);
+          break;
         case Op::kHealth:
           res = Json(200, {{"status", "ok"}});
           break;
@@ -356,6 +363,11 @@ asio::awaitable<http::Response> LambdaApi::DeleteFunction(Ctx& c) {
           d_.blocking, [&] { return d_.async_store.DropFunctionEvents(f->name); });
       !dropped) {
     spdlog::error("dropping {}'s pending events: {}", f->name, dropped.error().message);
+  }
+  if (urls_) {
+    if (auto dropped = co_await urls_->DeleteAll(f->name); !dropped) {
+      spdlog::error("dropping {}'s function URLs: {}", f->name, dropped.error().message);
+    }
   }
   d_.scheduler.Retire(f->name);
   d_.scheduler.limits().SetReservation(f->name, -1);

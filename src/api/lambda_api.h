@@ -9,6 +9,7 @@
 #include "api/function_json.h"
 #include "api/resolver.h"
 #include "api/routes.h"
+#include "api/url_gateway.h"
 #include "api/validation.h"
 #include "common/time.h"
 #include "http/message.h"
@@ -44,6 +45,8 @@ class LambdaApi {
   boost::asio::awaitable<http::Response> Handle(http::Request req);
   // Stop admitting new invocations (draining): they get 503.
   void StopAdmitting() { admitting_ = false; }
+  // Function URL configs (function_url_api.cc); without them the URL operations answer 404.
+  void AttachUrls(UrlCatalog* urls) { urls_ = urls; }
 
  private:
   struct Ctx {  // one request on its way through an operation
@@ -86,6 +89,8 @@ class LambdaApi {
   // Publishes $LATEST as read (f) as a version: a new number, or the newest when unchanged.
   boost::asio::awaitable<Result<FunctionConfig>> Publish(const FunctionConfig& latest,
                                                          const std::string* description);
+  // Create/Get/Update/Delete/ListFunctionUrlConfig(s) (function_url_api.cc).
+  boost::asio::awaitable<http::Response> FunctionUrlConfigOp(Ctx& c);
   // Makes sure the Alto queue behind a destination or dead-letter ARN exists.
   boost::asio::awaitable<Status> EnsureDestination(const std::string& arn, bool queue_only);
 
@@ -94,6 +99,7 @@ class LambdaApi {
 
   LambdaApiDeps d_;
   bool admitting_ = true;
+  UrlCatalog* urls_ = nullptr;
 };
 
 }  // namespace alto

@@ -65,6 +65,16 @@ constexpr std::array kRoutes = {
     Route{"PUT", "/2015-03-31/functions/{name}/aliases/{alias}", Op::kUpdateAlias, "UpdateAlias"},
     Route{"DELETE", "/2015-03-31/functions/{name}/aliases/{alias}", Op::kDeleteAlias,
           "DeleteAlias"},
+    Route{"POST", "/2021-10-31/functions/{name}/url", Op::kCreateFunctionUrlConfig,
+          "CreateFunctionUrlConfig"},
+    Route{"GET", "/2021-10-31/functions/{name}/url", Op::kGetFunctionUrlConfig,
+          "GetFunctionUrlConfig"},
+    Route{"PUT", "/2021-10-31/functions/{name}/url", Op::kUpdateFunctionUrlConfig,
+          "UpdateFunctionUrlConfig"},
+    Route{"DELETE", "/2021-10-31/functions/{name}/url", Op::kDeleteFunctionUrlConfig,
+          "DeleteFunctionUrlConfig"},
+    Route{"GET", "/2021-10-31/functions/{name}/urls", Op::kListFunctionUrlConfigs,
+          "ListFunctionUrlConfigs"},
 };
 
 std::vector<std::string_view> Split(std::string_view path) {

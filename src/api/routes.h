@@ -42,6 +42,11 @@ enum class Op {
   kGetAlias,
   kUpdateAlias,
   kDeleteAlias,
+  kCreateFunctionUrlConfig,
+  kGetFunctionUrlConfig,
+  kUpdateFunctionUrlConfig,
+  kDeleteFunctionUrlConfig,
+  kListFunctionUrlConfigs,
 };
 
 struct RouteMatch {

@@ -239,6 +239,12 @@ asio::awaitable<http::Response> LambdaApi::AliasOp(Ctx& c) {
     }
     if (!st) co_return LambdaErrorFrom(st.error());
     d_.catalog.ForgetAlias(fn, alias_name);
+    // The alias's function URL goes with it, as in Lambda.
+    if (urls_ && urls_->For(fn, alias_name)) {
+      if (auto gone = co_await urls_->Delete(fn, alias_name); !gone) {
+        spdlog::warn("delete alias {}: its function URL: {}", alias_arn, gone.error().message);
+      }
+    }
     http::Response r;
     r.status = 204;
     co_return r;

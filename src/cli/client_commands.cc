@@ -398,3 +398,39 @@ int QueueRead(const ClientOptions& o, const std::string& name, int max, bool pee
 }
 
 }  // namespace alto::cli
+
+namespace alto::cli {
+
+int FnUrl(const ClientOptions& o, const UrlArgs& a) {
+  std::string path = "/2021-10-31/functions/" + PercentEncode(a.name) + "/url";
+  if (!a.qualifier.empty()) path += "?Qualifier=" + PercentEncode(a.qualifier);
+  auto r = Call(o, "GET", path);
+  if (!r) return 1;
+  if (r->status != 200 && !(r->status == 404 && a.create)) {
+    if (r->status == 404 && r->HeaderValue("x-amzn-ErrorType") == "ResourceNotFoundException") {
+      // Either the function or its URL is missing; the server's message says which.
+      auto j = json::parse(r->body, nullptr, false);
+      std::string msg = j.is_object() ? j.value("Message", "") : "";
+      if (msg.starts_with("Function not found")) return FailFrom(*r);
+      return Fail(a.name + " has no function URL (create one with --create)");
+    }
+    return FailFrom(*r);
+  }
+  if (a.create && (r->status == 404 || !a.cors_origins.empty())) {
+    json body = json::object();
+    if (r->status == 404) body["AuthType"] = "NONE";
+    if (!a.cors_origins.empty()) {
+      body["Cors"] = {
+          {"AllowOrigins", a.cors_origins}, {"AllowMethods", {"*"}}, {"AllowHeaders", {"*"}}};
+    }
+    r = Call(o, r->status == 404 ? "POST" : "PUT", path, body.dump());
+    if (!r) return 1;
+    if (r->status / 100 != 2) return FailFrom(*r);
+  }
+  auto j = json::parse(r->body, nullptr, false);
+  if (!j.is_object() || !j.contains("FunctionUrl")) return Fail("unexpected answer: " + r->body);
+  std::cout << j["FunctionUrl"].get<std::string>() << "\n";
+  return 0;
+}
+
+}  // namespace alto::cli

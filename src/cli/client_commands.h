@@ -45,4 +45,13 @@ int FnAlias(const ClientOptions& o, const std::string& name, const std::string& 
             const std::string& version, const std::string& weight, const std::string& description);
 int FnAliasList(const ClientOptions& o, const std::string& name);
 
+struct UrlArgs {
+  std::string name;
+  std::string qualifier;  // an alias; empty for the function itself
+  bool create = false;    // create the URL config (AuthType NONE) when there is none
+  std::vector<std::string> cors_origins;  // with --create: the URL's Cors.AllowOrigins
+};
+// `alto fn url NAME [--create] [--cors-origin O]...`: prints the function's URL.
+int FnUrl(const ClientOptions& o, const UrlArgs& a);
+
 }  // namespace alto::cli

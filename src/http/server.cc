@@ -116,7 +116,8 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   }
 
   static void WriteResponseHeaders(bhttp::response<bhttp::string_body>& out, const Response& res) {
-    for (const auto& h : res.headers) out.set(h.name, h.value);
+    // insert, not set: repeated headers (one Set-Cookie per cookie) must all go out.
+    for (const auto& h : res.headers) out.insert(h.name, h.value);
   }
 
   asio::awaitable<void> WriteTooLarge(tcp::socket& socket) {
@@ -231,7 +232,8 @@ Result<uint16_t> Server::Listen(const std::string& host, uint16_t port) {
   if (ec) {
     return Error{Errc::kUnavailable,
                  "listen on " + host + ":" + std::to_string(port) + ": " + ec.message(),
-                 ec.value(), {}};
+                 ec.value(),
+                 {}};
   }
   return acc.local_endpoint().port();
 }

@@ -11,6 +11,7 @@
 #include "api/errors.h"
 #include "api/lambda_api.h"
 #include "api/resolver.h"
+#include "api/url_gateway.h"
 #include "api/validation.h"
 #include "common/encoding.h"
 #include "common/time.h"
@@ -23,6 +24,7 @@
 #include "schedule/scheduler.h"
 #include "store/async_store.h"
 #include "store/code_store.h"
+#include "store/function_url.h"
 #include "store/store.h"
 
 namespace alto {
@@ -90,6 +92,11 @@ int RunServer(const ServerConfig& cfg) {
     spdlog::error("async store: {}", async_store.error().message);
     return 1;
   }
+  auto url_store = OpenSqliteFunctionUrlStore((cfg.data_dir / "alto.db").string());
+  if (!url_store) {
+    spdlog::error("function url store: {}", url_store.error().message);
+    return 1;
+  }
   CodeStore code(cfg.data_dir / "code");
   if (auto st = code.Init(); !st) {
     spdlog::error("code store: {}", st.error().message);
@@ -138,6 +145,18 @@ int RunServer(const ServerConfig& cfg) {
   FunctionResolver resolver(catalog, account);
   LambdaApi api(LambdaApiDeps{**store, catalog, resolver, code, scheduler, invoker, **async_store,
                               async, logs, invocation_metrics, blocking, clock, account});
+  UrlCatalog urls(**url_store, blocking);
+  // Blocking reads before serving starts: the I/O thread is not running yet.
+  if (auto st = urls.Load([&](const std::string& fn) {
+        auto f = (*store)->GetFunction(fn);
+        return f.ok() || f.error().code != Errc::kNotFound;
+      });
+      !st) {
+    spdlog::error("function urls: {}", st.error().message);
+    return 1;
+  }
+  api.AttachUrls(&urls);
+  UrlGateway gateway(UrlGatewayDeps{urls, resolver, invoker, clock, account});
 
   http::ServerOptions ho;
   ho.body_limit = kMaxCreateRequestBytes + 1024;
@@ -149,12 +168,19 @@ int RunServer(const ServerConfig& cfg) {
     return r;
   };
   http::Server server(
-      io.get_executor(), [&api](http::Request r) { return api.Handle(std::move(r)); }, ho);
+      io.get_executor(),
+      [&api, &gateway](http::Request r) {
+        // Function URLs (by Host or /url/...) share the listener with the API.
+        if (gateway.Claims(r)) return gateway.Handle(std::move(r));
+        return api.Handle(std::move(r));
+      },
+      ho);
   auto port = server.Listen(endpoint->host, endpoint->port);
   if (!port) {
     spdlog::error("{}", port.error().message);
     return 1;
   }
+  urls.set_port(*port);
   server.Start();
   scheduler.Start();
   async.Start();  // resumes every event a previous run left undelivered
@@ -173,6 +199,7 @@ int RunServer(const ServerConfig& cfg) {
     if (e) return;
     spdlog::info("signal {}: draining {} in-flight invocation(s)", sig, invoker.in_flight());
     api.StopAdmitting();
+    gateway.StopAdmitting();
     server.StopAccepting();
     async.Stop();  // queued events stay in the store for the next start
     asio::co_spawn(
