@@ -185,6 +185,11 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
         case Op::kMetrics:
           res = co_await Metrics(c);
           break;
+        case Op::kPutProvisionedConcurrencyConfig:
+        case Op::kGetProvisionedConcurrencyConfig:
+        case Op::kDeleteProvisionedConcurrencyConfig:
+          res = co_await ProvisionedConcurrencyOp(c);
+          break;
         case Op::kPutFunctionConcurrency:
         case Op::kGetFunctionConcurrency:
         case Op::kDeleteFunctionConcurrency:
@@ -367,6 +372,13 @@ asio::awaitable<http::Response> LambdaApi::DeleteFunction(Ctx& c) {
   if (urls_) {
     if (auto dropped = co_await urls_->DeleteAll(f->name); !dropped) {
       spdlog::error("dropping {}'s function URLs: {}", f->name, dropped.error().message);
+    }
+  }
+  if (provisioned_) {
+    if (auto dropped = co_await RunBlocking(d_.blocking,
+                                            [&] { return provisioned_->DeleteAll(f->name); });
+        !dropped) {
+      spdlog::error("dropping {}'s provisioned concurrency: {}", f->name, dropped.error().message);
     }
   }
   d_.scheduler.Retire(f->name);

@@ -19,6 +19,7 @@
 #include "invoke/invoker.h"
 #include "schedule/scheduler.h"
 #include "store/code_store.h"
+#include "store/provisioned.h"
 #include "store/store.h"
 
 namespace alto {
@@ -47,6 +48,10 @@ class LambdaApi {
   void StopAdmitting() { admitting_ = false; }
   // Function URL configs (function_url_api.cc); without them the URL operations answer 404.
   void AttachUrls(UrlCatalog* urls) { urls_ = urls; }
+  // Provisioned concurrency configs (provisioned_api.cc); without them those operations 404.
+  void AttachProvisioned(ProvisionedStore* store) { provisioned_ = store; }
+  // Applies every stored provisioned concurrency config (once, at start).
+  boost::asio::awaitable<void> RestoreProvisioned();
 
  private:
   struct Ctx {  // one request on its way through an operation
@@ -91,6 +96,13 @@ class LambdaApi {
                                                          const std::string* description);
   // Create/Get/Update/Delete/ListFunctionUrlConfig(s) (function_url_api.cc).
   boost::asio::awaitable<http::Response> FunctionUrlConfigOp(Ctx& c);
+  // Provisioned concurrency (provisioned_api.cc).
+  boost::asio::awaitable<http::Response> ProvisionedConcurrencyOp(Ctx& c);
+  // Resolves (function, qualifier) and tells the scheduler; requested 0 stops provisioning.
+  boost::asio::awaitable<Status> ApplyProvisioned(std::string function, std::string qualifier,
+                                                  int requested);
+  // Deletes the config of a version or alias going away (absent is fine).
+  boost::asio::awaitable<Status> ForgetProvisioned(std::string function, std::string qualifier);
   // Makes sure the Alto queue behind a destination or dead-letter ARN exists.
   boost::asio::awaitable<Status> EnsureDestination(const std::string& arn, bool queue_only);
 
@@ -100,6 +112,7 @@ class LambdaApi {
   LambdaApiDeps d_;
   bool admitting_ = true;
   UrlCatalog* urls_ = nullptr;
+  ProvisionedStore* provisioned_ = nullptr;
 };
 
 }  // namespace alto

@@ -32,6 +32,9 @@ enum class Op {
   kNativeSendMessage,    // POST /v1/queues/{name}/messages
   kNativeReadMessages,   // GET /v1/queues/{name}/messages?max=N&consume=true|false
   kMetrics,              // GET /metrics (Prometheus)
+  kPutProvisionedConcurrencyConfig,
+  kGetProvisionedConcurrencyConfig,  // also ListProvisionedConcurrencyConfigs (?List=ALL)
+  kDeleteProvisionedConcurrencyConfig,
   kPutFunctionConcurrency,
   kGetFunctionConcurrency,
   kDeleteFunctionConcurrency,

@@ -1,6 +1,6 @@
 // Function URLs on Alto's HTTP listener: the in-memory catalog of URL configs (in front of the
-// SQLite store, so serving never touches the database), and the gateway that turns an HTTP request into an invocation and the
-// function's result back into an HTTP response.
+// SQLite store, so serving never touches the database), and the gateway that turns an HTTP request
+// into an invocation and the function's result back into an HTTP response.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

@@ -171,6 +171,10 @@ asio::awaitable<http::Response> LambdaApi::DeleteVersion(Ctx& c, const ResolvedF
   }
   d_.catalog.ForgetVersion(name, version);
   d_.scheduler.RetireVersion(name, version);
+  if (auto gone = co_await ForgetProvisioned(name, version); !gone) {
+    spdlog::warn("delete version {}:{}: provisioned concurrency: {}", name, version,
+                 gone.error().message);
+  }
   spdlog::info("deleted function {} version {}", name, version);
   http::Response res;
   res.status = 204;
@@ -239,6 +243,9 @@ asio::awaitable<http::Response> LambdaApi::AliasOp(Ctx& c) {
     }
     if (!st) co_return LambdaErrorFrom(st.error());
     d_.catalog.ForgetAlias(fn, alias_name);
+    if (auto gone = co_await ForgetProvisioned(fn, alias_name); !gone) {
+      spdlog::warn("delete alias {}: provisioned concurrency: {}", alias_arn, gone.error().message);
+    }
     // The alias's function URL goes with it, as in Lambda.
     if (urls_ && urls_->For(fn, alias_name)) {
       if (auto gone = co_await urls_->Delete(fn, alias_name); !gone) {
@@ -313,6 +320,14 @@ asio::awaitable<http::Response> LambdaApi::AliasOp(Ctx& c) {
   }
   if (!st) co_return LambdaErrorFrom(st.error());
   d_.catalog.RememberAlias(alias);
+  // Provisioned concurrency of the alias follows it to its new version.
+  const std::string scope_function = alias.function;
+  if (int requested = d_.scheduler.provisioned(scope_function + ":" + alias.name).requested;
+      requested > 0) {
+    if (auto st = co_await ApplyProvisioned(scope_function, alias.name, requested); !st) {
+      spdlog::warn("alias {}: provisioned concurrency: {}", alias.name, st.error().message);
+    }
+  }
   co_return Json(create ? 201 : 200, AliasConfigurationJson(alias, d_.account));
 }
 

@@ -55,7 +55,8 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
         next_wake(ex),
         done_wake(ex),
         options(std::move(opts)),
-        started_at(Clock::now()) {
+        started_at(Clock::now()),
+        init_reported(!options.report_init) {
     int fd = out.Release();
     if (fd >= 0) {
       ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -419,6 +420,10 @@ asio::awaitable<Outcome> RuntimeSession::Invoke(Invocation invocation) {
 }
 
 void RuntimeSession::Close() { impl_->Close(); }
+
+bool RuntimeSession::initialized() const {
+  return alive() && impl_->init_duration_ms.has_value() && !impl_->init_error;
+}
 
 bool RuntimeSession::alive() const { return impl_->phase != Impl::Phase::kDead && !impl_->closed; }
 

@@ -59,6 +59,9 @@ struct SessionOptions {
   // Whether the sandbox's memory limit killed it, read once when the runtime has exited: the
   // exit is then reported as Runtime.OutOfMemory instead of Runtime.ExitError.
   std::function<bool()> oom_killed;
+  // False for a provisioned sandbox: it was initialised ahead of demand, and Lambda's REPORT
+  // shows no Init Duration for its first invocation.
+  bool report_init = true;
 };
 
 class RuntimeSession : public std::enable_shared_from_this<RuntimeSession> {
@@ -75,6 +78,8 @@ class RuntimeSession : public std::enable_shared_from_this<RuntimeSession> {
   // Stops serving; a pending invocation completes as failed.
   void Close();
   bool alive() const;
+  // The runtime has finished its init (asked for its first event).
+  bool initialized() const;
 
  private:
   struct Impl;

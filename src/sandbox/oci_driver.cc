@@ -13,8 +13,8 @@
 #include <linux/magic.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -398,7 +398,8 @@ class OciDriver final : public Driver {
     if (auto st = WriteBundle(spec, *rt, bundle, pin, networked, /*stem=*/true); !st)
       return st.error();
     int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return SysError("socketpair");
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+      return SysError("socketpair");
     UniqueFd reader(fds[0]);
     resources->spec_writer = UniqueFd(fds[1]);
     resources->runtime = runtime;
@@ -429,9 +430,9 @@ class OciDriver final : public Driver {
     const fs::path bundle = res->bundle();
     if (auto st = MountReadOnlyOnto(spec.code_dir, bundle / "stage", bundle / "task"); !st)
       return st;
-    if (auto st = SetCgroupLimits("/alto/" + res->id(), int64_t{spec.memory_mb} * 1024 * 1024,
-                                  CpuShares(spec.memory_mb), CpuQuotaUs(spec.memory_mb),
-                                  kCpuPeriodUs);
+    if (auto st =
+            SetCgroupLimits("/alto/" + res->id(), int64_t{spec.memory_mb} * 1024 * 1024,
+                            CpuShares(spec.memory_mb), CpuQuotaUs(spec.memory_mb), kCpuPeriodUs);
         !st) {
       return st;
     }
@@ -478,9 +479,16 @@ class OciDriver final : public Driver {
   Result<ChildProcess> SpawnRunc(const std::string& id, const fs::path& bundle, int spec_fd) {
     SpawnOptions so;
     // --keep: the cgroup outlives the processes, so an OOM kill can still be read from it.
-    so.argv = {runc_,    "--root",         RuncRoot().string(),
-               "run",    "--keep",         "--preserve-fds",
-               spec_fd >= 0 ? "2" : "1", "--bundle", bundle.string(), id};
+    so.argv = {runc_,
+               "--root",
+               RuncRoot().string(),
+               "run",
+               "--keep",
+               "--preserve-fds",
+               spec_fd >= 0 ? "2" : "1",
+               "--bundle",
+               bundle.string(),
+               id};
     so.output_also_on_fd3 = true;
     so.fd4 = spec_fd;
     so.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};

@@ -59,6 +59,7 @@ bool Scheduler::Admit(int memory_mb) {
     size_t victim = 0;
     for (auto& [key, pool] : idle_) {
       for (size_t i = 0; i < pool.size(); ++i) {
+        if (!pool[i]->provision_scope.empty()) continue;  // kept ready on purpose
         if (!victim_pool || pool[i]->last_used < (*victim_pool)[victim]->last_used) {
           victim_pool = &pool;
           victim = i;
@@ -123,12 +124,21 @@ asio::awaitable<Result<Lease>> Scheduler::AcquireSandbox(const FunctionConfig& f
     }
     sandbox = std::move(started.value());
   }
+  Lease lease = NewLease(f, std::move(sandbox), "");
+  spdlog::debug("cold start {} for {}", lease->sandbox->id(), f.name);
+  co_return lease;
+}
+
+Lease Scheduler::NewLease(const FunctionConfig& f, std::unique_ptr<Sandbox> sandbox,
+                          const std::string& provision_scope) {
   auto lease = std::make_shared<Instance>();
   lease->memory_mb = f.memory_mb;
-  lease->key = key;
+  lease->key = KeyOf(f);
   lease->function_name = f.name;
   lease->function_version = f.version;
   lease->sandbox = std::move(sandbox);
+  lease->provision_scope = provision_scope;
+  lease->cold = provision_scope.empty();
   Sandbox* sb = lease->sandbox.get();
   SessionOptions so;
   so.function_name = f.name;
@@ -138,17 +148,17 @@ asio::awaitable<Result<Lease>> Scheduler::AcquireSandbox(const FunctionConfig& f
   so.reap = [sb] { return sb->process().TryReap(); };
   so.peak_memory = [sb] { return sb->PeakMemoryBytes(); };
   so.oom_killed = [sb] { return sb->OomKilled(); };
+  so.report_init = provision_scope.empty();
   lease->session = std::make_shared<RuntimeSession>(io_, sb->TakeRuntimeApiListener(),
                                                     sb->process().TakeOutput(),
                                                     sb->process().pidfd(), std::move(so));
   lease->session->Start();
   lease->last_used = SteadyClock::now();
   ++live_;
-  spdlog::debug("cold start {} for {}", lease->sandbox->id(), f.name);
-  co_return lease;
+  return lease;
 }
 
-SandboxSpec Scheduler::SpecFor(const FunctionConfig& f) const {
+SandboxSpec Scheduler::SpecFor(const FunctionConfig& f, bool provisioned) const {
   SandboxSpec spec;
   spec.id = "alto-" + RandomHex(8);
   spec.function_name = f.name;
@@ -166,7 +176,8 @@ SandboxSpec Scheduler::SpecFor(const FunctionConfig& f) const {
   spec.env.push_back("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(f.memory_mb));
   spec.env.push_back("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + f.name);
   spec.env.push_back("AWS_LAMBDA_LOG_STREAM_NAME=" + LogStreamName(f.version));
-  spec.env.push_back("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand");
+  spec.env.push_back(std::string("AWS_LAMBDA_INITIALIZATION_TYPE=") +
+                     (provisioned ? "provisioned-concurrency" : "on-demand"));
   spec.env.push_back("AWS_REGION=" + options_.region);
   spec.env.push_back("AWS_DEFAULT_REGION=" + options_.region);
   return spec;
@@ -251,8 +262,18 @@ void Scheduler::Release(Lease lease, bool reusable) {
   if (!reusable || stopped_ || !lease->session->alive() ||
       retired_functions_.count(lease->function_name) ||
       retired_functions_.count(lease->function_name + "@" + lease->function_version)) {
+    const std::string scope = lease->provision_scope;
     Destroy(std::move(lease));
+    if (!scope.empty()) RefillProvisioned(scope);  // a provisioned sandbox died: replace it
     return;
+  }
+  if (!lease->provision_scope.empty()) {
+    // Provisioning stopped or moved on while it served: an ordinary warm sandbox from now on.
+    auto plan = provisions_.find(lease->provision_scope);
+    if (plan == provisions_.end() || KeyOf(plan->second.version) != lease->key ||
+        ProvisionedLive(plan->second) > plan->second.target) {
+      lease->provision_scope.clear();
+    }
   }
   lease->last_used = SteadyClock::now();
   idle_[lease->key].push_back(std::move(lease));
@@ -267,6 +288,11 @@ void Scheduler::RetireVersion(const std::string& function_name, const std::strin
 void Scheduler::RetireKeys(const std::string& function_name, const std::string& version) {
   const std::string scope = version.empty() ? function_name : function_name + "@" + version;
   retired_functions_.insert(scope);
+  // Provisioning of a deleted function or version ends with it.
+  std::erase_if(provisions_, [&](const auto& kv) {
+    const FunctionConfig& v = kv.second.version;
+    return v.name == function_name && (version.empty() || v.version == version);
+  });
   for (auto it = idle_.begin(); it != idle_.end();) {
     if (it->first.starts_with(scope + "@")) {
       for (auto& l : it->second) Destroy(std::move(l));
@@ -296,8 +322,9 @@ asio::awaitable<void> Scheduler::ReapLoop() {
     for (auto it = idle_.begin(); it != idle_.end();) {
       auto& pool = it->second;
       for (size_t i = 0; i < pool.size();) {
+        const bool kept = !pool[i]->provision_scope.empty();
         if (!pool[i]->session->alive() ||
-            IdleExpired(pool[i]->last_used, now, options_.keep_alive)) {
+            (!kept && IdleExpired(pool[i]->last_used, now, options_.keep_alive))) {
           Destroy(std::move(pool[i]));
           pool.erase(pool.begin() + static_cast<long>(i));
         } else {
@@ -306,6 +333,10 @@ asio::awaitable<void> Scheduler::ReapLoop() {
       }
       it = pool.empty() ? idle_.erase(it) : std::next(it);
     }
+    // Provisioned sandboxes that died idle (or whose start failed) are replaced.
+    std::vector<std::string> scopes;
+    for (const auto& [scope, plan] : provisions_) scopes.push_back(scope);
+    for (const auto& scope : scopes) RefillProvisioned(scope);
     // Stem cells beyond what the recent cold starts call for go (oldest first).
     for (auto& [rt, stems] : stems_) {
       const size_t target = static_cast<size_t>(StemTarget(rt));

@@ -54,8 +54,19 @@ struct Instance {
   std::chrono::steady_clock::time_point last_used;
   int memory_mb = 128;
   bool cold = true;  // has not served an invocation yet
+  // Provisioned concurrency: the scope (function:qualifier) this sandbox is kept ready for; it is
+  // neither reaped when idle nor evicted for memory. Empty for on-demand sandboxes.
+  std::string provision_scope;
 };
 using Lease = std::shared_ptr<Instance>;
+
+// GetProvisionedConcurrencyConfig's counts for one scope.
+struct ProvisionedStatus {
+  int requested = 0;
+  int allocated = 0;    // sandboxes started for it (initialising or ready)
+  int available = 0;    // initialised: the runtime is waiting for its first event
+  std::string failure;  // why the last start failed, while short of requested
+};
 
 class Scheduler {
  public:
@@ -74,6 +85,13 @@ class Scheduler {
   // Destroys every idle sandbox and stops the reaper.
   void Shutdown();
 
+  // Provisioned concurrency: keeps `count` initialised sandboxes of `version` (a published
+  // version's configuration) for `scope` ("function:qualifier"), replacing any that die; they
+  // start with AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency. Count 0 (or a new
+  // version for the scope) lets the previous ones go.
+  void Provision(const std::string& scope, const FunctionConfig& version, int count);
+  ProvisionedStatus provisioned(const std::string& scope) const;
+
   size_t idle_count() const;
   size_t live_count() const { return live_; }
   size_t stem_count() const;
@@ -86,7 +104,22 @@ class Scheduler {
  private:
   boost::asio::awaitable<Result<Lease>> AcquireSandbox(const FunctionConfig& function);
   boost::asio::awaitable<void> ReapLoop();
-  SandboxSpec SpecFor(const FunctionConfig& f) const;
+  SandboxSpec SpecFor(const FunctionConfig& f, bool provisioned = false) const;
+  // Wraps a started sandbox in a lease with its Runtime API session (counted live).
+  Lease NewLease(const FunctionConfig& f, std::unique_ptr<Sandbox> sandbox,
+                 const std::string& provision_scope);
+  struct ProvisionPlan {
+    FunctionConfig version;
+    int target = 0;
+    int starting = 0;
+    std::vector<std::weak_ptr<Instance>> members;
+    std::string failure;
+  };
+  int ProvisionedLive(ProvisionPlan& plan) const;
+  void RefillProvisioned(const std::string& scope);
+  boost::asio::awaitable<void> StartProvisioned(std::string scope);
+  // Provisioned sandboxes of `scope` that are idle now, or all idle ones beyond `keep`.
+  void DropIdleProvisioned(const std::string& scope, size_t keep);
   // A ready stem cell specialised for f, or nullptr when none fits or specialising failed.
   boost::asio::awaitable<std::unique_ptr<Sandbox>> TakeStem(const SandboxSpec& spec);
   // Starts stem cells until the runtime's pool reaches its target.
@@ -107,11 +140,12 @@ class Scheduler {
   std::unordered_map<std::string, std::vector<Lease>> idle_;
   // Function names and name@version scopes; cleared when a new revision is acquired.
   std::unordered_set<std::string> retired_functions_;
-  ConcurrencyLimits limits_;                           // one slot per lease serving or starting
+  ConcurrencyLimits limits_;  // one slot per lease serving or starting
   std::unordered_map<std::string, std::vector<std::unique_ptr<Sandbox>>> stems_;  // by runtime
   std::unordered_map<std::string, int> stems_starting_;
   std::unordered_map<std::string, std::vector<SteadyTime>> cold_starts_;  // within kStemWindow
   StemCounters stem_counters_;
+  std::unordered_map<std::string, ProvisionPlan> provisions_;  // by scope
   size_t live_ = 0;
   int64_t committed_mb_ = 0;  // MemorySize of live and starting sandboxes
   bool stopped_ = false;

@@ -24,6 +24,7 @@
 #include "schedule/scheduler.h"
 #include "store/async_store.h"
 #include "store/code_store.h"
+#include "store/provisioned.h"
 #include "store/function_url.h"
 #include "store/store.h"
 
@@ -97,6 +98,11 @@ int RunServer(const ServerConfig& cfg) {
     spdlog::error("function url store: {}", url_store.error().message);
     return 1;
   }
+  auto provisioned_store = OpenSqliteProvisionedStore((cfg.data_dir / "alto.db").string());
+  if (!provisioned_store) {
+    spdlog::error("provisioned concurrency store: {}", provisioned_store.error().message);
+    return 1;
+  }
   CodeStore code(cfg.data_dir / "code");
   if (auto st = code.Init(); !st) {
     spdlog::error("code store: {}", st.error().message);
@@ -156,6 +162,7 @@ int RunServer(const ServerConfig& cfg) {
     return 1;
   }
   api.AttachUrls(&urls);
+  api.AttachProvisioned(provisioned_store->get());
   UrlGateway gateway(UrlGatewayDeps{urls, resolver, invoker, clock, account});
 
   http::ServerOptions ho;
@@ -183,6 +190,7 @@ int RunServer(const ServerConfig& cfg) {
   urls.set_port(*port);
   server.Start();
   scheduler.Start();
+  asio::co_spawn(io, api.RestoreProvisioned(), asio::detached);
   async.Start();  // resumes every event a previous run left undelivered
   std::string bound = endpoint->host + ":" + std::to_string(*port);
   spdlog::info("alto server listening on http://{} (driver {}, data {})", bound, (*driver)->name(),
