@@ -26,6 +26,22 @@ inline size_t PickIdle(const std::vector<SteadyTime>& last_used) {
   return best;
 }
 
+// Which idle sandbox to destroy when a new one needs memory: the least recently used across all
+// functions, never a pinned one (provisioned concurrency). Returns the index, or npos when every
+// candidate is pinned (or there are none).
+struct EvictionCandidate {
+  SteadyTime last_used;
+  bool pinned = false;
+};
+inline size_t PickEvictionVictim(const std::vector<EvictionCandidate>& idle) {
+  size_t victim = static_cast<size_t>(-1);
+  for (size_t i = 0; i < idle.size(); ++i) {
+    if (idle[i].pinned) continue;
+    if (victim == static_cast<size_t>(-1) || idle[i].last_used < idle[victim].last_used) victim = i;
+  }
+  return victim;
+}
+
 // How often the reaper looks at idle sandboxes: often enough to honour short keep-alives in
 // tests, rarely enough to cost nothing.
 inline std::chrono::milliseconds ReapInterval(std::chrono::milliseconds keep_alive) {

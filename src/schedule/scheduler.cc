@@ -54,21 +54,19 @@ Scheduler::Scheduler(asio::any_io_executor io, asio::thread_pool& blocking, Driv
 
 bool Scheduler::Admit(int memory_mb) {
   while (committed_mb_ + memory_mb > options_.memory_capacity_mb) {
-    // Evict the least recently used idle sandbox across all functions.
-    std::vector<Lease>* victim_pool = nullptr;
-    size_t victim = 0;
+    std::vector<EvictionCandidate> candidates;
+    std::vector<std::pair<std::vector<Lease>*, size_t>> where;
     for (auto& [key, pool] : idle_) {
       for (size_t i = 0; i < pool.size(); ++i) {
-        if (!pool[i]->provision_scope.empty()) continue;  // kept ready on purpose
-        if (!victim_pool || pool[i]->last_used < (*victim_pool)[victim]->last_used) {
-          victim_pool = &pool;
-          victim = i;
-        }
+        candidates.push_back({pool[i]->last_used, !pool[i]->provision_scope.empty()});
+        where.emplace_back(&pool, i);
       }
     }
-    if (!victim_pool) return false;
-    Lease l = (*victim_pool)[victim];
-    victim_pool->erase(victim_pool->begin() + static_cast<long>(victim));
+    const size_t victim = PickEvictionVictim(candidates);
+    if (victim == static_cast<size_t>(-1)) return false;
+    auto [pool, i] = where[victim];
+    Lease l = (*pool)[i];
+    pool->erase(pool->begin() + static_cast<long>(i));
     Destroy(std::move(l));
   }
   return true;

@@ -24,6 +24,29 @@ TEST(IdlePolicy, PicksMostRecentlyUsed) {
   EXPECT_EQ(PickIdle({t0 + milliseconds(9), t0 + milliseconds(9)}), 1u);  // ties: the later pushed
 }
 
+TEST(EvictionPolicy, LeastRecentlyUsedAcrossFunctionsSkippingPinned) {
+  const SteadyTime t0{};
+  using std::chrono::seconds;
+  struct Case {
+    std::vector<EvictionCandidate> idle;
+    size_t expected;
+  };
+  const size_t none = static_cast<size_t>(-1);
+  const std::vector<Case> cases = {
+      {{}, none},
+      {{{t0 + seconds(5), false}}, 0},
+      {{{t0 + seconds(5), false}, {t0 + seconds(1), false}, {t0 + seconds(3), false}}, 1},
+      // The oldest is provisioned: the next oldest goes.
+      {{{t0 + seconds(5), false}, {t0 + seconds(1), true}, {t0 + seconds(3), false}}, 2},
+      {{{t0 + seconds(1), true}, {t0 + seconds(2), true}}, none},
+      // Ties: the first seen (stable).
+      {{{t0 + seconds(2), false}, {t0 + seconds(2), false}}, 0},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(PickEvictionVictim(cases[i].idle), cases[i].expected) << "case " << i;
+  }
+}
+
 TEST(IdlePolicy, ReapIntervalIsClamped) {
   EXPECT_EQ(ReapInterval(milliseconds(100)), milliseconds(50));
   EXPECT_EQ(ReapInterval(milliseconds(1000)), milliseconds(250));
