@@ -205,7 +205,17 @@ asio::awaitable<http::Response> LambdaApi::FunctionStatsNative(Ctx& c) {
   const InvocationCounters inv = d_.metrics.Of(f->name);
   const auto& limits = d_.scheduler.limits();
   const uint64_t started = inv.cold + inv.warm;
+  const auto usage_all = d_.scheduler.usage().Snapshot();
+  const auto usage_it = usage_all.find(f->name);
+  const SandboxUsage usage = usage_it == usage_all.end() ? SandboxUsage{} : usage_it->second;
   co_return Json(200, {{"FunctionName", f->name},
+                       {"Metering",
+                        {{"BilledDurationMs", inv.billed_ms_total},
+                         {"GBSeconds", inv.gb_seconds_total},
+                         {"EndedSandboxes", usage.sandboxes},
+                         {"SandboxCpuSeconds", usage.cpu_seconds},
+                         {"SandboxReservedGBSeconds", usage.reserved_gb_seconds},
+                         {"SandboxPeakMemoryMB", usage.peak_memory_bytes >> 20}}},
                        {"Invocations",
                         {{"Total", started},
                          {"Cold", inv.cold},
@@ -339,6 +349,28 @@ asio::awaitable<http::Response> LambdaApi::Metrics(Ctx&) {
                [](auto&, auto& c) { return c.init_ms_total / 1000.0; });
   per_function("alto_concurrent_executions", "gauge", "Executions running now.",
                [&](auto& fn, auto&) { return limits.running(fn); });
+  per_function("alto_billed_duration_seconds_total", "counter",
+               "Billed Duration (rounded up to the ms) of executions.",
+               [](auto&, auto& c) { return static_cast<double>(c.billed_ms_total) / 1000.0; });
+  per_function("alto_gb_seconds_total", "counter", "Billed Duration x MemorySize, in GB-s.",
+               [](auto&, auto& c) { return c.gb_seconds_total; });
+  {
+    // What ended sandboxes used, whatever their executions were billed.
+    const auto usage = d_.scheduler.usage().Snapshot();
+    auto ledger = [&](const char* name, const char* type, const char* help, auto get) {
+      family(name, type, help);
+      for (const auto& [fn, u] : usage)
+        m << name << "{function=\"" << Escape(fn) << "\"} " << get(u) << "\n";
+    };
+    ledger("alto_sandbox_cpu_seconds_total", "counter",
+           "CPU time of ended sandboxes' processes, init included.",
+           [](const SandboxUsage& u) { return u.cpu_seconds; });
+    ledger("alto_sandbox_reserved_gb_seconds_total", "counter",
+           "MemorySize x lifetime of ended sandboxes.",
+           [](const SandboxUsage& u) { return u.reserved_gb_seconds; });
+    ledger("alto_sandboxes_ended_total", "counter", "Sandboxes torn down.",
+           [](const SandboxUsage& u) { return u.sandboxes; });
+  }
 
   struct Row {
     std::string fn;

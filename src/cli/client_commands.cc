@@ -353,6 +353,11 @@ int FnStats(const ClientOptions& o, const std::string& name) {
   }
   std::printf("  %-24s %.2f ms\n", "AverageInitDuration", inv.value("AverageInitDurationMs", 0.0));
   std::printf("  %-24s %.2f ms\n", "AverageDuration", inv.value("AverageDurationMs", 0.0));
+  const auto& mt = j["Metering"];
+  std::printf("  %-24s %lld ms\n", "BilledDuration", mt.value("BilledDurationMs", 0LL));
+  std::printf("  %-24s %.6f\n", "GBSeconds", mt.value("GBSeconds", 0.0));
+  std::printf("  %-24s %.3f s (%lld ended sandboxes)\n", "SandboxCpuTime",
+              mt.value("SandboxCpuSeconds", 0.0), mt.value("EndedSandboxes", 0LL));
   const auto& cc = j["Concurrency"];
   std::printf("  %-24s %lld\n", "Executing", cc.value("Executing", 0LL));
   long long reserved = cc.value("Reserved", -1LL);

@@ -34,7 +34,7 @@ int LineageHop(std::string_view trace) {
 std::string ReportLine(const std::string& request_id, double duration_ms, int memory_mb,
                        int64_t max_memory_used_mb, double init_ms) {
   char buf[256];
-  long billed = std::max(1L, static_cast<long>(std::ceil(duration_ms)));
+  const auto billed = static_cast<long>(BilledMillis(duration_ms));
   int n = snprintf(
       buf, sizeof buf,
       "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %ld ms\tMemory Size: %d MB\t",
@@ -86,7 +86,7 @@ boost::asio::awaitable<Result<InvokeResponse>> Invoker::Invoke(InvokeRequest req
   Outcome outcome = co_await lease.value()->session->Invoke(std::move(inv));
   scheduler_.Release(std::move(lease.value()), !outcome.sandbox_broken);
   metrics_.RecordInvocation(f.name, cold, outcome.kind != OutcomeKind::kSuccess,
-                            outcome.init_duration_ms, outcome.duration_ms);
+                            outcome.init_duration_ms, outcome.duration_ms, f.memory_mb);
 
   InvokeResponse res;
   res.request_id = request_id;

@@ -275,6 +275,21 @@ class OciResources final : public SandboxResources {
     }
     return -1;
   }
+  // cgroup v1 cpuacct.usage (ns) or v2 cpu.stat usage_usec: the whole sandbox, init included.
+  int64_t CpuTimeNanos() const override {
+    for (const char* dir : {"/sys/fs/cgroup/cpuacct/alto/", "/sys/fs/cgroup/cpu,cpuacct/alto/"}) {
+      std::ifstream in(dir + id_ + "/cpuacct.usage");
+      int64_t ns = 0;
+      if (in >> ns) return ns;
+    }
+    std::ifstream in("/sys/fs/cgroup/alto/" + id_ + "/cpu.stat");
+    std::string key;
+    int64_t value = 0;
+    while (in >> key >> value) {
+      if (key == "usage_usec") return value * 1000;
+    }
+    return -1;
+  }
   // cgroup v1 memory.oom_control or v2 memory.events, "oom_kill N". The cgroup outlives the
   // container's processes because runc runs with --keep, until KillAll deletes it.
   bool OomKilled() const override {

@@ -39,6 +39,8 @@ class SandboxResources {
   virtual int64_t PeakMemoryBytes() const { return -1; }
   // True when the kernel's OOM killer killed a process of the sandbox (its memory limit).
   virtual bool OomKilled() const { return false; }
+  // CPU time used by every process of the sandbox since it started, in ns; -1 when unknown.
+  virtual int64_t CpuTimeNanos() const { return -1; }
 };
 
 // A started sandbox. Destruction kills every process in it and releases what it holds; it
@@ -58,6 +60,7 @@ class Sandbox {
   int64_t PeakMemoryBytes() const { return resources_ ? resources_->PeakMemoryBytes() : -1; }
   SandboxResources* resources() { return resources_.get(); }
   bool OomKilled() const { return resources_ && resources_->OomKilled(); }
+  int64_t CpuTimeNanos() const { return resources_ ? resources_->CpuTimeNanos() : -1; }
   // "exit status 1", "signal: killed", as Lambda's Runtime.ExitError message says.
   std::string DescribeExit(int wait_status) const;
 

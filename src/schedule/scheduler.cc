@@ -152,6 +152,7 @@ Lease Scheduler::NewLease(const FunctionConfig& f, std::unique_ptr<Sandbox> sand
                                                     sb->process().pidfd(), std::move(so));
   lease->session->Start();
   lease->last_used = SteadyClock::now();
+  lease->started_at = lease->last_used;
   ++live_;
   return lease;
 }
@@ -306,8 +307,23 @@ void Scheduler::Destroy(Lease lease) {
   lease->session->Close();
   --live_;
   committed_mb_ -= lease->memory_mb;
-  // Teardown blocks (runc delete, unmounts): hand the sandbox to the blocking pool.
-  asio::post(blocking_, [sandbox = std::move(lease->sandbox)]() mutable { sandbox.reset(); });
+  // Teardown blocks (runc delete, unmounts): hand the sandbox to the blocking pool, which
+  // first reads what it used (the cgroup outlives the processes until the teardown).
+  const double lifetime_s =
+      std::chrono::duration<double>(SteadyClock::now() - lease->started_at).count();
+  SandboxUsage usage;
+  usage.sandboxes = 1;
+  usage.reserved_gb_seconds = lease->memory_mb / 1024.0 * lifetime_s;
+  asio::post(blocking_, [sandbox = std::move(lease->sandbox), ledger = usage_,
+                         function = lease->function_name, usage]() mutable {
+    if (sandbox) {
+      const int64_t cpu_ns = sandbox->CpuTimeNanos();
+      if (cpu_ns > 0) usage.cpu_seconds = static_cast<double>(cpu_ns) / 1e9;
+      usage.peak_memory_bytes = std::max<int64_t>(0, sandbox->PeakMemoryBytes());
+      ledger->Add(function, usage);
+    }
+    sandbox.reset();
+  });
 }
 
 asio::awaitable<void> Scheduler::ReapLoop() {

@@ -20,6 +20,7 @@
 #include "sandbox/sandbox.h"
 #include "schedule/concurrency.h"
 #include "schedule/policy.h"
+#include "schedule/usage.h"
 #include "store/code_store.h"
 #include "store/function.h"
 
@@ -52,6 +53,7 @@ struct Instance {
   std::unique_ptr<Sandbox> sandbox;
   std::shared_ptr<RuntimeSession> session;
   std::chrono::steady_clock::time_point last_used;
+  std::chrono::steady_clock::time_point started_at;
   int memory_mb = 128;
   bool cold = true;  // has not served an invocation yet
   // Provisioned concurrency: the scope (function:qualifier) this sandbox is kept ready for; it is
@@ -97,6 +99,8 @@ class Scheduler {
   size_t stem_count() const;
   const StemCounters& stem_counters() const { return stem_counters_; }
   int64_t committed_mb() const { return committed_mb_; }
+  // CPU time and reserved memory of ended sandboxes, per function.
+  const UsageLedger& usage() const { return *usage_; }
   // Reservations are recorded here by the API (and at start, from the store).
   ConcurrencyLimits& limits() { return limits_; }
   const ConcurrencyLimits& limits() const { return limits_; }
@@ -146,6 +150,8 @@ class Scheduler {
   std::unordered_map<std::string, std::vector<SteadyTime>> cold_starts_;  // within kStemWindow
   StemCounters stem_counters_;
   std::unordered_map<std::string, ProvisionPlan> provisions_;  // by scope
+  // Shared with teardown tasks on the blocking pool, which may outlive a pass of the scheduler.
+  std::shared_ptr<UsageLedger> usage_ = std::make_shared<UsageLedger>();
   size_t live_ = 0;
   int64_t committed_mb_ = 0;  // MemorySize of live and starting sandboxes
   bool stopped_ = false;
