@@ -207,8 +207,11 @@ class Alto:
 
     def containers(self):
         """runc's view of this server's sandboxes: [{id, pid, status}]."""
-        out = subprocess.run([self.runc, "--root", self.runc_root, "list", "--format", "json"],
-                             capture_output=True, text=True).stdout.strip()
+        p = subprocess.run([self.runc, "--root", self.runc_root, "list", "--format", "json"],
+                           capture_output=True, text=True)
+        out = p.stdout.strip()
+        if p.returncode != 0:
+            log(f"runc list: exit {p.returncode}: {p.stderr.strip()[:300]}")
         if not out or out == "null":
             return []
         return json.loads(out)
