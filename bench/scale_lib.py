@@ -148,7 +148,7 @@ class Alto:
         ready = os.path.join(self.dir, "ready")
         args = [binary, "server", "--listen", "127.0.0.1:0", "--data-dir",
                 os.path.join(self.dir, "data"), "--state-dir", self.state, "--ready-file", ready,
-                "--driver", "oci", "--log-level", "info"] + list(extra_args)
+                "--driver", "oci", "--log-level", os.environ.get("ALTO_LOG_LEVEL", "info")] + list(extra_args)
         self.args = args
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT,
