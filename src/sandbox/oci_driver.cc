@@ -494,11 +494,16 @@ class OciDriver final : public Driver {
   Result<ChildProcess> SpawnRunc(const std::string& id, const fs::path& bundle, int spec_fd) {
     SpawnOptions so;
     // --keep: the cgroup outlives the processes, so an OOM kill can still be read from it.
+    // --no-new-keyring: a session keyring per container is charged to the owner's key quota
+    // (kernel.keys.maxkeys, 200 by default), and every sandbox's root is the same host uid in the
+    // user namespace: past ~200 sandboxes starts would fail. Seccomp denies the keyring
+    // syscalls inside anyway.
     so.argv = {runc_,
                "--root",
                RuncRoot().string(),
                "run",
                "--keep",
+               "--no-new-keyring",
                "--preserve-fds",
                spec_fd >= 0 ? "2" : "1",
                "--bundle",

@@ -337,6 +337,11 @@ asio::awaitable<void> Scheduler::ReapLoop() {
       auto& pool = it->second;
       for (size_t i = 0; i < pool.size();) {
         const bool kept = !pool[i]->provision_scope.empty();
+        if (!pool[i]->session->alive() && pool[i]->sandbox) {
+          // Nothing asked it to stop: say so, or sandboxes vanish without a trace.
+          spdlog::warn("sandbox {} of {} ended while idle", pool[i]->sandbox->id(),
+                       pool[i]->function_name);
+        }
         if (!pool[i]->session->alive() ||
             (!kept && IdleExpired(pool[i]->last_used, now, options_.keep_alive))) {
           Destroy(std::move(pool[i]));
