@@ -50,7 +50,10 @@ def main():
         sys.exit("needs root (oci driver)")
     bootstrap = os.path.join(build, "examples", "hello-provided", "bootstrap")
     code = harness.zip_file(bootstrap, "bootstrap", 0o755)
-    server = harness.AltoServer(name="network-bench", extra_args=("--driver", "oci", "--log-level", "debug"))
+    # No stem cells: they would serve the networked function only (NetworkMode none never takes
+    # one) and hide the cost measured here.
+    server = harness.AltoServer(name="network-bench",
+                                extra_args=("--driver", "oci", "--log-level", "debug", "--stem-ceiling", "0"))
     samples = {"default": [], "none": []}
     attach_us = []
     try:
