@@ -305,6 +305,16 @@ class AltoServer:
 
     # -- clients -----------------------------------------------------------------------------------
 
+    def metric(self, name, function=None):
+        """A value from /metrics: `name` or `name{function="..."}`; None when absent."""
+        status, _, body = self.request("GET", "/metrics")
+        assert status == 200, body
+        key = name if function is None else '%s{function="%s"}' % (name, function)
+        for line in body.decode().splitlines():
+            if line.startswith(key + " "):
+                return float(line.split()[-1])
+        return None
+
     def client(self, **kw):
         return lambda_client(self.endpoint, **kw)
 

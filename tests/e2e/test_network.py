@@ -415,15 +415,6 @@ class SandboxNetworkTest(NetworkTestBase):
 NO_STEMS = ("--driver", "oci", "--stem-ceiling", "0")
 
 
-def metric(server, name):
-    status, _, body = server.request("GET", "/metrics")
-    assert status == 200, body
-    for line in body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    return None
-
-
 class StemCellNetworkTest(NetworkTestBase):
     """A stem cell is started with its network attached; a function it serves is networked like
     any other, and a NetworkMode none function never takes one."""
@@ -432,29 +423,29 @@ class StemCellNetworkTest(NetworkTestBase):
 
     def wait_for_stem(self):
         deadline = time.monotonic() + 30
-        while metric(self.server, "alto_stem_cells_ready") < 1:
+        while self.server.metric("alto_stem_cells_ready") < 1:
             self.assertLess(time.monotonic(), deadline, "no stem cell became ready")
             time.sleep(0.05)
 
     def test_function_served_by_a_stem_is_networked(self):
         self.wait_for_stem()
-        hits = metric(self.server, "alto_stem_pool_hits_total")
+        hits = self.server.metric("alto_stem_pool_hits_total")
         name = self.unique("net-stem")
         self.create_probe(name)
         seen = self.probe(name, targets={"peer": [self.peer.peer_ip, PEER_PORT, "hi"]})
-        self.assertEqual(metric(self.server, "alto_stem_pool_hits_total"), hits + 1)
+        self.assertEqual(self.server.metric("alto_stem_pool_hits_total"), hits + 1)
         self.assertIn("eth0", seen["ifaces"])
         self.assertEqual(seen["connect"]["peer"], "OK:peer:" + self.peer.host_ip, seen)
 
     def test_network_mode_none_never_takes_a_stem(self):
         self.wait_for_stem()
-        hits = metric(self.server, "alto_stem_pool_hits_total")
+        hits = self.server.metric("alto_stem_pool_hits_total")
         name = self.unique("net-stem-none")
         status, _, body = self.create_raw(name, NetworkMode="none")
         self.assertEqual(status, 201, body)
         seen = self.probe(name)
         self.assertEqual(seen["ifaces"], ["lo"], seen)
-        self.assertEqual(metric(self.server, "alto_stem_pool_hits_total"), hits)
+        self.assertEqual(self.server.metric("alto_stem_pool_hits_total"), hits)
 
 
 class NetworkLeftoversTest(unittest.TestCase):

@@ -34,15 +34,6 @@ while True:
 '''
 
 
-def metric(server, name):
-    status, _, body = server.request("GET", "/metrics")
-    assert status == 200, body
-    for line in body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    return None
-
-
 def memory_limit_of(server, container_id):
     for path in ("/sys/fs/cgroup/memory/alto/%s/memory.limit_in_bytes" % container_id,
                  "/sys/fs/cgroup/alto/%s/memory.max" % container_id):
@@ -57,18 +48,18 @@ class PrewarmedStemTest(AltoTestCase):
     server_options = {"driver": "oci", "extra_args": ("--stem-runtimes", "provided.al2023", "--stem-floor", "1")}
 
     def wait_ready_stems(self, n, timeout=20):
-        ok = harness.wait_until(lambda: metric(self.server, "alto_stem_cells_ready") == n, timeout, 0.1)
-        self.assertTrue(ok, "stem cells ready: %r, wanted %d" % (metric(self.server, "alto_stem_cells_ready"), n))
+        ok = harness.wait_until(lambda: self.server.metric("alto_stem_cells_ready") == n, timeout, 0.1)
+        self.assertTrue(ok, "stem cells ready: %r, wanted %d" % (self.server.metric("alto_stem_cells_ready"), n))
 
     def test_first_invoke_is_served_by_a_stem_and_the_pool_refills(self):
         self.wait_ready_stems(1)
         stems_before = self.server.runc_list(stems=True)
-        hits = metric(self.server, "alto_stem_pool_hits_total")
+        hits = self.server.metric("alto_stem_pool_hits_total")
         name = self.unique("stem")
         self.create(name, "provided.al2023", "x", zip_files({"bootstrap": (BOOTSTRAP, 0o755)}),
                     MemorySize=512, Environment={"Variables": {"COLOR": "teal"}})
         _, out, log = self.invoke(name, {})
-        self.assertEqual(metric(self.server, "alto_stem_pool_hits_total"), hits + 1, log)
+        self.assertEqual(self.server.metric("alto_stem_pool_hits_total"), hits + 1, log)
         # Specialised: its own code read-only at /var/task as cwd, its environment, its limits.
         self.assertEqual(out["cwd"], "/var/task")
         self.assertEqual(out["files"], ["bootstrap"])
@@ -102,19 +93,19 @@ class AdaptiveStemTest(AltoTestCase):
     server_options = {"driver": "oci", "extra_args": ("--stem-ceiling", "2")}
 
     def test_pool_follows_cold_starts(self):
-        self.assertEqual(metric(self.server, "alto_stem_cells_ready"), 0)
+        self.assertEqual(self.server.metric("alto_stem_cells_ready"), 0)
         first = self.unique("ad")
         self.create(first, "provided.al2023", "x", zip_files({"bootstrap": (BOOTSTRAP, 0o755)}))
         self.invoke(first, {})
-        self.assertEqual(metric(self.server, "alto_stem_pool_misses_total"), 1)
-        self.assertTrue(harness.wait_until(lambda: metric(self.server, "alto_stem_cells_ready") == 1, 20, 0.1))
+        self.assertEqual(self.server.metric("alto_stem_pool_misses_total"), 1)
+        self.assertTrue(harness.wait_until(lambda: self.server.metric("alto_stem_cells_ready") == 1, 20, 0.1))
         second = self.unique("ad")
         self.create(second, "provided.al2023", "x", zip_files({"bootstrap": (BOOTSTRAP, 0o755)}))
         _, out, _ = self.invoke(second, {})
         self.assertEqual(out["name"], second)
-        self.assertEqual(metric(self.server, "alto_stem_pool_hits_total"), 1)
+        self.assertEqual(self.server.metric("alto_stem_pool_hits_total"), 1)
         # Two cold starts in the window: the pool grows to the ceiling of 2.
-        self.assertTrue(harness.wait_until(lambda: metric(self.server, "alto_stem_cells_ready") == 2, 20, 0.1))
+        self.assertTrue(harness.wait_until(lambda: self.server.metric("alto_stem_cells_ready") == 2, 20, 0.1))
 
 
 if __name__ == "__main__":
