@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,6 +81,24 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnOptions& o) {
   if (!child.pidfd_.valid()) return SysError("pidfd_open");
   child.output_ = std::move(read_end);
   return child;
+}
+
+Result<ChildProcess> ChildProcess::Adopt(pid_t pid, UniqueFd output) {
+  if (pid <= 0) return MakeError(Errc::kInvalidArgument, "adopt: bad pid");
+  ChildProcess child;
+  child.pid_ = pid;
+  child.output_ = std::move(output);
+  child.pidfd_ = UniqueFd(PidfdOpen(pid));
+  if (!child.pidfd_.valid()) {
+    child.pid_ = -1;  // not ours to kill or wait for
+    return SysError("pidfd_open " + std::to_string(pid));
+  }
+  return child;
+}
+
+Status BecomeChildSubreaper() {
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return SysError("PR_SET_CHILD_SUBREAPER");
+  return {};
 }
 
 ChildProcess::~ChildProcess() {

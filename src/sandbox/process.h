@@ -24,6 +24,9 @@ struct SpawnOptions {
 class ChildProcess {
  public:
   static Result<ChildProcess> Spawn(const SpawnOptions& options);
+  // Takes over a process that is already our child (e.g. reparented to us as subreaper),
+  // with `output` as the read end of its stdout pipe.
+  static Result<ChildProcess> Adopt(pid_t pid, UniqueFd output);
   ChildProcess() = default;
   ~ChildProcess();
   ChildProcess(ChildProcess&& o) noexcept;
@@ -45,6 +48,11 @@ class ChildProcess {
   UniqueFd pidfd_;
   UniqueFd output_;
 };
+
+// Makes this process a child subreaper (PR_SET_CHILD_SUBREAPER): orphaned descendants, such as
+// a container init whose `runc run --detach` exited, become our children, so that we can wait
+// for them. Every such process must then be reaped by someone here (ChildProcess::Adopt).
+Status BecomeChildSubreaper();
 
 // Runs a command to completion and returns its exit code and combined output (blocking).
 struct CommandResult {
