@@ -86,6 +86,7 @@ const std::vector<std::string>& HostReadOnlyPaths() {
 
 constexpr const char* kInitInSandbox = "/var/rapid/init";
 constexpr int kStemStartTimeoutMs = 10000;
+constexpr int kRuncStartTimeoutMs = 30000;
 
 // Waits for the byte a stem's alto-init writes on its spec socket when it starts.
 Status AwaitInitReady(int fd, int timeout_ms) {
@@ -527,7 +528,15 @@ class OciDriver final : public Driver {
     auto runc = ChildProcess::Spawn(so);
     if (!runc) return runc.error();
     UniqueFd output = runc->TakeOutput();
+    // runc returns once the container runs; a runc stuck beyond that is killed, not waited for
+    // forever on the blocking pool.
+    pollfd p{runc->pidfd(), POLLIN, 0};
+    int ready;
+    while ((ready = ::poll(&p, 1, kRuncStartTimeoutMs)) < 0 && errno == EINTR) {
+    }
+    if (ready == 0) runc->Kill();
     const int status = runc->Wait();
+    if (ready == 0) return MakeError(Errc::kTimeout, "runc run " + id + " did not return in 30 s");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       // The container may hold the pipe's write end: read what runc said without blocking.
       std::string said(4096, '\0');
