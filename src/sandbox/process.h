@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,11 @@ class ChildProcess {
 // a container init whose `runc run --detach` exited, become our children, so that we can wait
 // for them. Every such process must then be reaped by someone here (ChildProcess::Adopt).
 Status BecomeChildSubreaper();
+
+// As a subreaper, reaps exited children that no ChildProcess owns (orphans nobody else waits
+// for) once they have been seen so for `grace` (an init between runc's exit and its adoption
+// is one for a moment). Returns how many were reaped; does nothing unless a subreaper.
+int ReapOrphans(std::chrono::milliseconds grace);
 
 // Runs a command to completion and returns its exit code and combined output (blocking).
 struct CommandResult {
