@@ -525,6 +525,7 @@ class OciDriver final : public Driver {
     so.output_also_on_fd3 = true;
     so.fd4 = spec_fd;
     so.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    const auto t0 = std::chrono::steady_clock::now();
     auto runc = ChildProcess::Spawn(so);
     if (!runc) return runc.error();
     UniqueFd output = runc->TakeOutput();
@@ -536,6 +537,10 @@ class OciDriver final : public Driver {
     }
     if (ready == 0) runc->Kill();
     const int status = runc->Wait();
+    spdlog::debug("runc run --detach {}: {} us", id,
+                  std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - t0)
+                      .count());
     if (ready == 0) return MakeError(Errc::kTimeout, "runc run " + id + " did not return in 30 s");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       // The container may hold the pipe's write end: read what runc said without blocking.
