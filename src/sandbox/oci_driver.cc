@@ -8,7 +8,10 @@
 //      namespaces; the netns from step 1
 //   4. cgroup limits: memory = MemorySize with no swap, pids, CPU shares and quota by memory
 //   5. no capabilities, no new privileges, a non-root uid, rlimits, masked /proc paths
-//   6. `runc run` in the foreground, its stdout/stderr being the function's log
+//   6. `runc run --detach`, its stdout/stderr (and fd 3) being the function's log pipe. runc
+//      exits once the container runs; the server is a child subreaper, so the container's init
+//      (alto-init) is reparented to it: Alto watches it with a pidfd and reaps it with waitpid,
+//      getting alto-init's real exit status. No runc process stays alive per sandbox.
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <poll.h>
@@ -16,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -82,6 +86,7 @@ const std::vector<std::string>& HostReadOnlyPaths() {
 
 constexpr const char* kInitInSandbox = "/var/rapid/init";
 constexpr int kStemStartTimeoutMs = 10000;
+constexpr int kRuncStartTimeoutMs = 30000;
 
 // Waits for the byte a stem's alto-init writes on its spec socket when it starts.
 Status AwaitInitReady(int fd, int timeout_ms) {
@@ -291,7 +296,7 @@ class OciResources final : public SandboxResources {
     return -1;
   }
   // cgroup v1 memory.oom_control or v2 memory.events, "oom_kill N". The cgroup outlives the
-  // container's processes because runc runs with --keep, until KillAll deletes it.
+  // container's processes (a detached container stays until `runc delete`), until KillAll.
   bool OomKilled() const override {
     for (const std::string& path : {"/sys/fs/cgroup/memory/alto/" + id_ + "/memory.oom_control",
                                     "/sys/fs/cgroup/alto/" + id_ + "/memory.events"}) {
@@ -374,7 +379,7 @@ class OciDriver final : public Driver {
       resources->SetNetwork(std::move(lease.value()));
     }
     if (auto st = WriteBundle(spec, *rt, bundle, pin, networked); !st) return st.error();
-    auto child = SpawnRunc(spec.id, bundle, -1);
+    auto child = StartRunc(spec.id, bundle, -1);
     if (!child) return child.error();
     return std::make_unique<Sandbox>(spec.id, std::move(child.value()), std::move(listener.value()),
                                      std::move(resources), true);
@@ -420,7 +425,7 @@ class OciDriver final : public Driver {
     resources->runtime = runtime;
     // fd 4 in the child comes from a dup2, which needs a different source number.
     if (reader.get() == 4) reader = UniqueFd(::fcntl(4, F_DUPFD_CLOEXEC, 10));
-    auto child = SpawnRunc(spec.id, bundle, reader.get());
+    auto child = StartRunc(spec.id, bundle, reader.get());
     if (!child) return child.error();
     reader = UniqueFd();
     const int writer = resources->spec_writer.get();
@@ -491,9 +496,14 @@ class OciDriver final : public Driver {
   fs::path BundlesDir() const { return options_.state_dir / "bundles"; }
   fs::path NetnsDir() const { return options_.state_dir / "netns"; }
 
-  Result<ChildProcess> SpawnRunc(const std::string& id, const fs::path& bundle, int spec_fd) {
+  // Starts the container with `runc run --detach` and returns its init (alto-init) as our own
+  // child: runc exits once the container runs, and the init, orphaned, is reparented to the
+  // server, a child subreaper (MakeOciDriver). No runc process stays per sandbox. Blocking.
+  Result<ChildProcess> StartRunc(const std::string& id, const fs::path& bundle, int spec_fd) {
+    const fs::path pid_file = bundle / "init.pid";
     SpawnOptions so;
-    // --keep: the cgroup outlives the processes, so an OOM kill can still be read from it.
+    // No --keep needed: a detached container is only deleted by `runc delete`, so its cgroup
+    // outlives its processes and an OOM kill can still be read from it until teardown.
     // --no-new-keyring: a session keyring per container is charged to the owner's key quota
     // (kernel.keys.maxkeys, 200 by default), and every sandbox's root is the same host uid in the
     // user namespace: past ~200 sandboxes starts would fail. Seccomp denies the keyring
@@ -502,17 +512,51 @@ class OciDriver final : public Driver {
                "--root",
                RuncRoot().string(),
                "run",
-               "--keep",
+               "--detach",
+               "--pid-file",
+               pid_file.string(),
                "--no-new-keyring",
                "--preserve-fds",
                spec_fd >= 0 ? "2" : "1",
                "--bundle",
                bundle.string(),
                id};
+    // Detached without a terminal, runc hands its own stdio (our pipe) to the container.
     so.output_also_on_fd3 = true;
     so.fd4 = spec_fd;
     so.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
-    return ChildProcess::Spawn(so);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto runc = ChildProcess::Spawn(so);
+    if (!runc) return runc.error();
+    UniqueFd output = runc->TakeOutput();
+    // runc returns once the container runs; a runc stuck beyond that is killed, not waited for
+    // forever on the blocking pool.
+    pollfd p{runc->pidfd(), POLLIN, 0};
+    int ready;
+    while ((ready = ::poll(&p, 1, kRuncStartTimeoutMs)) < 0 && errno == EINTR) {
+    }
+    if (ready == 0) runc->Kill();
+    const int status = runc->Wait();
+    spdlog::debug("runc run --detach {}: {} us", id,
+                  std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - t0)
+                      .count());
+    if (ready == 0) return MakeError(Errc::kTimeout, "runc run " + id + " did not return in 30 s");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      // The container may hold the pipe's write end: read what runc said without blocking.
+      std::string said(4096, '\0');
+      const int flags = ::fcntl(output.get(), F_GETFL);
+      ::fcntl(output.get(), F_SETFL, flags | O_NONBLOCK);
+      ssize_t n = ::read(output.get(), said.data(), said.size());
+      said.resize(n > 0 ? static_cast<size_t>(n) : 0);
+      return MakeError(Errc::kInternal,
+                       "runc run " + id + ": " + DescribeWaitStatus(status) + ": " + said);
+    }
+    std::ifstream in(pid_file);
+    pid_t pid = -1;
+    if (!(in >> pid) || pid <= 0)
+      return MakeError(Errc::kInternal, "runc run " + id + ": no pid in " + pid_file.string());
+    return ChildProcess::Adopt(pid, std::move(output));
   }
 
   Status WriteBundle(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path& bundle,
@@ -638,6 +682,8 @@ Result<std::unique_ptr<Driver>> MakeOciDriver(const DriverOptions& options) {
     return MakeError(Errc::kUnsupported,
                      "sandbox init " + options.init_path.string() + " not found next to alto");
   }
+  // Sandboxes' inits outlive `runc run --detach` and must become our children (StartRunc).
+  if (auto st = BecomeChildSubreaper(); !st) return st.error();
   auto driver = std::make_unique<OciDriver>(options, runc);
   if (auto st = driver->Init(); !st) return st.error();
   return std::unique_ptr<Driver>(std::move(driver));

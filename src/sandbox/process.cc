@@ -3,11 +3,18 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
 
 extern "C" char** environ;  // NOLINT: POSIX global
 
@@ -15,6 +22,40 @@ namespace alto {
 
 namespace {
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+// Children owned by a ChildProcess (ReapOrphans leaves them to their owner), and unowned
+// zombies with the time they were first seen.
+std::mutex g_mu;
+std::unordered_set<pid_t> g_owned;
+std::unordered_map<pid_t, std::chrono::steady_clock::time_point> g_suspects;
+std::atomic<bool> g_subreaper{false};
+
+void Own(pid_t pid) {
+  std::lock_guard lock(g_mu);
+  g_owned.insert(pid);
+}
+void Disown(pid_t pid) {
+  std::lock_guard lock(g_mu);
+  g_owned.erase(pid);
+}
+
+// Our exited, unreaped children, from every thread's /proc children list.
+std::vector<pid_t> ZombieChildren() {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream children(task.path() / "children");
+    for (pid_t pid; children >> pid;) {
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string line;
+      std::getline(stat, line);
+      auto close = line.rfind(')');
+      if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z')
+        out.push_back(pid);
+    }
+  }
+  return out;
+}
 
 std::vector<char*> CStrings(const std::vector<std::string>& v) {
   std::vector<char*> out;
@@ -74,12 +115,56 @@ Result<ChildProcess> ChildProcess::Spawn(const SpawnOptions& o) {
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return SysError("spawn " + o.argv[0], rc);
 
+  Own(pid);
   ChildProcess child;
   child.pid_ = pid;
   child.pidfd_ = UniqueFd(PidfdOpen(pid));
   if (!child.pidfd_.valid()) return SysError("pidfd_open");
   child.output_ = std::move(read_end);
   return child;
+}
+
+Result<ChildProcess> ChildProcess::Adopt(pid_t pid, UniqueFd output) {
+  if (pid <= 0) return MakeError(Errc::kInvalidArgument, "adopt: bad pid");
+  Own(pid);
+  ChildProcess child;
+  child.pid_ = pid;
+  child.output_ = std::move(output);
+  child.pidfd_ = UniqueFd(PidfdOpen(pid));
+  if (!child.pidfd_.valid()) {
+    Disown(pid);
+    child.pid_ = -1;  // not ours to kill or wait for
+    return SysError("pidfd_open " + std::to_string(pid));
+  }
+  return child;
+}
+
+Status BecomeChildSubreaper() {
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return SysError("PR_SET_CHILD_SUBREAPER");
+  g_subreaper = true;
+  return {};
+}
+
+int ReapOrphans(std::chrono::milliseconds grace) {
+  if (!g_subreaper) return 0;
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<pid_t> zombies = ZombieChildren();
+  int reaped = 0;
+  std::lock_guard lock(g_mu);
+  std::unordered_map<pid_t, std::chrono::steady_clock::time_point> still;
+  for (pid_t pid : zombies) {
+    if (g_owned.contains(pid)) continue;
+    auto it = g_suspects.find(pid);
+    const auto first = it == g_suspects.end() ? now : it->second;
+    int st = 0;
+    if (now - first >= grace && ::waitpid(pid, &st, WNOHANG) == pid) {
+      ++reaped;
+    } else {
+      still.emplace(pid, first);
+    }
+  }
+  g_suspects = std::move(still);
+  return reaped;
 }
 
 ChildProcess::~ChildProcess() {
@@ -113,7 +198,10 @@ void ChildProcess::Kill() {
 int ChildProcess::TryReap() {
   if (pid_ <= 0 || status_ >= 0) return status_;
   int st = 0;
-  if (::waitpid(pid_, &st, WNOHANG) == pid_) status_ = st;
+  if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+    status_ = st;
+    Disown(pid_);
+  }
   return status_;
 }
 
@@ -123,6 +211,7 @@ int ChildProcess::Wait() {
   while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
   }
   status_ = st;
+  Disown(pid_);
   return status_;
 }
 

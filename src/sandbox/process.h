@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct SpawnOptions {
 class ChildProcess {
  public:
   static Result<ChildProcess> Spawn(const SpawnOptions& options);
+  // Takes over a process that is already our child (e.g. reparented to us as subreaper),
+  // with `output` as the read end of its stdout pipe.
+  static Result<ChildProcess> Adopt(pid_t pid, UniqueFd output);
   ChildProcess() = default;
   ~ChildProcess();
   ChildProcess(ChildProcess&& o) noexcept;
@@ -45,6 +49,16 @@ class ChildProcess {
   UniqueFd pidfd_;
   UniqueFd output_;
 };
+
+// Makes this process a child subreaper (PR_SET_CHILD_SUBREAPER): orphaned descendants, such as
+// a container init whose `runc run --detach` exited, become our children, so that we can wait
+// for them. Every such process must then be reaped by someone here (ChildProcess::Adopt).
+Status BecomeChildSubreaper();
+
+// As a subreaper, reaps exited children that no ChildProcess owns (orphans nobody else waits
+// for) once they have been seen so for `grace` (an init between runc's exit and its adoption
+// is one for a moment). Returns how many were reaped; does nothing unless a subreaper.
+int ReapOrphans(std::chrono::milliseconds grace);
 
 // Runs a command to completion and returns its exit code and combined output (blocking).
 struct CommandResult {

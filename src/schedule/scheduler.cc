@@ -328,11 +328,20 @@ void Scheduler::Destroy(Lease lease) {
 
 asio::awaitable<void> Scheduler::ReapLoop() {
   auto interval = ReapInterval(options_.keep_alive);
+  SteadyTime last_orphan_sweep{};
   while (!stopped_) {
     reap_timer_.expires_after(interval);
     auto [ec] = co_await reap_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec || stopped_) break;
     auto now = SteadyClock::now();
+    // The oci driver makes the server a subreaper: reap orphans nobody waits for (process.h).
+    if (now - last_orphan_sweep >= std::chrono::seconds(1)) {
+      last_orphan_sweep = now;
+      asio::post(blocking_, [] {
+        if (int n = ReapOrphans(std::chrono::seconds(5)); n > 0)
+          spdlog::info("reaped {} orphaned process(es)", n);
+      });
+    }
     for (auto it = idle_.begin(); it != idle_.end();) {
       auto& pool = it->second;
       for (size_t i = 0; i < pool.size();) {

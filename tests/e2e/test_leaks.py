@@ -79,6 +79,26 @@ def mounts_under(path):
         return [line.split()[4] for line in f if line.split()[4].startswith(path + "/")]
 
 
+def zombie_children(pid):
+    """Exited, unreaped children of pid (with a subreaper server: orphans nobody waits for)."""
+    found = []
+    for task in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            continue
+        for k in kids:
+            try:
+                with open("/proc/%d/stat" % k) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if stat[stat.rindex(")") + 2] == "Z":
+                found.append(k)
+    return found
+
+
 def processes_mentioning(text):
     found = []
     for pid in os.listdir("/proc"):
@@ -134,6 +154,7 @@ class SandboxLeakTest(AltoTestCase):
         self.assertEqual(processes_mentioning(server.runc_root), [], why + ": runc processes left")
         left = {cid: cgroup_dirs(cid) for cid in ids if cgroup_dirs(cid)}
         self.assertEqual(left, {}, why + ": cgroups left")
+        self.assertEqual(zombie_children(server.proc.pid), [], why + ": unreaped processes left")
 
     def test_200_sandboxes_leave_nothing(self):
         crash = self.unique("crash")
@@ -212,6 +233,38 @@ class SandboxLeakTest(AltoTestCase):
                 # The restarted server still serves the functions it had.
                 got = second.client().get_function(FunctionName=names[0])
                 self.assertEqual(got["Configuration"]["FunctionName"], names[0])
+
+
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+class DetachedRuncTest(AltoTestCase):
+    """Warm sandboxes keep no runc process (default idle timeout: they stay warm)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0 or harness.runc_path() is None:
+            raise unittest.SkipTest("needs root and runc")
+        super().setUpClass()
+        if not cls.server.isolating:
+            raise unittest.SkipTest("the process driver uses no runc")
+
+    def test_warm_sandboxes_keep_no_runc_process(self):
+        # runc runs detached: once a sandbox runs, only its own processes remain (issue 4).
+        name = self.unique("warm")
+        self.create(name, "provided.al2023", "x", zip_files({"bootstrap": (ECHO, 0o755)}))
+        for _ in range(3):
+            _, body, _ = self.invoke(name, {}, tail=False)
+            self.assertEqual(body, "echo")
+        self.assertTrue(self.server.runc_list(), "a warm sandbox should be running")
+        runs = [p for p in processes_mentioning(self.server.runc_root) if b"\0run\0" in cmdline(p)]
+        self.assertEqual(runs, [], "runc run processes alive beside warm sandboxes")
+        self.assertEqual(zombie_children(self.server.proc.pid), [], "unreaped processes")
 
 
 if __name__ == "__main__":
