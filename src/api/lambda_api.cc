@@ -375,8 +375,8 @@ asio::awaitable<http::Response> LambdaApi::DeleteFunction(Ctx& c) {
     }
   }
   if (provisioned_) {
-    if (auto dropped = co_await RunBlocking(d_.blocking,
-                                            [&] { return provisioned_->DeleteAll(f->name); });
+    if (auto dropped =
+            co_await RunBlocking(d_.blocking, [&] { return provisioned_->DeleteAll(f->name); });
         !dropped) {
       spdlog::error("dropping {}'s provisioned concurrency: {}", f->name, dropped.error().message);
     }

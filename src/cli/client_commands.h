@@ -18,8 +18,8 @@ struct DeployArgs {
   int memory_mb = 0;  // 0: leave as is / default
   int timeout_s = 0;
   std::string description;
-  std::string network;  // NetworkMode (Alto extension): default | none; empty: leave as is
-  std::vector<std::string> env;      // K=V
+  std::string network;           // NetworkMode (Alto extension): default | none; empty: leave as is
+  std::vector<std::string> env;  // K=V
   std::vector<std::string> secrets;  // K=V, stored encrypted and never shown
   bool publish = false;              // publish a version after deploying
   std::string alias;                 // with publish: move (or canary) this alias to the version

@@ -61,7 +61,8 @@ Result<Response> Fetch(const Endpoint& endpoint, const Request& req) {
     return Error{Errc::kUnavailable,
                  "cannot reach Alto at " + endpoint.host + ":" + std::to_string(endpoint.port) +
                      ": " + e.code().message(),
-                 e.code().value(), {}};
+                 e.code().value(),
+                 {}};
   }
 }
 

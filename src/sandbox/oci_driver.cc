@@ -537,10 +537,10 @@ class OciDriver final : public Driver {
     }
     if (ready == 0) runc->Kill();
     const int status = runc->Wait();
-    spdlog::debug("runc run --detach {}: {} us", id,
-                  std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count());
+    spdlog::debug(
+        "runc run --detach {}: {} us", id,
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
     if (ready == 0) return MakeError(Errc::kTimeout, "runc run " + id + " did not return in 30 s");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       // The container may hold the pipe's write end: read what runc said without blocking.

@@ -25,7 +25,8 @@ class UsageLedger {
     total.sandboxes += u.sandboxes;
     total.cpu_seconds += u.cpu_seconds;
     total.reserved_gb_seconds += u.reserved_gb_seconds;
-    if (u.peak_memory_bytes > total.peak_memory_bytes) total.peak_memory_bytes = u.peak_memory_bytes;
+    if (u.peak_memory_bytes > total.peak_memory_bytes)
+      total.peak_memory_bytes = u.peak_memory_bytes;
   }
   std::map<std::string, SandboxUsage> Snapshot() const {
     std::lock_guard lock(mu_);

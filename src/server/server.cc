@@ -24,8 +24,8 @@
 #include "schedule/scheduler.h"
 #include "store/async_store.h"
 #include "store/code_store.h"
-#include "store/provisioned.h"
 #include "store/function_url.h"
+#include "store/provisioned.h"
 #include "store/store.h"
 
 namespace alto {

@@ -23,7 +23,7 @@ struct ServerConfig {
   int node_concurrency = 0;
   std::vector<std::string> stem_runtimes;  // stem cells kept ready from the start
   int stem_floor = 1;
-  int stem_ceiling = 4;            // 0: one execution per 128 MB of memory capacity
+  int stem_ceiling = 4;                          // 0: one execution per 128 MB of memory capacity
   std::string sandbox_subnet = "10.213.0.0/16";  // oci sandboxes' network; "none": loopback only
   std::vector<std::string> sandbox_allow;        // private CIDRs sandboxes may reach anyway
   double async_retry_scale = 1.0;  // shrinks async retry spacing (tests)  // sandbox memory the
