@@ -199,7 +199,11 @@ asio::awaitable<std::unique_ptr<Sandbox>> Scheduler::TakeStem(const SandboxSpec&
     co_return nullptr;
   }
   Sandbox* raw = stem.get();
+  const auto specialise_start = SteadyClock::now();
   auto st = co_await RunBlocking(blocking_, [&] { return driver_.Specialize(*raw, spec); });
+  spdlog::debug(
+      "specialised stem {} for {} in {:.2f} ms", raw->id(), spec.function_name,
+      std::chrono::duration<double, std::milli>(SteadyClock::now() - specialise_start).count());
   if (!st) {
     spdlog::warn("stem cell {} could not be specialised: {}", raw->id(), st.error().message);
     ++stem_counters_.misses;
