@@ -245,10 +245,8 @@ Result<http::Response> InterpretUrlResult(std::string_view output) {
   return r;
 }
 
-std::optional<http::Response> InterpretStreamedResult(std::string_view output) {
-  size_t cut = output.find(kStreamPreludeDelimiter);
-  if (cut == std::string_view::npos) return std::nullopt;
-  auto prelude = json::parse(output.substr(0, cut), nullptr, false);
+std::optional<http::Response> ParseStreamPrelude(std::string_view text) {
+  auto prelude = json::parse(text, nullptr, false);
   if (!prelude.is_object()) return std::nullopt;
   http::Response r;
   auto sc = prelude.find("statusCode");
@@ -257,7 +255,14 @@ std::optional<http::Response> InterpretStreamedResult(std::string_view output) {
   if (!ApplyHeaders(prelude.value("headers", json()), r)) return std::nullopt;
   if (!ApplyCookies(prelude.value("cookies", json()), r)) return std::nullopt;
   if (r.HeaderValue("Content-Type").empty()) r.Set("Content-Type", "application/octet-stream");
-  r.body = std::string(output.substr(cut + kStreamPreludeDelimiter.size()));
+  return r;
+}
+
+std::optional<http::Response> InterpretStreamedResult(std::string_view output) {
+  size_t cut = output.find(kStreamPreludeDelimiter);
+  if (cut == std::string_view::npos) return std::nullopt;
+  auto r = ParseStreamPrelude(output.substr(0, cut));
+  if (r) r->body = std::string(output.substr(cut + kStreamPreludeDelimiter.size()));
   return r;
 }
 

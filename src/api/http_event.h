@@ -18,6 +18,11 @@ namespace alto {
 constexpr size_t kMaxUrlRequestBytes = 6 * 1024 * 1024;
 // The delimiter between the JSON prelude and the body of a streamed HTTP-integration response.
 constexpr std::string_view kStreamPreludeDelimiter{"\0\0\0\0\0\0\0\0", 8};
+// The content type a runtime's streamed answer has when it starts with that prelude.
+constexpr std::string_view kHttpIntegrationContentType =
+    "application/vnd.awslambda.http-integration-response";
+// How much of a streamed answer may come before the prelude's delimiter.
+constexpr size_t kMaxStreamPreludeBytes = 64 * 1024;
 
 struct UrlEventContext {
   std::string account_id;
@@ -43,6 +48,8 @@ Result<http::Response> InterpretUrlResult(std::string_view output);
 // RESPONSE_STREAM's HTTP-integration framing: JSON prelude {statusCode, headers, cookies}, 8 NUL
 // bytes, then the body. Returns nullopt when output is not in that framing.
 std::optional<http::Response> InterpretStreamedResult(std::string_view output);
+// The status and headers a prelude (the JSON before the delimiter) sets; nullopt when invalid.
+std::optional<http::Response> ParseStreamPrelude(std::string_view prelude);
 
 // CORS, answered from the config. A preflight is an OPTIONS with Origin and
 // Access-Control-Request-Method on a URL that has a Cors config.

@@ -119,7 +119,97 @@ Target FromPath(const UrlCatalog& urls, std::string_view path) {
   return {urls.For(function, ""), std::string(rest)};
 }
 
+http::Response InvokeFailure(const std::string& url_id, const Error& e) {
+  if (e.code == Errc::kThrottled) {
+    http::Response res = UrlError(429, "TooManyRequestsException", "Rate Exceeded.");
+    res.Set("Retry-After", "1");
+    return res;
+  }
+  spdlog::warn("function url {}: {}", url_id, e.message);
+  return UrlError(502, "", "Internal Server Error");
+}
+
 }  // namespace
+
+http::Response UrlGateway::BufferedResponse(const std::string& url_id,
+                                            const Result<InvokeResponse>& result,
+                                            bool stream_mode) {
+  if (!result) return InvokeFailure(url_id, result.error());
+  if (result->function_error) return UrlError(502, "", "Internal Server Error");
+  if (stream_mode) {
+    // A runtime may post the HTTP-integration framing unstreamed.
+    if (auto r = InterpretStreamedResult(result->body)) return std::move(*r);
+  }
+  auto r = InterpretUrlResult(result->body);
+  if (!r) {
+    spdlog::info("function url {}: bad response: {}", url_id, r.error().message);
+    return UrlError(502, "", "Internal Server Error");
+  }
+  return std::move(r.value());
+}
+
+asio::awaitable<void> UrlGateway::RunStreamed(std::shared_ptr<StreamedCall> call,
+                                              InvokeRequest ir) {
+  call->result = co_await d_.invoker.Invoke(std::move(ir));
+  const auto& r = *call->result;
+  if (!r) {
+    call->sink->Finish(r.error().message);
+  } else if (r->function_error) {
+    call->sink->Finish(r->error_type.empty() ? std::string("Unhandled") : r->error_type);
+  } else {
+    call->sink->Finish();
+  }
+}
+
+// RESPONSE_STREAM: the invocation runs on its own while the response goes out as the function
+// writes it. The status and headers come from the HTTP-integration prelude when the runtime
+// streams with it; an answer the runtime did not stream is served as a buffered one.
+asio::awaitable<http::Response> UrlGateway::InvokeStreamed(std::string url_id, InvokeRequest ir) {
+  auto ex = co_await asio::this_coro::executor;
+  auto call = std::make_shared<StreamedCall>();
+  call->sink = std::make_shared<http::BodyStream>(ex);
+  ir.sink = call->sink;
+  asio::co_spawn(ex, RunStreamed(call, std::move(ir)), asio::detached);
+  std::string head;
+  bool ended = false;
+  for (;;) {
+    auto piece = co_await call->sink->Read();
+    if (!piece) {
+      ended = true;
+      break;
+    }
+    head += *piece;
+    if (call->sink->content_type() != kHttpIntegrationContentType) break;
+    if (head.find(kStreamPreludeDelimiter) != std::string::npos) break;
+    if (head.size() > kMaxStreamPreludeBytes) break;
+  }
+  if (ended && (!call->result || !*call->result || !call->result->value().streamed)) {
+    // Not streamed (or failed before a byte): the buffered rules apply.
+    if (!call->result) co_return UrlError(502, "", "Internal Server Error");
+    co_return BufferedResponse(url_id, *call->result, true);
+  }
+  if (ended && call->sink->failed()) co_return UrlError(502, "", "Internal Server Error");
+  http::Response res;
+  if (call->sink->content_type() == kHttpIntegrationContentType) {
+    size_t cut = head.find(kStreamPreludeDelimiter);
+    std::optional<http::Response> parsed;
+    if (cut != std::string::npos)
+      parsed = ParseStreamPrelude(std::string_view(head).substr(0, cut));
+    if (!parsed) {
+      spdlog::info("function url {}: streamed response without a valid prelude", url_id);
+      call->sink->Abandon();
+      co_return UrlError(502, "", "Internal Server Error");
+    }
+    res = std::move(*parsed);
+    res.body = head.substr(cut + kStreamPreludeDelimiter.size());
+  } else {
+    res.status = 200;
+    res.Set("Content-Type", call->sink->content_type());
+    res.body = std::move(head);
+  }
+  if (!ended) res.stream = call->sink;
+  co_return res;
+}
 
 bool UrlGateway::Claims(const http::Request& req) const {
   return req.path.starts_with(kPathPrefix) || UrlIdFromHost(req.HeaderValue("Host")).has_value();
@@ -176,29 +266,11 @@ asio::awaitable<http::Response> UrlGateway::Handle(http::Request req) {
         ir.invoked_arn = f->invoked_arn;
         ir.function = std::move(f->function);
         ir.request_id = request_id;
-        auto result = co_await d_.invoker.Invoke(std::move(ir));
-        if (!result) {
-          if (result.error().code == Errc::kThrottled) {
-            res = UrlError(429, "TooManyRequestsException", "Rate Exceeded.");
-            res.Set("Retry-After", "1");
-          } else {
-            spdlog::warn("function url {}: {}", t.config->url_id, result.error().message);
-            res = UrlError(502, "", "Internal Server Error");
-          }
-        } else if (result->function_error) {
-          res = UrlError(502, "", "Internal Server Error");
+        if (t.config->invoke_mode == "RESPONSE_STREAM") {
+          res = co_await InvokeStreamed(t.config->url_id, std::move(ir));
         } else {
-          std::optional<http::Response> streamed;
-          if (t.config->invoke_mode == "RESPONSE_STREAM")
-            streamed = InterpretStreamedResult(result->body);
-          if (streamed) {
-            res = std::move(*streamed);
-          } else if (auto r = InterpretUrlResult(result->body)) {
-            res = std::move(r.value());
-          } else {
-            spdlog::info("function url {}: bad response: {}", t.config->url_id, r.error().message);
-            res = UrlError(502, "", "Internal Server Error");
-          }
+          auto result = co_await d_.invoker.Invoke(std::move(ir));
+          res = BufferedResponse(t.config->url_id, result, false);
         }
       }
     }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/beast/core.hpp>
@@ -11,6 +12,7 @@
 #include <unordered_set>
 
 #include "common/encoding.h"
+#include "http/body_stream.h"
 
 namespace alto::http {
 
@@ -91,6 +93,57 @@ Response JsonResponse(int status, std::string body) {
   return r;
 }
 
+namespace {
+
+using RequestParser = bhttp::request_parser<bhttp::string_body>;
+
+// The body of a streamed request, pulled from the connection by the handler. The server detaches
+// it when the handler returns: the socket, buffer and parser it reads through are the session's.
+class ParserBodySource final : public BodySource {
+ public:
+  ParserBodySource(tcp::socket& socket, beast::flat_buffer& buffer, RequestParser& parser)
+      : socket_(socket), buffer_(buffer), parser_(parser) {}
+
+  asio::awaitable<Result<std::optional<std::string>>> Next() override {
+    for (;;) {
+      if (detached_) co_return MakeError(Errc::kUnavailable, "request is over");
+      auto& body = parser_.get().body();
+      if (!body.empty()) {
+        std::string piece = std::move(body);
+        body.clear();
+        co_return std::optional<std::string>(std::move(piece));
+      }
+      if (parser_.is_done()) co_return std::optional<std::string>();
+      auto [ec, n] = co_await bhttp::async_read_some(socket_, buffer_, parser_, kTuple);
+      if (ec == bhttp::error::body_limit)
+        co_return MakeError(Errc::kTooLarge, "request body over its limit");
+      if (ec) co_return MakeError(Errc::kUnavailable, "reading request body: " + ec.message());
+    }
+  }
+
+  std::string Trailer(std::string_view name) const override {
+    if (detached_ || !parser_.is_done()) return {};
+    auto it = parser_.get().find(beast::string_view(name.data(), name.size()));
+    if (it == parser_.get().end()) return {};
+    return std::string(it->value());
+  }
+
+  void Detach() { detached_ = true; }
+
+ private:
+  tcp::socket& socket_;
+  beast::flat_buffer& buffer_;
+  RequestParser& parser_;
+  bool detached_ = false;
+};
+
+// Fields the server sets itself on a streamed response.
+bool FramingHeader(std::string_view name) {
+  return IEquals(name, "Content-Length") || IEquals(name, "Transfer-Encoding");
+}
+
+}  // namespace
+
 struct Server::State : std::enable_shared_from_this<Server::State> {
   State(asio::any_io_executor ex, Handler h, ServerOptions o)
       : executor(std::move(ex)), acceptor(executor), handler(std::move(h)), options(std::move(o)) {}
@@ -148,6 +201,48 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     limit.cancel();
   }
 
+  // Writes a response whose body continues with res.stream, chunk by chunk as the stream yields.
+  // Returns whether the connection can carry another request.
+  asio::awaitable<bool> WriteStreamed(tcp::socket& socket, Response& res, unsigned version,
+                                      bool keep_alive) {
+    auto stream = res.stream;
+    const bool chunked = version >= 11;
+    bhttp::response<bhttp::empty_body> out{static_cast<bhttp::status>(res.status), version};
+    for (const auto& h : res.headers) {
+      if (!FramingHeader(h.name)) out.insert(h.name, h.value);
+    }
+    out.keep_alive(keep_alive && chunked);
+    if (chunked) out.chunked(true);
+    bhttp::response_serializer<bhttp::empty_body> head{out};
+    auto [hec, hn] = co_await bhttp::async_write_header(socket, head, kTuple);
+    bool ok = !hec;
+    std::optional<std::string> piece;
+    if (!res.body.empty()) piece = std::move(res.body);
+    while (ok) {
+      if (!piece) piece = co_await stream->Read();
+      if (!piece) break;
+      boost::system::error_code wec;
+      if (chunked) {
+        auto [e, n] = co_await asio::async_write(
+            socket, bhttp::make_chunk(asio::const_buffer(piece->data(), piece->size())), kTuple);
+        wec = e;
+      } else {
+        auto [e, n] = co_await asio::async_write(socket, asio::buffer(*piece), kTuple);
+        wec = e;
+      }
+      ok = !wec;
+      piece.reset();
+    }
+    if (!ok) {
+      stream->Abandon();  // the client is gone: the producer stops queueing
+      co_return false;
+    }
+    // A stream that failed mid-way ends without the last chunk: the client sees it incomplete.
+    if (stream->failed() || !chunked) co_return false;
+    auto [lec, ln] = co_await asio::async_write(socket, bhttp::make_chunk_last(), kTuple);
+    co_return !lec && out.keep_alive();
+  }
+
   asio::awaitable<void> Session(tcp::socket socket) {
     auto self = shared_from_this();
     socket.set_option(tcp::no_delay(true));
@@ -158,11 +253,14 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       auto ep = socket.remote_endpoint(ec);
       if (!ec) remote = ep.address().to_string();
     }
+    const size_t head_limit = options.stream_request
+                                  ? std::max(options.body_limit, options.stream_body_limit)
+                                  : options.body_limit;
     beast::flat_buffer buffer;
     for (;;) {
-      bhttp::request_parser<bhttp::string_body> parser;
+      RequestParser parser;
       parser.header_limit(static_cast<uint32_t>(options.header_limit));
-      parser.body_limit(options.body_limit);
+      parser.body_limit(head_limit);
       auto [hec, hn] = co_await bhttp::async_read_header(socket, buffer, parser, kTuple);
       // A declared Content-Length over the limit fails already at the header.
       if (hec == bhttp::error::body_limit) {
@@ -170,17 +268,6 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
         break;
       }
       if (hec) break;
-      if (IEquals(parser.get()[bhttp::field::expect], "100-continue")) {
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(kContinue), kTuple);
-        if (wec) break;
-      }
-      auto [ec, n] = co_await bhttp::async_read(socket, buffer, parser, kTuple);
-      if (ec == bhttp::error::body_limit) {
-        co_await WriteTooLarge(socket);
-        break;
-      }
-      if (ec) break;
       auto& in = parser.get();
       Request req;
       req.method = std::string(in.method_string());
@@ -191,13 +278,52 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       req.headers.reserve(16);
       for (const auto& f : in)
         req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-      req.body = std::move(in.body());
       req.remote_ip = remote;
+      const bool streamed = options.stream_request && options.stream_request(req);
+      if (!streamed) {
+        auto declared = parser.content_length();
+        if (declared && *declared > options.body_limit) {
+          co_await WriteTooLarge(socket);
+          break;
+        }
+        parser.body_limit(options.body_limit);
+      }
+      if (IEquals(in[bhttp::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(kContinue), kTuple);
+        if (wec) break;
+      }
+      std::shared_ptr<ParserBodySource> source;
+      if (streamed) {
+        source = std::make_shared<ParserBodySource>(socket, buffer, parser);
+        req.body_source = source;
+      } else {
+        auto [ec, n] = co_await bhttp::async_read(socket, buffer, parser, kTuple);
+        if (ec == bhttp::error::body_limit) {
+          co_await WriteTooLarge(socket);
+          break;
+        }
+        if (ec) break;
+        req.body = std::move(in.body());
+      }
       bool keep_alive = in.keep_alive();
       unsigned version = in.version();
 
       Response res = co_await handler(std::move(req));
-      if (!socket.is_open()) break;
+      if (source) {
+        source->Detach();
+        // A handler that left part of the body unread leaves the connection unusable.
+        if (!parser.is_done()) keep_alive = false;
+      }
+      if (!socket.is_open()) {
+        if (res.stream) res.stream->Abandon();
+        break;
+      }
+      if (res.stream) {
+        bool reusable = co_await WriteStreamed(socket, res, version, keep_alive && accepting);
+        if (!reusable) break;
+        continue;
+      }
       bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
       WriteResponseHeaders(out, res);
       out.body() = std::move(res.body);

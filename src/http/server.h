@@ -24,6 +24,10 @@ struct ServerOptions {
   std::function<Response()> too_large = [] {
     return JsonResponse(413, R"({"message":"Request body too large"})");
   };
+  // Requests whose handler reads the body itself as it arrives (Request::body_source), decided
+  // from the request's head; up to stream_body_limit bytes. Other requests are read whole first.
+  std::function<bool(const Request&)> stream_request;
+  size_t stream_body_limit = 200 * 1024 * 1024;
 };
 
 class Server {

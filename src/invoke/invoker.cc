@@ -81,6 +81,7 @@ boost::asio::awaitable<Result<InvokeResponse>> Invoker::Invoke(InvokeRequest req
   inv.trace_id =
       NewTraceId(now_ms) + ";Lineage=" + std::string(kAltoLineagePrefix) + std::to_string(req.hop);
   inv.client_context = std::move(req.client_context);
+  inv.sink = std::move(req.sink);
   const std::string request_id = inv.request_id;
 
   Outcome outcome = co_await lease.value()->session->Invoke(std::move(inv));
@@ -91,6 +92,8 @@ boost::asio::awaitable<Result<InvokeResponse>> Invoker::Invoke(InvokeRequest req
   InvokeResponse res;
   res.request_id = request_id;
   res.function_error = outcome.kind != OutcomeKind::kSuccess;
+  res.error_type = outcome.error_type;
+  res.streamed = outcome.streamed;
   res.body = std::move(outcome.body);
   res.executed_version = f.version;
   res.log = "START RequestId: " + request_id + " Version: " + f.version + "\n";

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <memory>
 #include <string>
 
 #include "common/result.h"
 #include "common/time.h"
+#include "http/body_stream.h"
 #include "invoke/function_logs.h"
 #include "invoke/invocation_metrics.h"
 #include "schedule/scheduler.h"
@@ -21,11 +23,15 @@ struct InvokeRequest {
   std::string invoked_arn;
   std::string request_id;  // empty: a new one; async events keep theirs across attempts
   int hop = 0;  // recursion depth, carried in the trace header's Lineage for the runtime's SDK
+  // Where a streamed answer goes as it arrives; see Invocation::sink.
+  std::shared_ptr<http::BodyStream> sink;
 };
 
 struct InvokeResponse {
   std::string request_id;
   bool function_error = false;
+  std::string error_type;
+  bool streamed = false;  // the body went to the request's sink; `body` holds only an error
   std::string body;
   std::string executed_version;
   std::string log;  // START..REPORT

@@ -7,6 +7,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/encoding.h"
 #include "http/server.h"
 
 namespace alto {
@@ -33,6 +34,10 @@ void AppendCapped(std::string& log, std::string_view data) {
   log.append(data);
   if (log.size() > kMaxLogBytes) log.erase(0, log.size() - kMaxLogBytes);
 }
+
+constexpr std::string_view kResponseModeHeader = "Lambda-Runtime-Function-Response-Mode";
+constexpr std::string_view kErrorTypeHeader = "Lambda-Runtime-Function-Error-Type";
+constexpr std::string_view kErrorBodyHeader = "Lambda-Runtime-Function-Error-Body";
 
 double MillisSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -78,6 +83,11 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
   http::ServerOptions ServerOptions() {
     http::ServerOptions o;
     o.body_limit = kMaxRuntimeResponseBytes;
+    o.stream_request = [](const http::Request& r) {
+      return r.method == "POST" && r.path.ends_with("/response") &&
+             r.HeaderValue(kResponseModeHeader) == "streaming";
+    };
+    o.stream_body_limit = kMaxStreamedResponseBytes;
     o.too_large = [weak = std::weak_ptr<Impl*>(alive)] {
       auto token = weak.lock();
       if (!token) return RuntimeError(500, "Runtime.Unknown", "Sandbox is shutting down");
@@ -112,6 +122,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
   bool init_reported = false;
   Phase phase = Phase::kInit;
   bool next_parked = false;
+  bool streaming = false;  // a streamed /response is being read
   bool closed = false;
   std::optional<Invocation> pending;          // handed to the next GET /next
   std::optional<Invocation> current;          // taken by the runtime, not answered yet
@@ -207,6 +218,8 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
       if (slash != std::string_view::npos) {
         std::string id(path.substr(0, slash));
         std::string_view action = path.substr(slash + 1);
+        if (action == "response" && req.body_source)
+          co_return co_await RespondStreaming(std::move(id), std::move(req));
         if (action == "response") co_return Respond(id, req);
         if (action == "error") co_return ReportError(id, req);
       }
@@ -255,15 +268,88 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     if (phase == Phase::kInit) {
       return RuntimeError(403, "InvalidStateTransition", "No invocation has been handed out yet");
     }
-    if (!current || current->request_id != id || outcome) {
+    if (!Answering(id) || streaming) {
       return RuntimeError(400, "InvalidRequestID", "Invalid request ID: " + id);
     }
     return std::nullopt;
   }
 
+  bool Answering(const std::string& id) const {
+    return current && current->request_id == id && !outcome;
+  }
+
+  // A streamed answer: the body goes on to the invocation's sink as it arrives, and the
+  // invocation completes when the body ends, as a function error when the trailers name one
+  // (Lambda's mid-stream error). An invocation without a sink (the Invoke API) gets it whole,
+  // under the buffered limit.
+  asio::awaitable<http::Response> RespondStreaming(std::string id, http::Request req) {
+    if (auto bad = CheckAnswerable(id)) co_return *bad;
+    streaming = true;
+    auto sink = current->sink;
+    std::string content_type(req.HeaderValue("Content-Type"));
+    if (sink)
+      sink->SetContentType(content_type.empty() ? "application/octet-stream" : content_type);
+    std::string whole;
+    size_t total = 0;
+    for (;;) {
+      auto piece = co_await req.body_source->Next();
+      if (!Answering(id)) {
+        // Timed out or torn down while the body was arriving.
+        co_return RuntimeError(400, "InvalidRequestID", "Invalid request ID: " + id);
+      }
+      if (!piece) {
+        streaming = false;
+        if (piece.error().code == Errc::kTooLarge) {
+          std::string msg = "Response payload size exceeded maximum allowed payload size (" +
+                            std::to_string(kMaxStreamedResponseBytes) + " bytes).";
+          Complete(OutcomeKind::kFunctionError, ErrorDocument("Function.ResponseSizeTooLarge", msg),
+                   "Function.ResponseSizeTooLarge", false);
+          co_return RuntimeError(413, "RequestEntityTooLarge", msg);
+        }
+        Complete(OutcomeKind::kFunctionError,
+                 ErrorDocument("Runtime.TruncatedResponse",
+                               "The runtime's streamed response ended before its last chunk"),
+                 "Runtime.TruncatedResponse", false);
+        co_return RuntimeError(400, "TruncatedResponse", "Response ended before its last chunk");
+      }
+      if (!*piece) break;
+      total += (*piece)->size();
+      if (sink) {
+        // false: the caller is gone. The function runs on, as on Lambda; its output is dropped.
+        co_await sink->Write(std::move(**piece));
+        if (!Answering(id))
+          co_return RuntimeError(400, "InvalidRequestID", "Invalid request ID: " + id);
+      } else if (total > kMaxRuntimeResponseBytes) {
+        streaming = false;
+        co_return TooLarge();
+      } else {
+        whole += **piece;
+      }
+    }
+    streaming = false;
+    DrainOutput();
+    std::string error_type = req.body_source->Trailer(kErrorTypeHeader);
+    if (!error_type.empty()) {
+      auto decoded = Base64Decode(req.body_source->Trailer(kErrorBodyHeader));
+      auto doc = nlohmann::json::parse(decoded.value_or(""), nullptr, false);
+      std::string body;
+      if (doc.is_object()) {
+        doc.erase("errorCause");
+        body = doc.dump();
+      } else {
+        body = ErrorDocument(error_type, "");
+      }
+      Complete(OutcomeKind::kFunctionError, std::move(body), error_type, false);
+    } else {
+      Complete(OutcomeKind::kSuccess, std::move(whole), "", false);
+    }
+    outcome->streamed = sink != nullptr;
+    co_return Accepted();
+  }
+
   http::Response Respond(const std::string& id, http::Request& req) {
     if (auto bad = CheckAnswerable(id)) return *bad;
-    auto mode = req.HeaderValue("Lambda-Runtime-Function-Response-Mode");
+    auto mode = req.HeaderValue(kResponseModeHeader);
     if (!mode.empty() && mode != "streaming") {
       Complete(OutcomeKind::kFunctionError,
                ErrorDocument("Runtime.InvalidResponseModeHeader",
@@ -279,7 +365,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
 
   static std::string ErrorTypeOf(const http::Request& req, const nlohmann::json& doc,
                                  std::string_view fallback) {
-    std::string type(req.HeaderValue("Lambda-Runtime-Function-Error-Type"));
+    std::string type(req.HeaderValue(kErrorTypeHeader));
     if (type.empty() && doc.is_object() && doc.contains("errorType") &&
         doc["errorType"].is_string()) {
       type = doc["errorType"].get<std::string>();
@@ -371,6 +457,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     current_log.clear();
     pending.reset();
     current.reset();
+    streaming = false;
     if (phase == Phase::kBusy) phase = Phase::kIdle;
     // Lambda reports init and invocation separately: Duration starts when the runtime took the
     // event (or at the call, when it never did).

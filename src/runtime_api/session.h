@@ -12,12 +12,15 @@
 #include <optional>
 #include <string>
 
+#include "http/body_stream.h"
 #include "sandbox/unique_fd.h"
 
 namespace alto {
 
 // Lambda's limit on what a runtime may post (6 MiB + 100 bytes).
 constexpr size_t kMaxRuntimeResponseBytes = 6 * 1024 * 1024 + 100;
+// Lambda's limit on a streamed response (200 MiB).
+constexpr size_t kMaxStreamedResponseBytes = 200 * 1024 * 1024;
 
 struct Invocation {
   std::string request_id;
@@ -28,6 +31,9 @@ struct Invocation {
   std::string invoked_function_arn;
   std::string trace_id;
   std::string client_context;  // decoded JSON text
+  // Where a streamed answer goes as it arrives (function URLs in RESPONSE_STREAM mode,
+  // InvokeWithResponseStream); without one, a streamed answer is collected whole.
+  std::shared_ptr<http::BodyStream> sink;
 };
 
 enum class OutcomeKind {
@@ -40,6 +46,7 @@ struct Outcome {
   std::string body;             // the function's response, or the error document
   std::string error_type;       // for errors
   bool sandbox_broken = false;  // the sandbox must not be reused (timeout, exit, init failure)
+  bool streamed = false;        // the body went to the invocation's sink, not into `body`
   std::string log;              // what the function printed during the invocation
   double duration_ms = 0;
   double init_duration_ms = 0;      // > 0 on the invocation that paid for a cold start
