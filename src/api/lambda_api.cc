@@ -124,6 +124,9 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
         case Op::kInvoke:
           res = co_await Invoke(c);
           break;
+        case Op::kInvokeWithResponseStream:
+          res = co_await InvokeWithResponseStream(c);
+          break;
         case Op::kGetAccountSettings:
           res = co_await GetAccountSettings(c);
           break;
@@ -461,6 +464,35 @@ asio::awaitable<http::Response> LambdaApi::UpdateFunctionCode(Ctx& c) {
   co_return Json(200, FunctionConfigurationJson(*updated, d_.account));
 }
 
+std::optional<http::Response> LambdaApi::CheckInvokeInput(const Ctx& c, const std::string& type,
+                                                          std::string& client_context) const {
+  const size_t limit = type == "Event" ? kMaxAsyncPayloadBytes : kMaxSyncPayloadBytes;
+  if (c.req.body.size() > limit) {
+    return LambdaError(413, "RequestTooLargeException",
+                       std::to_string(c.req.body.size()) + " byte payload is too large for the " +
+                           type + " invocation type (limit " + std::to_string(limit) + " bytes)");
+  }
+  if (!c.req.body.empty() && !json::accept(c.req.body)) {
+    return LambdaError(400, "InvalidRequestContentException",
+                       "Could not parse request body into json: Could not parse payload into json");
+  }
+  if (auto cc = c.req.HeaderValue("X-Amz-Client-Context"); !cc.empty()) {
+    auto decoded = Base64Decode(cc);
+    if (cc.size() > kMaxClientContextBytes || !decoded || !json::accept(*decoded)) {
+      return LambdaError(
+          400, "InvalidRequestContentException",
+          "Client context must be a valid Base64-encoded JSON object of at most 3583 bytes");
+    }
+    client_context = std::move(*decoded);
+  }
+  return std::nullopt;
+}
+
+std::string EncodedLogTail(std::string_view log) {
+  if (log.size() > kLogTailBytes) log.remove_prefix(log.size() - kLogTailBytes);
+  return Base64Encode(log);
+}
+
 asio::awaitable<http::Response> LambdaApi::Invoke(Ctx& c) {
   if (!admitting_) {
     co_return LambdaError(503, "ServiceException", "The server is shutting down", "Service");
@@ -471,28 +503,8 @@ asio::awaitable<http::Response> LambdaApi::Invoke(Ctx& c) {
     co_return LambdaError(400, "InvalidParameterValueException",
                           "Unsupported invocation type: " + type);
   }
-  const size_t limit = type == "Event" ? kMaxAsyncPayloadBytes : kMaxSyncPayloadBytes;
-  if (c.req.body.size() > limit) {
-    co_return LambdaError(413, "RequestTooLargeException",
-                          std::to_string(c.req.body.size()) +
-                              " byte payload is too large for the " + type +
-                              " invocation type (limit " + std::to_string(limit) + " bytes)");
-  }
-  if (!c.req.body.empty() && !json::accept(c.req.body)) {
-    co_return LambdaError(
-        400, "InvalidRequestContentException",
-        "Could not parse request body into json: Could not parse payload into json");
-  }
   std::string client_context;
-  if (auto cc = c.req.HeaderValue("X-Amz-Client-Context"); !cc.empty()) {
-    auto decoded = Base64Decode(cc);
-    if (cc.size() > kMaxClientContextBytes || !decoded || !json::accept(*decoded)) {
-      co_return LambdaError(
-          400, "InvalidRequestContentException",
-          "Client context must be a valid Base64-encoded JSON object of at most 3583 bytes");
-    }
-    client_context = std::move(*decoded);
-  }
+  if (auto bad = CheckInvokeInput(c, type, client_context)) co_return *bad;
   auto f = co_await LoadQualified(c, true);
   if (!f) co_return LambdaErrorFrom(f.error());
   if (type == "Event") co_return co_await InvokeEvent(c, *f, false);
@@ -517,9 +529,7 @@ asio::awaitable<http::Response> LambdaApi::Invoke(Ctx& c) {
   r.Set("x-amzn-RequestId", result->request_id);
   if (result->function_error) r.Set("X-Amz-Function-Error", "Unhandled");
   if (http::IEquals(c.req.HeaderValue("X-Amz-Log-Type"), "Tail")) {
-    std::string_view log = result->log;
-    if (log.size() > kLogTailBytes) log.remove_prefix(log.size() - kLogTailBytes);
-    r.Set("X-Amz-Log-Result", Base64Encode(log));
+    r.Set("X-Amz-Log-Result", EncodedLogTail(result->log));
   }
   co_return r;
 }

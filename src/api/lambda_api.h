@@ -40,6 +40,9 @@ struct LambdaApiDeps {
   AccountInfo account;
 };
 
+// The last 4 KB of an invocation's log, base64: X-Amz-Log-Result and LogResult.
+std::string EncodedLogTail(std::string_view log);
+
 class LambdaApi {
  public:
   explicit LambdaApi(LambdaApiDeps deps) : d_(deps) {}
@@ -66,6 +69,11 @@ class LambdaApi {
   boost::asio::awaitable<http::Response> UpdateFunctionConfiguration(Ctx& c);
   boost::asio::awaitable<http::Response> UpdateFunctionCode(Ctx& c);
   boost::asio::awaitable<http::Response> Invoke(Ctx& c);
+  boost::asio::awaitable<http::Response> InvokeWithResponseStream(Ctx& c);
+  // The input checks every invoke shares (payload size and JSON, client context): an error
+  // response, or nullopt with the decoded client context.
+  std::optional<http::Response> CheckInvokeInput(const Ctx& c, const std::string& type,
+                                                 std::string& client_context) const;
   boost::asio::awaitable<http::Response> GetAccountSettings(Ctx& c);
   boost::asio::awaitable<http::Response> FunctionLogsNative(Ctx& c);
   boost::asio::awaitable<http::Response> FunctionCodeNative(Ctx& c);

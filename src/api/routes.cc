@@ -28,6 +28,8 @@ constexpr std::array kRoutes = {
     Route{"PUT", "/2015-03-31/functions/{name}/code", Op::kUpdateFunctionCode,
           "UpdateFunctionCode"},
     Route{"POST", "/2015-03-31/functions/{name}/invocations", Op::kInvoke, "Invoke"},
+    Route{"POST", "/2021-11-15/functions/{name}/response-streaming-invocations",
+          Op::kInvokeWithResponseStream, "InvokeWithResponseStream"},
     Route{"GET", "/2016-08-19/account-settings", Op::kGetAccountSettings, "GetAccountSettings"},
     Route{"GET", "/v1/functions/{name}/logs", Op::kNativeFunctionLogs, "FunctionLogs"},
     Route{"GET", "/v1/functions/{name}/code", Op::kNativeFunctionCode, "FunctionCode"},

@@ -16,6 +16,7 @@ enum class Op {
   kUpdateFunctionConfiguration,
   kUpdateFunctionCode,
   kInvoke,
+  kInvokeWithResponseStream,
   kGetAccountSettings,
   kNativeFunctionLogs,  // GET /v1/functions/{name}/logs
   kNativeFunctionCode,  // GET /v1/functions/{name}/code (GetFunction's Code.Location)

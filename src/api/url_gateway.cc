@@ -10,6 +10,7 @@
 #include "api/validation.h"
 #include "common/blocking.h"
 #include "common/encoding.h"
+#include "invoke/streamed_invocation.h"
 
 namespace alto {
 
@@ -148,66 +149,50 @@ http::Response UrlGateway::BufferedResponse(const std::string& url_id,
   return std::move(r.value());
 }
 
-asio::awaitable<void> UrlGateway::RunStreamed(std::shared_ptr<StreamedCall> call,
-                                              InvokeRequest ir) {
-  call->result = co_await d_.invoker.Invoke(std::move(ir));
-  const auto& r = *call->result;
-  if (!r) {
-    call->sink->Finish(r.error().message);
-  } else if (r->function_error) {
-    call->sink->Finish(r->error_type.empty() ? std::string("Unhandled") : r->error_type);
-  } else {
-    call->sink->Finish();
-  }
-}
-
 // RESPONSE_STREAM: the invocation runs on its own while the response goes out as the function
 // writes it. The status and headers come from the HTTP-integration prelude when the runtime
 // streams with it; an answer the runtime did not stream is served as a buffered one.
 asio::awaitable<http::Response> UrlGateway::InvokeStreamed(std::string url_id, InvokeRequest ir) {
   auto ex = co_await asio::this_coro::executor;
-  auto call = std::make_shared<StreamedCall>();
-  call->sink = std::make_shared<http::BodyStream>(ex);
-  ir.sink = call->sink;
-  asio::co_spawn(ex, RunStreamed(call, std::move(ir)), asio::detached);
+  auto call = StreamedInvocation::Start(d_.invoker, std::move(ir), ex);
   std::string head;
   bool ended = false;
   for (;;) {
-    auto piece = co_await call->sink->Read();
+    auto piece = co_await call->body().Read();
     if (!piece) {
       ended = true;
       break;
     }
     head += *piece;
-    if (call->sink->content_type() != kHttpIntegrationContentType) break;
+    if (call->body().content_type() != kHttpIntegrationContentType) break;
     if (head.find(kStreamPreludeDelimiter) != std::string::npos) break;
     if (head.size() > kMaxStreamPreludeBytes) break;
   }
-  if (ended && (!call->result || !*call->result || !call->result->value().streamed)) {
+  if (ended && !call->streamed()) {
     // Not streamed (or failed before a byte): the buffered rules apply.
-    if (!call->result) co_return UrlError(502, "", "Internal Server Error");
-    co_return BufferedResponse(url_id, *call->result, true);
+    if (!call->result()) co_return UrlError(502, "", "Internal Server Error");
+    co_return BufferedResponse(url_id, *call->result(), true);
   }
-  if (ended && call->sink->failed()) co_return UrlError(502, "", "Internal Server Error");
+  if (ended && call->body().failed()) co_return UrlError(502, "", "Internal Server Error");
   http::Response res;
-  if (call->sink->content_type() == kHttpIntegrationContentType) {
+  if (call->body().content_type() == kHttpIntegrationContentType) {
     size_t cut = head.find(kStreamPreludeDelimiter);
     std::optional<http::Response> parsed;
     if (cut != std::string::npos)
       parsed = ParseStreamPrelude(std::string_view(head).substr(0, cut));
     if (!parsed) {
       spdlog::info("function url {}: streamed response without a valid prelude", url_id);
-      call->sink->Abandon();
+      call->body().Abandon();
       co_return UrlError(502, "", "Internal Server Error");
     }
     res = std::move(*parsed);
     res.body = head.substr(cut + kStreamPreludeDelimiter.size());
   } else {
     res.status = 200;
-    res.Set("Content-Type", call->sink->content_type());
+    res.Set("Content-Type", call->body().content_type());
     res.body = std::move(head);
   }
-  if (!ended) res.stream = call->sink;
+  if (!ended) res.stream = call->body_ptr();
   co_return res;
 }
 

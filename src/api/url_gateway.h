@@ -75,14 +75,9 @@ class UrlGateway {
   void StopAdmitting() { admitting_ = false; }
 
  private:
-  struct StreamedCall {
-    std::shared_ptr<http::BodyStream> sink;
-    std::optional<Result<InvokeResponse>> result;
-  };
   static http::Response BufferedResponse(const std::string& url_id,
                                          const Result<InvokeResponse>& result, bool stream_mode);
   boost::asio::awaitable<http::Response> InvokeStreamed(std::string url_id, InvokeRequest ir);
-  boost::asio::awaitable<void> RunStreamed(std::shared_ptr<StreamedCall> call, InvokeRequest ir);
 
   UrlGatewayDeps d_;
   bool admitting_ = true;

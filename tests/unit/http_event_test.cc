@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/event_stream.h"
 #include "api/routes.h"
 #include "common/encoding.h"
 #include "store/function_url.h"
@@ -272,6 +273,28 @@ TEST(UrlRoutes, ConfigOperationsAreRouted) {
             Op::kDeleteFunctionUrlConfig);
   EXPECT_EQ(MatchRoute("GET", "/2021-10-31/functions/f/urls").match->op,
             Op::kListFunctionUrlConfigs);
+  EXPECT_EQ(MatchRoute("POST", "/2021-11-15/functions/f/response-streaming-invocations").match->op,
+            Op::kInvokeWithResponseStream);
+}
+
+// AWS's event-stream test vector "empty_message": a message with no headers and no payload.
+TEST(EventStreamTest, EmptyMessageMatchesTheSpecVector) {
+  std::string m = EncodeEventStreamMessage({}, "");
+  const unsigned char expected[] = {0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00,
+                                    0x05, 0xc2, 0x48, 0xeb, 0x7d, 0x98, 0xc8, 0xff};
+  ASSERT_EQ(m.size(), sizeof expected);
+  EXPECT_EQ(m, std::string(reinterpret_cast<const char*>(expected), sizeof expected));
+}
+
+TEST(EventStreamTest, StringHeadersAndPayloadAreLaidOutInOrder) {
+  std::string m = EncodeEventStreamMessage({{":event-type", "PayloadChunk"}}, "hello");
+  // 1 name length + 11 name + 1 type + 2 value length + 12 value = 27 header bytes.
+  const std::string headers = std::string("\x0b:event-type\x07\x00\x0cPayloadChunk", 27);
+  ASSERT_EQ(m.size(), 12 + headers.size() + 5 + 4);
+  EXPECT_EQ(static_cast<unsigned char>(m[3]), m.size());
+  EXPECT_EQ(static_cast<unsigned char>(m[7]), headers.size());
+  EXPECT_EQ(m.substr(12, headers.size()), headers);
+  EXPECT_EQ(m.substr(12 + headers.size(), 5), "hello");
 }
 
 }  // namespace
