@@ -11,7 +11,8 @@
 //   * async / promise-returning / callback handlers, including
 //     context.callbackWaitsForEmptyEventLoop and succeed/fail/done,
 //   * error documents {errorType, errorMessage, trace},
-//   * console.* lines "<ISO time>\t<requestId>\t<LEVEL>\t<message>".
+//   * console.* lines "<ISO time>\t<requestId>\t<LEVEL>\t<message>",
+//   * response streaming: awslambda.streamifyResponse (streaming.mjs).
 // Differences from the RIC are noted where they occur.
 
 import http from 'node:http';
@@ -20,6 +21,7 @@ import path from 'node:path';
 import util from 'node:util';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { installAwsLambdaGlobal, isStreamingHandler, openResponseStream, streamingHighWaterMark } from './streaming.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -463,6 +465,8 @@ async function handleOnce() {
     }
   };
 
+  if (isStreamingHandler(handlerFn)) return runStreaming(inv, res.body, context);
+
   try {
     const event = JSON.parse(res.body.toString('utf8'));
     const result = handlerFn(event, context, callback);
@@ -473,6 +477,64 @@ async function handleOnce() {
   } catch (err) {
     callback(err);
   }
+}
+
+/**
+ * A streamified handler `async (event, responseStream, context)`. The
+ * invocation is done once its promise has settled and the streaming POST has
+ * been answered. As the RIC: a non-promise result is an error, return values
+ * are ignored. A stream the handler left open is ended for it.
+ */
+function runStreaming(inv, body, context) {
+  const rs = openResponseStream({
+    agent,
+    host: API_HOST,
+    port: API_PORT,
+    path: `${API_PREFIX}/runtime/invocation/${inv.id}/response`,
+    highWaterMark: streamingHighWaterMark(handlerFn),
+    toRapidResponse,
+    log: runtimeLog,
+  });
+  inv.stream = rs;
+  inflight = rs.responded;
+
+  const finish = (ok, value) => {
+    if (inv.completed) return;
+    inv.completed = true;
+    onEmptyLoop = null;
+    if (!ok) {
+      console.error('Invoke Error', toFormatted(intoError(value)));
+      // After end() the error can no longer be reported (AWS neither).
+      if (!rs.stream.writableEnded) rs.fail(value);
+    } else if (!rs.ended()) {
+      rs.stream.end();
+    }
+    rs.responded.then(scheduleNext);
+  };
+  // Nothing left to run but the handler's promise is still pending.
+  onEmptyLoop = () =>
+    finish(
+      false,
+      runtimeError('NodeJsExit', "The event loop became empty before the handler's promise settled."),
+    );
+
+  let result;
+  try {
+    const event = JSON.parse(body.toString('utf8'));
+    result = handlerFn(event, rs.stream, context);
+  } catch (err) {
+    return finish(false, err);
+  }
+  if (!result || typeof result.then !== 'function') {
+    return finish(false, new Error('Streaming does not support non-async handlers.'));
+  }
+  result.then(
+    (value) => {
+      if (value !== undefined) console.warn('Streaming handlers ignore return values.');
+      finish(true);
+    },
+    (err) => finish(false, err),
+  );
 }
 
 // --------------------------------------------------------------------------
@@ -492,7 +554,15 @@ function onFatal(error, label) {
   dying = true;
   let report = inflight; // e.g. a response already being posted
   if (phase === 'init') report = postInitError(error);
-  else if (current && !current.completed) {
+  else if (current?.stream) {
+    // The streaming POST holds the connection: report through its trailers
+    // (if it has not ended yet).
+    if (!current.completed) {
+      current.completed = true;
+      current.stream.fail(error);
+    }
+    report = current.stream.responded;
+  } else if (current && !current.completed) {
     current.completed = true;
     report = postError(current.id, error);
   }
@@ -523,6 +593,7 @@ if (!API_HOST || !API_PORT) {
 }
 
 patchConsole();
+installAwsLambdaGlobal(); // before user code: modules call awslambda.streamifyResponse at load
 const appRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
 try {
   handlerFn = await loadHandler(appRoot, process.env._HANDLER || '');
