@@ -497,6 +497,11 @@ function runStreaming(inv, body, context) {
   });
   inv.stream = rs;
   inflight = rs.responded;
+  // As the RIC's streaming context: no succeed/fail/done (they would post a
+  // second, buffered response).
+  delete context.succeed;
+  delete context.fail;
+  delete context.done;
 
   const finish = (ok, value) => {
     if (inv.completed) return;
