@@ -21,7 +21,6 @@ import path from 'node:path';
 import util from 'node:util';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { installAwsLambdaGlobal, isStreamingHandler, openResponseStream, streamingHighWaterMark } from './streaming.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -315,6 +314,60 @@ async function loadHandler(appRoot, fullHandler) {
 }
 
 // --------------------------------------------------------------------------
+// The awslambda global (response streaming). The stream itself lives in
+// streaming.mjs, imported only for a streamified handler: one more module
+// file at startup costs ~3 ms.
+// --------------------------------------------------------------------------
+
+const HTTP_INTEGRATION_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
+const PRELUDE_DELIMITER_LEN = 8;
+
+// The same markers the RIC puts on a streamified handler.
+const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HANDLER_HIGHWATERMARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+const STREAM_RESPONSE = 'response';
+
+function isStreamingHandler(fn) {
+  return fn?.[HANDLER_STREAMING] === STREAM_RESPONSE;
+}
+
+function streamingHighWaterMark(fn) {
+  return fn?.[HANDLER_HIGHWATERMARK];
+}
+
+/** application/vnd.awslambda.http-integration-response: JSON prelude, 8 NUL bytes, then the body. */
+class HttpResponseStream {
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION_CONTENT_TYPE);
+    const metadata = JSON.stringify(prelude); // JSON text never contains a NUL byte
+    underlyingStream._onBeforeFirstWrite = (write) => {
+      write(metadata);
+      write(new Uint8Array(PRELUDE_DELIMITER_LEN));
+    };
+    return underlyingStream;
+  }
+}
+
+/** Sets globalThis.awslambda, unless AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA opts out (as the RIC). */
+function installAwsLambdaGlobal() {
+  const optOut = process.env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
+  if (optOut === '1' || optOut === 'true') return;
+  globalThis.awslambda = {
+    ...globalThis.awslambda,
+    streamifyResponse(handler, options) {
+      handler[HANDLER_STREAMING] = STREAM_RESPONSE;
+      if (typeof options?.highWaterMark === 'number') {
+        handler[HANDLER_HIGHWATERMARK] = parseInt(String(options.highWaterMark), 10);
+      }
+      return handler;
+    },
+    HttpResponseStream,
+  };
+}
+
+let streaming; // streaming.mjs, once a streamified handler needs it
+
+// --------------------------------------------------------------------------
 // Invoke loop
 // --------------------------------------------------------------------------
 
@@ -465,7 +518,10 @@ async function handleOnce() {
     }
   };
 
-  if (isStreamingHandler(handlerFn)) return runStreaming(inv, res.body, context);
+  if (isStreamingHandler(handlerFn)) {
+    streaming ??= await import('./streaming.mjs');
+    return runStreaming(inv, res.body, context);
+  }
 
   try {
     const event = JSON.parse(res.body.toString('utf8'));
@@ -486,7 +542,7 @@ async function handleOnce() {
  * are ignored. A stream the handler left open is ended for it.
  */
 function runStreaming(inv, body, context) {
-  const rs = openResponseStream({
+  const rs = streaming.openResponseStream({
     agent,
     host: API_HOST,
     port: API_PORT,
@@ -602,6 +658,7 @@ installAwsLambdaGlobal(); // before user code: modules call awslambda.streamifyR
 const appRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
 try {
   handlerFn = await loadHandler(appRoot, process.env._HANDLER || '');
+  if (isStreamingHandler(handlerFn)) streaming = await import('./streaming.mjs');
 } catch (err) {
   // phase is 'init': posts /runtime/init/error once (an init-time unhandled
   // rejection may already be doing so), then exits 1.

@@ -1,6 +1,8 @@
-// Lambda response streaming for the Alto Node.js runtime: the `awslambda`
-// global (streamifyResponse, HttpResponseStream) and the response stream a
-// streamified handler writes to.
+// Lambda response streaming for the Alto Node.js runtime: the response stream
+// a streamified handler writes to, and its chunked POST.
+//
+// index.mjs defines the awslambda global and loads this module only when the
+// handler is streamified (an extra module file costs ~3 ms of startup).
 //
 // Wire format (as AWS's Node RIC): one POST /runtime/invocation/{id}/response
 // with `Lambda-Runtime-Function-Response-Mode: streaming`, chunked encoding,
@@ -10,9 +12,9 @@
 //
 // Differences from the RIC: the stream handed to the handler is a real
 // stream.Writable (the RIC hands out a wrapper around the ClientRequest), and
-// HttpResponseStream's prelude is also written when the stream is ended
-// without any write or with end(chunk), so the status and headers always
-// reach the caller.
+// the HttpResponseStream prelude (_onBeforeFirstWrite) is also written when
+// the stream is ended without any write or with end(chunk), so the status and
+// headers always reach the caller.
 
 import http from 'node:http';
 import { Writable } from 'node:stream';
@@ -21,54 +23,9 @@ const HEADER_RESPONSE_MODE = 'Lambda-Runtime-Function-Response-Mode';
 const TRAILER_ERROR_TYPE = 'Lambda-Runtime-Function-Error-Type';
 const TRAILER_ERROR_BODY = 'Lambda-Runtime-Function-Error-Body';
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
-const HTTP_INTEGRATION_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
-const PRELUDE_DELIMITER_LEN = 8;
-
-// The same markers the RIC puts on a streamified handler.
-const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
-const HANDLER_HIGHWATERMARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
-const STREAM_RESPONSE = 'response';
 
 class InvalidStreamingOperation extends Error {}
 InvalidStreamingOperation.prototype.name = 'Runtime.InvalidStreamingOperation';
-
-export function isStreamingHandler(fn) {
-  return fn?.[HANDLER_STREAMING] === STREAM_RESPONSE;
-}
-
-export function streamingHighWaterMark(fn) {
-  return fn?.[HANDLER_HIGHWATERMARK];
-}
-
-/** application/vnd.awslambda.http-integration-response: JSON prelude, 8 NUL bytes, then the body. */
-class HttpResponseStream {
-  static from(underlyingStream, prelude) {
-    underlyingStream.setContentType(HTTP_INTEGRATION_CONTENT_TYPE);
-    const metadata = JSON.stringify(prelude); // JSON text never contains a NUL byte
-    underlyingStream._onBeforeFirstWrite = (write) => {
-      write(metadata);
-      write(new Uint8Array(PRELUDE_DELIMITER_LEN));
-    };
-    return underlyingStream;
-  }
-}
-
-/** Sets globalThis.awslambda, unless AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA opts out (as the RIC). */
-export function installAwsLambdaGlobal() {
-  const optOut = process.env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
-  if (optOut === '1' || optOut === 'true') return;
-  globalThis.awslambda = {
-    ...globalThis.awslambda,
-    streamifyResponse(handler, options) {
-      handler[HANDLER_STREAMING] = STREAM_RESPONSE;
-      if (typeof options?.highWaterMark === 'number') {
-        handler[HANDLER_HIGHWATERMARK] = parseInt(String(options.highWaterMark), 10);
-      }
-      return handler;
-    },
-    HttpResponseStream,
-  };
-}
 
 // As the RIC: anything but a string or bytes is written as its JSON text.
 function normalizeChunk(chunk) {
