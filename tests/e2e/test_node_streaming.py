@@ -220,6 +220,18 @@ const streaming = awslambda.streamifyResponse(async (event, responseStream) => {
       throw new RangeError('mid-stream');
     case 'throw-first':
       throw new SyntaxError('before any write');
+    case 'backpressure': { // the server stops reading until write() has returned false
+      const chunk = Buffer.alloc(64 * 1024, 'b');
+      let written = 0;
+      while (responseStream.write(chunk)) {
+        written += chunk.length;
+        if (written > 256 * 1024 * 1024) break; // writes never pushed back
+      }
+      fs.writeFileSync(path.join(process.env.LAMBDA_TASK_ROOT, 'full'), '');
+      await new Promise((resolve) => responseStream.once('drain', resolve));
+      responseStream.end(`|pushed back after ${written <= 256 * 1024 * 1024}`);
+      return;
+    }
     case 'destroy':
       responseStream.write('d');
       responseStream.destroy(new Error('destroyed by the handler'));
@@ -338,6 +350,7 @@ class NodeRuntimeWireTest(unittest.TestCase):
             f.write(WIRE_APP)
         self.api = FakeRuntimeApi(on_chunk=self.on_chunk)
         self.proc = None
+        self.paused_once = False
 
     def tearDown(self):
         if self.proc is not None:
@@ -349,6 +362,10 @@ class NodeRuntimeWireTest(unittest.TestCase):
     def on_chunk(self, data):
         if data == b"first":
             open(os.path.join(self.task, "seen-first"), "w").close()
+        if data.startswith(b"b") and not self.paused_once:
+            # stop reading (the socket fills up) until the handler saw write() return false
+            self.paused_once = True
+            harness.wait_until(lambda: os.path.exists(os.path.join(self.task, "full")), 60)
 
     def start(self, handler="index.handler"):
         env = dict(os.environ, AWS_LAMBDA_RUNTIME_API="127.0.0.1:%d" % self.api.port, _HANDLER=handler,
@@ -412,6 +429,13 @@ class NodeRuntimeWireTest(unittest.TestCase):
                          "Streaming does not support non-async handlers.")
         self.assertTrue(after["body"].endswith(b"tea"))
         self.assertEqual(after["trailers"], {})
+
+    def test_writes_push_back_when_the_server_does_not_read(self):
+        post, = self.run_events({"t": "backpressure"})
+        data, sep, tail = post["body"].partition(b"|")
+        self.assertEqual(tail, b"pushed back after true")
+        self.assertEqual(data, b"b" * len(data))  # every chunk arrived, in one piece
+        self.assertEqual(len(data) % (64 * 1024), 0)
 
     def test_plain_handlers_are_unchanged(self):
         post, = self.run_events({"x": 1}, handler="index.plain")
