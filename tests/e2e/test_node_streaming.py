@@ -152,10 +152,7 @@ class NodeStreamingTest(AltoTestCase):
         self.assertEqual(raw, b"abc", log)
 
     # The runtime sends the error as the trailers Lambda-Runtime-Function-Error-Type/-Body
-    # (NodeRuntimeWireTest checks them on the wire), but Alto's Runtime API (session.cc Respond)
-    # does not read trailers yet: the invoke reports the partial body as a success. Remove this
-    # decorator once the server maps the trailers to a function error.
-    @unittest.expectedFailure
+    # (NodeRuntimeWireTest checks them on the wire); the server turns them into the function error.
     def test_error_after_writes_is_a_function_error(self):
         resp, raw, log = self.invoke_bytes({"t": "throw"})
         self.assertEqual(resp.get("FunctionError"), "Unhandled", raw)
