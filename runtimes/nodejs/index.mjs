@@ -11,7 +11,8 @@
 //   * async / promise-returning / callback handlers, including
 //     context.callbackWaitsForEmptyEventLoop and succeed/fail/done,
 //   * error documents {errorType, errorMessage, trace},
-//   * console.* lines "<ISO time>\t<requestId>\t<LEVEL>\t<message>".
+//   * console.* lines "<ISO time>\t<requestId>\t<LEVEL>\t<message>",
+//   * response streaming: awslambda.streamifyResponse (streaming.mjs).
 // Differences from the RIC are noted where they occur.
 
 import http from 'node:http';
@@ -313,6 +314,60 @@ async function loadHandler(appRoot, fullHandler) {
 }
 
 // --------------------------------------------------------------------------
+// The awslambda global (response streaming). The stream itself lives in
+// streaming.mjs, imported only for a streamified handler: one more module
+// file at startup costs ~3 ms.
+// --------------------------------------------------------------------------
+
+const HTTP_INTEGRATION_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
+const PRELUDE_DELIMITER_LEN = 8;
+
+// The same markers the RIC puts on a streamified handler.
+const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HANDLER_HIGHWATERMARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+const STREAM_RESPONSE = 'response';
+
+function isStreamingHandler(fn) {
+  return fn?.[HANDLER_STREAMING] === STREAM_RESPONSE;
+}
+
+function streamingHighWaterMark(fn) {
+  return fn?.[HANDLER_HIGHWATERMARK];
+}
+
+/** application/vnd.awslambda.http-integration-response: JSON prelude, 8 NUL bytes, then the body. */
+class HttpResponseStream {
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION_CONTENT_TYPE);
+    const metadata = JSON.stringify(prelude); // JSON text never contains a NUL byte
+    underlyingStream._onBeforeFirstWrite = (write) => {
+      write(metadata);
+      write(new Uint8Array(PRELUDE_DELIMITER_LEN));
+    };
+    return underlyingStream;
+  }
+}
+
+/** Sets globalThis.awslambda, unless AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA opts out (as the RIC). */
+function installAwsLambdaGlobal() {
+  const optOut = process.env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
+  if (optOut === '1' || optOut === 'true') return;
+  globalThis.awslambda = {
+    ...globalThis.awslambda,
+    streamifyResponse(handler, options) {
+      handler[HANDLER_STREAMING] = STREAM_RESPONSE;
+      if (typeof options?.highWaterMark === 'number') {
+        handler[HANDLER_HIGHWATERMARK] = parseInt(String(options.highWaterMark), 10);
+      }
+      return handler;
+    },
+    HttpResponseStream,
+  };
+}
+
+let streaming; // streaming.mjs, once a streamified handler needs it
+
+// --------------------------------------------------------------------------
 // Invoke loop
 // --------------------------------------------------------------------------
 
@@ -463,6 +518,11 @@ async function handleOnce() {
     }
   };
 
+  if (isStreamingHandler(handlerFn)) {
+    streaming ??= await import('./streaming.mjs');
+    return runStreaming(inv, res.body, context);
+  }
+
   try {
     const event = JSON.parse(res.body.toString('utf8'));
     const result = handlerFn(event, context, callback);
@@ -473,6 +533,69 @@ async function handleOnce() {
   } catch (err) {
     callback(err);
   }
+}
+
+/**
+ * A streamified handler `async (event, responseStream, context)`. The
+ * invocation is done once its promise has settled and the streaming POST has
+ * been answered. As the RIC: a non-promise result is an error, return values
+ * are ignored. A stream the handler left open is ended for it.
+ */
+function runStreaming(inv, body, context) {
+  const rs = streaming.openResponseStream({
+    agent,
+    host: API_HOST,
+    port: API_PORT,
+    path: `${API_PREFIX}/runtime/invocation/${inv.id}/response`,
+    highWaterMark: streamingHighWaterMark(handlerFn),
+    toRapidResponse,
+    log: runtimeLog,
+  });
+  inv.stream = rs;
+  inflight = rs.responded;
+  // As the RIC's streaming context: no succeed/fail/done (they would post a
+  // second, buffered response).
+  delete context.succeed;
+  delete context.fail;
+  delete context.done;
+
+  const finish = (ok, value) => {
+    if (inv.completed) return;
+    inv.completed = true;
+    onEmptyLoop = null;
+    if (!ok) {
+      console.error('Invoke Error', toFormatted(intoError(value)));
+      // After end() the error can no longer be reported (AWS neither).
+      if (!rs.stream.writableEnded) rs.fail(value);
+    } else if (!rs.ended()) {
+      rs.stream.end();
+    }
+    rs.responded.then(scheduleNext);
+  };
+  // Nothing left to run but the handler's promise is still pending.
+  onEmptyLoop = () =>
+    finish(
+      false,
+      runtimeError('NodeJsExit', "The event loop became empty before the handler's promise settled."),
+    );
+
+  let result;
+  try {
+    const event = JSON.parse(body.toString('utf8'));
+    result = handlerFn(event, rs.stream, context);
+  } catch (err) {
+    return finish(false, err);
+  }
+  if (!result || typeof result.then !== 'function') {
+    return finish(false, new Error('Streaming does not support non-async handlers.'));
+  }
+  result.then(
+    (value) => {
+      if (value !== undefined) console.warn('Streaming handlers ignore return values.');
+      finish(true);
+    },
+    (err) => finish(false, err),
+  );
 }
 
 // --------------------------------------------------------------------------
@@ -492,7 +615,15 @@ function onFatal(error, label) {
   dying = true;
   let report = inflight; // e.g. a response already being posted
   if (phase === 'init') report = postInitError(error);
-  else if (current && !current.completed) {
+  else if (current?.stream) {
+    // The streaming POST holds the connection: report through its trailers
+    // (if it has not ended yet).
+    if (!current.completed) {
+      current.completed = true;
+      current.stream.fail(error);
+    }
+    report = current.stream.responded;
+  } else if (current && !current.completed) {
     current.completed = true;
     report = postError(current.id, error);
   }
@@ -523,9 +654,11 @@ if (!API_HOST || !API_PORT) {
 }
 
 patchConsole();
+installAwsLambdaGlobal(); // before user code: modules call awslambda.streamifyResponse at load
 const appRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
 try {
   handlerFn = await loadHandler(appRoot, process.env._HANDLER || '');
+  if (isStreamingHandler(handlerFn)) streaming = await import('./streaming.mjs');
 } catch (err) {
   // phase is 'init': posts /runtime/init/error once (an init-time unhandled
   // rejection may already be doing so), then exits 1.
