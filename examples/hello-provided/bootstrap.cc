@@ -98,6 +98,10 @@ int main() {
     std::fprintf(stderr, "cannot connect to the Runtime API at %s\n", api);
     return 1;
   }
+  // HELLO_STREAM=1: answer with Lambda's streaming protocol (a chunked POST in the
+  // HTTP-integration framing, as a RESPONSE_STREAM function URL reads it), in two chunks.
+  const char* stream_env = std::getenv("HELLO_STREAM");
+  const bool stream = stream_env && std::string(stream_env) == "1";
   std::string buffer, headers, event, ack;
   const std::string next =
       std::string("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: ") + api + "\r\n\r\n";
@@ -107,9 +111,25 @@ int main() {
     std::string result = R"({"message":"Hello from a custom runtime!","event":)" +
                          (event.empty() ? "null" : event) + "}";
     std::string post =
-        "POST /2018-06-01/runtime/invocation/" + id + "/response HTTP/1.1\r\nHost: " + api +
-        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(result.size()) +
-        "\r\n\r\n" + result;
+        "POST /2018-06-01/runtime/invocation/" + id + "/response HTTP/1.1\r\nHost: " + api;
+    if (stream) {
+      static const std::string kPrelude =
+          std::string(R"({"statusCode":200,"headers":{"content-type":"application/json"}})") +
+          std::string(8, '\0');
+      auto chunk = [](const std::string& data) {
+        char size[16];
+        std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+        return size + data + "\r\n";
+      };
+      post +=
+          "\r\nLambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked"
+          "\r\nContent-Type: application/vnd.awslambda.http-integration-response\r\n\r\n" +
+          chunk(kPrelude) + chunk(result) + "0\r\n\r\n";
+    } else {
+      post +=
+          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(result.size()) +
+          "\r\n\r\n" + result;
+    }
     if (!SendAll(fd, post) || !ReadResponse(fd, buffer, headers, ack)) return 1;
   }
 }
