@@ -255,8 +255,9 @@ Status CreateMountPoints(const json& config, const fs::path& rootfs) {
 class OciResources final : public SandboxResources {
  public:
   OciResources(std::string runc, fs::path runc_root, std::string id, fs::path bundle,
-               fs::path netns)
-      : runc_(std::move(runc)),
+               fs::path netns, std::vector<std::string> background)
+      : background_(std::move(background)),
+        runc_(std::move(runc)),
         runc_root_(std::move(runc_root)),
         id_(std::move(id)),
         bundle_(std::move(bundle)),
@@ -312,12 +313,19 @@ class OciResources final : public SandboxResources {
   void KillAll() override {
     if (killed_) return;
     killed_ = true;
-    // delete --force kills every process of the container and removes its cgroup and state.
-    (void)RunCommand({runc_, "--root", runc_root_.string(), "delete", "--force", id_});
+    // delete --force kills every process of the container and removes its cgroup and state. The
+    // sandbox's init is already dead (Sandbox::Kill), so its processes are: this is cleanup, and
+    // it runs in the background CPU group, off the CPUs that invocations wait on.
+    std::vector<std::string> argv = background_;
+    for (const auto& a : {runc_, std::string("--root"), runc_root_.string(), std::string("delete"),
+                          std::string("--force"), id_})
+      argv.push_back(a);
+    (void)RunCommand(argv);
   }
   void SetNetwork(std::unique_ptr<NetworkLease> lease) { network_ = std::move(lease); }
 
  private:
+  std::vector<std::string> background_;  // argv prefix: run in the background CPU group
   std::string runc_;
   fs::path runc_root_;
   std::string id_;
@@ -334,6 +342,9 @@ class OciResources final : public SandboxResources {
   const std::string& id() const { return id_; }
 };
 
+// The background group's weight against the default 1024 of every other group.
+constexpr int kBackgroundCpuShares = 16;
+
 class OciDriver final : public Driver {
  public:
   OciDriver(DriverOptions options, std::string runc)
@@ -341,6 +352,7 @@ class OciDriver final : public Driver {
   std::string_view name() const override { return "oci"; }
 
   Status Init() {
+    background_ = BackgroundPrefix();
     auto profile = OciSeccompProfile();
     if (!profile) return profile.error();
     seccomp_ = std::move(profile.value());
@@ -371,7 +383,8 @@ class OciDriver final : public Driver {
     if (!listener) return listener.error();
     fs::path bundle = BundlesDir() / spec.id;
     // From here on the resources object owns the netns pin and the bundle.
-    auto resources = std::make_unique<OciResources>(runc_, RuncRoot(), spec.id, bundle, pin);
+    auto resources =
+        std::make_unique<OciResources>(runc_, RuncRoot(), spec.id, bundle, pin, background_);
     const bool networked = spec.network && network_;
     if (networked) {
       auto lease = network_->Attach(pin);
@@ -402,7 +415,8 @@ class OciDriver final : public Driver {
     auto listener = CreateIsolatedNetns(pin, kSandboxRuntimeApiPort);
     if (!listener) return listener.error();
     fs::path bundle = BundlesDir() / spec.id;
-    auto resources = std::make_unique<OciResources>(runc_, RuncRoot(), spec.id, bundle, pin);
+    auto resources =
+        std::make_unique<OciResources>(runc_, RuncRoot(), spec.id, bundle, pin, background_);
     spec.code_dir = bundle / "task";
     std::error_code ec;
     fs::create_directories(spec.code_dir, ec);
@@ -425,7 +439,7 @@ class OciDriver final : public Driver {
     resources->runtime = runtime;
     // fd 4 in the child comes from a dup2, which needs a different source number.
     if (reader.get() == 4) reader = UniqueFd(::fcntl(4, F_DUPFD_CLOEXEC, 10));
-    auto child = StartRunc(spec.id, bundle, reader.get());
+    auto child = StartRunc(spec.id, bundle, reader.get(), /*background=*/true);
     if (!child) return child.error();
     reader = UniqueFd();
     const int writer = resources->spec_writer.get();
@@ -499,28 +513,23 @@ class OciDriver final : public Driver {
   // Starts the container with `runc run --detach` and returns its init (alto-init) as our own
   // child: runc exits once the container runs, and the init, orphaned, is reparented to the
   // server, a child subreaper (MakeOciDriver). No runc process stays per sandbox. Blocking.
-  Result<ChildProcess> StartRunc(const std::string& id, const fs::path& bundle, int spec_fd) {
+  Result<ChildProcess> StartRunc(const std::string& id, const fs::path& bundle, int spec_fd,
+                                 bool background = false) {
     const fs::path pid_file = bundle / "init.pid";
     SpawnOptions so;
+    if (background) so.argv = background_;
     // No --keep needed: a detached container is only deleted by `runc delete`, so its cgroup
     // outlives its processes and an OOM kill can still be read from it until teardown.
     // --no-new-keyring: a session keyring per container is charged to the owner's key quota
     // (kernel.keys.maxkeys, 200 by default), and every sandbox's root is the same host uid in the
     // user namespace: past ~200 sandboxes starts would fail. Seccomp denies the keyring
     // syscalls inside anyway.
-    so.argv = {runc_,
-               "--root",
-               RuncRoot().string(),
-               "run",
-               "--detach",
-               "--pid-file",
-               pid_file.string(),
-               "--no-new-keyring",
-               "--preserve-fds",
-               spec_fd >= 0 ? "2" : "1",
-               "--bundle",
-               bundle.string(),
-               id};
+    for (const auto& a :
+         {runc_, std::string("--root"), RuncRoot().string(), std::string("run"),
+          std::string("--detach"), std::string("--pid-file"), pid_file.string(),
+          std::string("--no-new-keyring"), std::string("--preserve-fds"),
+          std::string(spec_fd >= 0 ? "2" : "1"), std::string("--bundle"), bundle.string(), id})
+      so.argv.push_back(a);
     // Detached without a terminal, runc hands its own stdio (our pipe) to the container.
     so.output_also_on_fd3 = true;
     so.fd4 = spec_fd;
@@ -604,8 +613,31 @@ class OciDriver final : public Driver {
     return {};
   }
 
+  // Work done ahead of or after demand (a stem cell's runc run, every runc delete) runs in a
+  // cgroup v1 CPU group of low weight, so that on a busy host it yields the CPUs to invocations
+  // and the cold starts they wait on. The container's own processes leave it for their sandbox's
+  // cgroup. Containment does not wait on it: a sandbox is killed through its init first.
+  // Returns the argv prefix that starts a command in the group; empty without cgroup v1 cpu.
+  static std::vector<std::string> BackgroundPrefix() {
+    const fs::path group = "/sys/fs/cgroup/cpu/alto-background";
+    std::error_code ec;
+    if (!fs::exists("/sys/fs/cgroup/cpu/cpu.shares", ec)) return {};
+    fs::create_directories(group, ec);
+    std::ofstream shares(group / "cpu.shares");
+    shares << kBackgroundCpuShares;
+    shares.close();
+    if (ec || !shares) {
+      spdlog::warn("no background CPU group at {}: stem cells start at normal priority",
+                   group.string());
+      return {};
+    }
+    return {"/bin/sh", "-c", "echo $$ > " + (group / "cgroup.procs").string() + " && exec \"$@\"",
+            "sh"};
+  }
+
   DriverOptions options_;
   std::string runc_;
+  std::vector<std::string> background_;
   json seccomp_;
   std::atomic<bool> userns_warned_{false};
   std::shared_ptr<SandboxNetwork> network_;  // null with --sandbox-subnet none

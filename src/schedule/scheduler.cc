@@ -31,10 +31,12 @@ std::string LogStreamName(const std::string& version) {
 }
 }  // namespace
 
-Scheduler::Scheduler(asio::any_io_executor io, asio::thread_pool& blocking, Driver& driver,
-                     CodeStore& code, SchedulerOptions options)
+Scheduler::Scheduler(asio::any_io_executor io, asio::thread_pool& blocking,
+                     asio::thread_pool& background, Driver& driver, CodeStore& code,
+                     SchedulerOptions options)
     : io_(io),
       blocking_(blocking),
+      background_(background),
       driver_(driver),
       code_(code),
       options_(std::move(options)),
@@ -190,7 +192,7 @@ asio::awaitable<std::unique_ptr<Sandbox>> Scheduler::TakeStem(const SandboxSpec&
       stem = std::move(pool.back());
       pool.pop_back();
       if (stem->process().TryReap() != -1) {  // its runc exited: not usable
-        asio::post(blocking_, [dead = std::move(stem)]() mutable { dead.reset(); });
+        asio::post(background_, [dead = std::move(stem)]() mutable { dead.reset(); });
       }
     }
   }
@@ -207,7 +209,7 @@ asio::awaitable<std::unique_ptr<Sandbox>> Scheduler::TakeStem(const SandboxSpec&
   if (!st) {
     spdlog::warn("stem cell {} could not be specialised: {}", raw->id(), st.error().message);
     ++stem_counters_.misses;
-    asio::post(blocking_, [dead = std::move(stem)]() mutable { dead.reset(); });
+    asio::post(background_, [dead = std::move(stem)]() mutable { dead.reset(); });
     co_return nullptr;
   }
   ++stem_counters_.hits;
@@ -237,7 +239,7 @@ void Scheduler::RefillStems(const std::string& runtime) {
 // A member coroutine, not a lambda: a lambda's captures die with the closure before it resumes.
 asio::awaitable<void> Scheduler::StartStem(std::string runtime) {
   auto stem = co_await RunBlocking(
-      blocking_, [&] { return driver_.StartStem(runtime, options_.runtimes_dir); });
+      background_, [&] { return driver_.StartStem(runtime, options_.runtimes_dir); });
   --stems_starting_[runtime];
   if (!stem) {
     if (stem.error().code != Errc::kUnsupported) {
@@ -247,7 +249,7 @@ asio::awaitable<void> Scheduler::StartStem(std::string runtime) {
   }
   ++stem_counters_.started;
   if (stopped_) {
-    asio::post(blocking_, [s = std::move(stem.value())]() mutable { s.reset(); });
+    asio::post(background_, [s = std::move(stem.value())]() mutable { s.reset(); });
     co_return;
   }
   stems_[runtime].push_back(std::move(stem.value()));
@@ -318,8 +320,8 @@ void Scheduler::Destroy(Lease lease) {
   SandboxUsage usage;
   usage.sandboxes = 1;
   usage.reserved_gb_seconds = lease->memory_mb / 1024.0 * lifetime_s;
-  asio::post(blocking_, [sandbox = std::move(lease->sandbox), ledger = usage_,
-                         function = lease->function_name, usage]() mutable {
+  asio::post(background_, [sandbox = std::move(lease->sandbox), ledger = usage_,
+                           function = lease->function_name, usage]() mutable {
     if (sandbox) {
       const int64_t cpu_ns = sandbox->CpuTimeNanos();
       if (cpu_ns > 0) usage.cpu_seconds = static_cast<double>(cpu_ns) / 1e9;
@@ -341,7 +343,7 @@ asio::awaitable<void> Scheduler::ReapLoop() {
     // The oci driver makes the server a subreaper: reap orphans nobody waits for (process.h).
     if (now - last_orphan_sweep >= std::chrono::seconds(1)) {
       last_orphan_sweep = now;
-      asio::post(blocking_, [] {
+      asio::post(background_, [] {
         if (int n = ReapOrphans(std::chrono::seconds(5)); n > 0)
           spdlog::info("reaped {} orphaned process(es)", n);
       });
@@ -373,7 +375,7 @@ asio::awaitable<void> Scheduler::ReapLoop() {
     for (auto& [rt, stems] : stems_) {
       const size_t target = static_cast<size_t>(StemTarget(rt));
       while (stems.size() > target) {
-        asio::post(blocking_, [s = std::move(stems.front())]() mutable { s.reset(); });
+        asio::post(background_, [s = std::move(stems.front())]() mutable { s.reset(); });
         stems.erase(stems.begin());
       }
     }
@@ -390,7 +392,7 @@ void Scheduler::Shutdown() {
   idle_.clear();
   for (auto& [rt, pool] : stems_) {
     for (auto& stem : pool) {
-      asio::post(blocking_, [s = std::move(stem)]() mutable { s.reset(); });
+      asio::post(background_, [s = std::move(stem)]() mutable { s.reset(); });
     }
   }
   stems_.clear();

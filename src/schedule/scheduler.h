@@ -72,8 +72,12 @@ struct ProvisionedStatus {
 
 class Scheduler {
  public:
-  Scheduler(boost::asio::any_io_executor io, boost::asio::thread_pool& blocking, Driver& driver,
-            CodeStore& code, SchedulerOptions options);
+  // `blocking` runs the work an invocation waits on (a cold start, a stem's specialisation);
+  // `background` the work ahead of or after demand (stem refills, teardown), so that a burst of
+  // either never queues the other.
+  Scheduler(boost::asio::any_io_executor io, boost::asio::thread_pool& blocking,
+            boost::asio::thread_pool& background, Driver& driver, CodeStore& code,
+            SchedulerOptions options);
   ~Scheduler();
 
   void Start();
@@ -137,6 +141,7 @@ class Scheduler {
 
   boost::asio::any_io_executor io_;
   boost::asio::thread_pool& blocking_;
+  boost::asio::thread_pool& background_;
   Driver& driver_;
   CodeStore& code_;
   SchedulerOptions options_;

@@ -119,6 +119,7 @@ int RunServer(const ServerConfig& cfg) {
 
   asio::io_context io(1);
   asio::thread_pool blocking(4);
+  asio::thread_pool background(4);  // stem refills and teardown (Scheduler)
   SystemClock clock;
   SchedulerOptions so;
   so.keep_alive = cfg.keep_alive;
@@ -129,7 +130,7 @@ int RunServer(const ServerConfig& cfg) {
   so.stem_runtimes = cfg.stem_runtimes;
   so.stem_floor = cfg.stem_floor;
   so.stem_ceiling = cfg.stem_ceiling;
-  Scheduler scheduler(io.get_executor(), blocking, **driver, code, so);
+  Scheduler scheduler(io.get_executor(), blocking, background, **driver, code, so);
   if (auto all = (*store)->ListFunctions("", std::numeric_limits<int>::max())) {
     for (const auto& f : *all) {
       if (f.reserved_concurrency >= 0)
@@ -231,7 +232,8 @@ int RunServer(const ServerConfig& cfg) {
   });
 
   io.run();
-  blocking.join();  // sandbox teardowns finish before the process exits
+  blocking.join();
+  background.join();  // sandbox teardowns finish before the process exits
   spdlog::info("alto server stopped");
   return 0;
 }
