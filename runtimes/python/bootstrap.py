@@ -720,5 +720,35 @@ def main():
         handle_invocation(client, handler, resp, body)
 
 
+def _await_function(fd):
+    """Zygote mode (a stem cell): the interpreter and this module are up before
+    the function is known. Alto writes the function's command and environment
+    on fd as alto-init's records ("A<arg>\\0", "E<name=value>\\0", then EOF)
+    once its code is mounted at /var/task; apply them as if we had been started
+    with them."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    env = {}
+    for record in b"".join(chunks).split(b"\0")[:-1]:
+        if record[:1] == b"E":
+            name, _, value = os.fsdecode(record[1:]).partition("=")
+            env.setdefault(name, value)  # the first one wins, as with getenv
+    os.environ.clear()
+    os.environ.update(env)
+    time.tzset()
+    # The working directory is still the mount point under the code mounted since.
+    os.chdir(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
+
+
 if __name__ == "__main__":
+    for _arg in sys.argv[1:]:
+        if _arg.startswith("--zygote-fd="):
+            sys.argv.remove(_arg)
+            _await_function(int(_arg.split("=", 1)[1]))
+            break
     main()

@@ -458,7 +458,8 @@ class OciDriver final : public Driver {
     }
     const RuntimeInfo* rt = FindRuntime(spec.runtime);
     if (!rt || spec.runtime != res->runtime ||
-        spec.ephemeral_storage_mb != kStemEphemeralStorageMb || !spec.network) {
+        spec.ephemeral_storage_mb != kStemEphemeralStorageMb || !spec.network ||
+        (RuntimeHasZygote(spec.runtime) && !FitsZygote(spec.env))) {
       return MakeError(Errc::kInvalidArgument, "function does not fit stem cell " + stem.id());
     }
     const fs::path bundle = res->bundle();
@@ -595,9 +596,22 @@ class OciDriver final : public Driver {
     // Name resolution for networked sandboxes: the host's resolv.conf, read-only.
     if (networked && !network_->resolv_conf().empty())
       config["mounts"].push_back(RoBind(network_->resolv_conf().string(), "/etc/resolv.conf"));
-    if (stem) {
+    if (stem && RuntimeHasZygote(spec.runtime)) {
+      // The runtime starts now, with the environment every function of it shares (the same task
+      // root, runtime dir and Runtime API address in every oci sandbox), and waits for the rest.
+      std::vector<std::string> args = {kInitInSandbox, "--stdio-fd=3", "--spec-fd=4", "--zygote",
+                                       "--"};
+      for (auto& a : ExpandArgv(rt, "/var/runtime", "/var/task", spec.memory_mb))
+        args.push_back(std::move(a));
+      args.push_back("--zygote-fd=4");
+      config["process"]["args"] = args;
+      config["process"]["env"] = BaseRuntimeEnv(spec, "/var/task", "/var/runtime",
+                                                "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort));
+    } else if (stem) {
       config["process"]["args"] = {kInitInSandbox, "--stdio-fd=3", "--spec-fd=4"};
       config["process"]["env"] = {"PATH=/usr/bin:/bin"};
+    }
+    if (stem) {
       for (auto& m : config["mounts"]) {
         if (m["destination"] == "/var/task") m["options"].push_back("rslave");
       }

@@ -105,6 +105,17 @@ Status SetCgroupLimits(const std::string& cgroup_path, int64_t memory_bytes, int
   return MakeError(Errc::kInternal, "no cgroup found for " + cgroup_path);
 }
 
+bool RuntimeHasZygote(std::string_view runtime) { return runtime.starts_with("python3"); }
+
+bool FitsZygote(const std::vector<std::string>& env) {
+  for (const auto& kv : env) {
+    std::string_view name(kv);
+    name = name.substr(0, name.find('='));
+    if (name.starts_with("LD_") || name.starts_with("PYTHON")) return false;
+  }
+  return true;
+}
+
 std::string EncodeInitSpec(const std::vector<std::string>& args,
                            const std::vector<std::string>& env) {
   std::string out;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -26,6 +27,14 @@ void UnmountTree(const std::filesystem::path& dir);
 // (v1 or v2) directly: `runc update` costs ~5 ms on the cold path.
 Status SetCgroupLimits(const std::string& cgroup_path, int64_t memory_bytes, int64_t cpu_shares,
                        int64_t cpu_quota_us, int64_t cpu_period_us);
+
+// Whether a runtime's stem cells run a zygote: the language runtime itself is started ahead
+// (`alto-init --zygote`) and reads the function's environment from the spec fd when it comes
+// (python: bootstrap.py --zygote-fd=N), so its interpreter start-up is off the cold path.
+bool RuntimeHasZygote(std::string_view runtime);
+// Whether a function can be given to an already running zygote: variables read only at process
+// start (LD_* by the dynamic loader, PYTHON* by the interpreter) cannot take effect there.
+bool FitsZygote(const std::vector<std::string>& env);
 
 // alto-init's --spec-fd records: "A<arg>\0" per argument, "E<name=value>\0" per variable.
 std::string EncodeInitSpec(const std::vector<std::string>& args,

@@ -1,5 +1,7 @@
 #include "schedule/scheduler.h"
 
+#include "sandbox/specialize.h"
+
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -186,7 +188,8 @@ SandboxSpec Scheduler::SpecFor(const FunctionConfig& f, bool provisioned) const 
 
 asio::awaitable<std::unique_ptr<Sandbox>> Scheduler::TakeStem(const SandboxSpec& spec) {
   std::unique_ptr<Sandbox> stem;
-  if (spec.ephemeral_storage_mb == kStemEphemeralStorageMb && spec.network) {
+  if (spec.ephemeral_storage_mb == kStemEphemeralStorageMb && spec.network &&
+      (!RuntimeHasZygote(spec.runtime) || FitsZygote(spec.env))) {
     auto& pool = stems_[spec.runtime];
     while (!stem && !pool.empty()) {
       stem = std::move(pool.back());

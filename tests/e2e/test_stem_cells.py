@@ -87,6 +87,78 @@ class PrewarmedStemTest(AltoTestCase):
         self.assertEqual((out_a["name"], out_b["name"]), (a, b))
 
 
+# A Python handler that reports what the interpreter saw, including at import time.
+PY_APP = r'''
+import os, sys, time
+IMPORT_COLOR = os.environ.get("COLOR")
+
+def handler(event, context):
+    return {"import_color": IMPORT_COLOR, "color": os.environ.get("COLOR"), "cwd": os.getcwd(),
+            "path0": sys.path[0], "tz": time.tzname[0], "name": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+            "memory": context.memory_limit_in_mb, "argv": sys.argv, "pid": os.getpid(),
+            "lang": os.environ.get("LANG"), "zygote_vars": [k for k in os.environ if "ZYGOTE" in k]}
+'''
+
+
+@unittest.skipUnless(os.geteuid() == 0 and harness.runc_path(), "stem cells need the oci driver (root, runc)")
+class PythonZygoteStemTest(AltoTestCase):
+    """Python stems run a zygote: the interpreter and the runtime are up before the function is
+    known, and take its environment and code when it comes."""
+    server_options = {"driver": "oci", "extra_args": ("--stem-runtimes", "python3.12", "--stem-floor", "1")}
+
+    def wait_ready_stems(self, n, timeout=30):
+        # At least n: the pool grows with the cold starts of the other tests.
+        ok = harness.wait_until(lambda: self.server.metric("alto_stem_cells_ready") >= n, timeout, 0.1)
+        self.assertTrue(ok, "stem cells ready: %r" % self.server.metric("alto_stem_cells_ready"))
+
+    def test_zygote_takes_the_function_environment_and_code(self):
+        self.wait_ready_stems(1)
+        # The stem's interpreter is already running before any function exists.
+        stems = self.server.runc_list(stems=True)
+        self.assertTrue(stems)
+        hits = self.server.metric("alto_stem_pool_hits_total")
+        name = self.unique("zyg")
+        self.create(name, "python3.12", "app.handler", zip_files({"app.py": PY_APP}), MemorySize=256,
+                    Environment={"Variables": {"COLOR": "amber"}})
+        _, out, log = self.invoke(name, {})
+        self.assertEqual(self.server.metric("alto_stem_pool_hits_total"), hits + 1, log)
+        self.assertEqual(out["import_color"], "amber", "the environment is in place before user code loads")
+        self.assertEqual(out["color"], "amber")
+        self.assertEqual((out["cwd"], out["path0"]), ("/var/task", "/var/task"))
+        self.assertEqual((out["name"], out["memory"]), (name, 256))
+        self.assertEqual(out["tz"], "UTC")
+        self.assertEqual(out["lang"], "en_US.UTF-8")
+        self.assertEqual(out["zygote_vars"], [])
+        self.assertFalse(any("zygote" in a for a in out["argv"]), out["argv"])
+        init = [float(x) for x in __import__("re").findall(r"Init Duration: ([0-9.]+) ms", log)]
+        self.assertEqual(len(init), 1, log)
+        # Warm afterwards, in the same process.
+        _, again, _ = self.invoke(name, {})
+        self.assertEqual(again["pid"], out["pid"])
+
+    def test_interpreter_variables_bypass_the_zygote(self):
+        self.wait_ready_stems(1)
+        misses = self.server.metric("alto_stem_pool_misses_total")
+        name = self.unique("zygpp")
+        self.create(name, "python3.12", "app.handler", zip_files({"app.py": PY_APP, "extra/note.txt": "x"}),
+                    Environment={"Variables": {"COLOR": "red", "PYTHONDONTWRITEBYTECODE": "1"}})
+        _, out, _ = self.invoke(name, {})
+        # PYTHON* is read at interpreter start only: a fresh sandbox, not the running zygote.
+        self.assertEqual(self.server.metric("alto_stem_pool_misses_total"), misses + 1)
+        self.assertEqual(out["color"], "red")
+
+    def test_two_functions_get_two_zygotes(self):
+        a, b = self.unique("za"), self.unique("zb")
+        for n, color in ((a, "a"), (b, "b")):
+            self.create(n, "python3.12", "app.handler", zip_files({"app.py": PY_APP}),
+                        Environment={"Variables": {"COLOR": color}})
+        self.wait_ready_stems(1)
+        _, out_a, _ = self.invoke(a, {})
+        self.wait_ready_stems(1)
+        _, out_b, _ = self.invoke(b, {})
+        self.assertEqual((out_a["import_color"], out_b["import_color"]), ("a", "b"))
+
+
 @unittest.skipUnless(os.geteuid() == 0 and harness.runc_path(), "stem cells need the oci driver (root, runc)")
 class AdaptiveStemTest(AltoTestCase):
     """No stems at start; cold starts of a runtime make the pool grow (ceiling 2)."""

@@ -10,7 +10,12 @@
 // /var/task, and then starts it as above. fd N is a socket: init first writes one byte on it
 // to say the sandbox is up (runc applies cgroup limits and mounts before it executes init, so
 // from then on Alto's own limits and code mount are not raced by runc's setup).
+//
+// With --zygote (and a command), a stem cell starts its runtime at once and leaves the spec fd to
+// it: the runtime reads the records itself when Alto writes them (Python's bootstrap.py
+// --zygote-fd), so the interpreter's start-up is done before the function is known.
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,10 +61,12 @@ int main(int argc, char** argv) {
   // Options, then "--", then the command. --stdio-fd=N: the runtime's stdout and stderr.
   int stdio_fd = -1;
   int spec_fd = -1;
+  bool zygote = false;
   int i = 1;
   for (; i < argc && std::strcmp(argv[i], "--") != 0; ++i) {
     if (std::strncmp(argv[i], "--stdio-fd=", 11) == 0) stdio_fd = std::atoi(argv[i] + 11);
     if (std::strncmp(argv[i], "--spec-fd=", 10) == 0) spec_fd = std::atoi(argv[i] + 10);
+    if (std::strcmp(argv[i], "--zygote") == 0) zygote = true;
   }
   if (i < argc)
     ++i;  // skip "--"
@@ -77,6 +84,13 @@ int main(int argc, char** argv) {
     const char ready = 'R';
     while (write(spec_fd, &ready, 1) < 0 && errno == EINTR) {
     }
+  }
+  if (spec_fd >= 0 && zygote) {
+    if (i >= argc) {
+      std::fprintf(stderr, "alto-init: --zygote needs a command\n");
+      return 2;
+    }
+  } else if (spec_fd >= 0) {
     if (!ReadSpec(spec_fd, spec_args, spec_env)) {
       std::fprintf(stderr, "alto-init: no function was given to this sandbox\n");
       return 2;
@@ -105,11 +119,13 @@ int main(int argc, char** argv) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (zygote) fcntl(spec_fd, F_SETFD, 0);  // the runtime reads the spec
     execve(command[0], command, environ);
     std::fprintf(stderr, "alto-init: cannot execute %s: ", command[0]);
     std::perror("");
     _exit(127);
   }
+  if (zygote) close(spec_fd);
   for (;;) {
     int sig = 0;
     if (sigwait(&all, &sig) != 0) continue;
