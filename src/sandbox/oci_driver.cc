@@ -343,7 +343,7 @@ class OciResources final : public SandboxResources {
 };
 
 // The background group's weight against the default 1024 of every other group.
-constexpr int kBackgroundCpuShares = 16;
+constexpr int kBackgroundCpuShares = 256;
 
 class OciDriver final : public Driver {
  public:
