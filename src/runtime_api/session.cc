@@ -332,14 +332,9 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     if (!error_type.empty()) {
       auto decoded = Base64Decode(req.body_source->Trailer(kErrorBodyHeader));
       auto doc = nlohmann::json::parse(decoded.value_or(""), nullptr, false);
-      std::string body;
-      if (doc.is_object()) {
-        doc.erase("errorCause");
-        body = doc.dump();
-      } else {
-        body = ErrorDocument(error_type, "");
-      }
-      Complete(OutcomeKind::kFunctionError, std::move(body), error_type, false);
+      // The same document /error would give (a streamed request's `body` is empty).
+      Complete(OutcomeKind::kFunctionError, CallerErrorBody(req, doc, error_type), error_type,
+               false);
     } else {
       Complete(OutcomeKind::kSuccess, std::move(whole), "", false);
     }
