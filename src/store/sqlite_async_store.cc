@@ -305,11 +305,7 @@ class SqliteAsyncStore final : public AsyncStore {
 }  // namespace
 
 Result<std::unique_ptr<AsyncStore>> OpenSqliteAsyncStore(const std::string& path) {
-  auto db = sqlite::Open(path);
-  if (!db) return db.error();
-  auto store = std::make_unique<SqliteAsyncStore>(*db);
-  if (auto st = store->Init(); !st) return st.error();
-  return std::unique_ptr<AsyncStore>(std::move(store));
+  return sqlite::OpenStore<AsyncStore, SqliteAsyncStore>(path);
 }
 
 }  // namespace alto

@@ -88,11 +88,7 @@ class SqliteProvisionedStore final : public ProvisionedStore {
 }  // namespace
 
 Result<std::unique_ptr<ProvisionedStore>> OpenSqliteProvisionedStore(const std::string& path) {
-  auto db = sqlite::Open(path);
-  if (!db) return db.error();
-  auto store = std::make_unique<SqliteProvisionedStore>(*db);
-  if (auto st = store->Init(); !st) return st.error();
-  return std::unique_ptr<ProvisionedStore>(std::move(store));
+  return sqlite::OpenStore<ProvisionedStore, SqliteProvisionedStore>(path);
 }
 
 }  // namespace alto

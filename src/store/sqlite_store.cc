@@ -443,11 +443,7 @@ class SqliteStore final : public MetadataStore {
 
 Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(const std::string& path,
                                                        std::shared_ptr<const SecretBox> secrets) {
-  auto db = sqlite::Open(path);
-  if (!db) return db.error();
-  auto store = std::make_unique<SqliteStore>(*db, std::move(secrets));
-  if (auto st = store->Init(); !st) return st.error();
-  return std::unique_ptr<MetadataStore>(std::move(store));
+  return sqlite::OpenStore<MetadataStore, SqliteStore>(path, std::move(secrets));
 }
 
 }  // namespace alto

@@ -141,11 +141,7 @@ class SqliteFunctionUrlStore final : public FunctionUrlStore {
 }  // namespace
 
 Result<std::unique_ptr<FunctionUrlStore>> OpenSqliteFunctionUrlStore(const std::string& path) {
-  auto db = sqlite::Open(path);
-  if (!db) return db.error();
-  auto store = std::make_unique<SqliteFunctionUrlStore>(*db);
-  if (auto st = store->Init(); !st) return st.error();
-  return std::unique_ptr<FunctionUrlStore>(std::move(store));
+  return sqlite::OpenStore<FunctionUrlStore, SqliteFunctionUrlStore>(path);
 }
 
 }  // namespace alto

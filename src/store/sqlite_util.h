@@ -4,8 +4,10 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/result.h"
 
@@ -94,6 +96,17 @@ inline Result<sqlite3*> Open(const std::string& path) {
     return st.error();
   }
   return db;
+}
+
+// Opens path and a store of type Impl over it (constructed from the handle and `args`, then
+// Init()), handed out as its Interface.
+template <class Interface, class Impl, class... Args>
+Result<std::unique_ptr<Interface>> OpenStore(const std::string& path, Args&&... args) {
+  auto db = Open(path);
+  if (!db) return db.error();
+  auto store = std::make_unique<Impl>(*db, std::forward<Args>(args)...);
+  if (auto st = store->Init(); !st) return st.error();
+  return std::unique_ptr<Interface>(std::move(store));
 }
 
 }  // namespace alto::sqlite
