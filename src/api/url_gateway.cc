@@ -130,11 +130,9 @@ http::Response InvokeFailure(const std::string& url_id, const Error& e) {
   return UrlError(502, "", "Internal Server Error");
 }
 
-}  // namespace
-
-http::Response UrlGateway::BufferedResponse(const std::string& url_id,
-                                            const Result<InvokeResponse>& result,
-                                            bool stream_mode) {
+// The response for a function's whole (unstreamed) answer, or for a failed invocation.
+http::Response BufferedResponse(const std::string& url_id, const Result<InvokeResponse>& result,
+                                bool stream_mode) {
   if (!result) return InvokeFailure(url_id, result.error());
   if (result->function_error) return UrlError(502, "", "Internal Server Error");
   if (stream_mode) {
@@ -148,6 +146,8 @@ http::Response UrlGateway::BufferedResponse(const std::string& url_id,
   }
   return std::move(r.value());
 }
+
+}  // namespace
 
 // RESPONSE_STREAM: the invocation runs on its own while the response goes out as the function
 // writes it. The status and headers come from the HTTP-integration prelude when the runtime

@@ -75,8 +75,6 @@ class UrlGateway {
   void StopAdmitting() { admitting_ = false; }
 
  private:
-  static http::Response BufferedResponse(const std::string& url_id,
-                                         const Result<InvokeResponse>& result, bool stream_mode);
   boost::asio::awaitable<http::Response> InvokeStreamed(std::string url_id, InvokeRequest ir);
 
   UrlGatewayDeps d_;
