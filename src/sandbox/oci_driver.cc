@@ -317,9 +317,7 @@ class OciResources final : public SandboxResources {
     // sandbox's init is already dead (Sandbox::Kill), so its processes are: this is cleanup, and
     // it runs in the background CPU group, off the CPUs that invocations wait on.
     std::vector<std::string> argv = background_;
-    for (const auto& a : {runc_, std::string("--root"), runc_root_.string(), std::string("delete"),
-                          std::string("--force"), id_})
-      argv.push_back(a);
+    argv.insert(argv.end(), {runc_, "--root", runc_root_.string(), "delete", "--force", id_});
     (void)RunCommand(argv);
   }
   void SetNetwork(std::unique_ptr<NetworkLease> lease) { network_ = std::move(lease); }
@@ -525,12 +523,10 @@ class OciDriver final : public Driver {
     // (kernel.keys.maxkeys, 200 by default), and every sandbox's root is the same host uid in the
     // user namespace: past ~200 sandboxes starts would fail. Seccomp denies the keyring
     // syscalls inside anyway.
-    for (const auto& a :
-         {runc_, std::string("--root"), RuncRoot().string(), std::string("run"),
-          std::string("--detach"), std::string("--pid-file"), pid_file.string(),
-          std::string("--no-new-keyring"), std::string("--preserve-fds"),
-          std::string(spec_fd >= 0 ? "2" : "1"), std::string("--bundle"), bundle.string(), id})
-      so.argv.push_back(a);
+    so.argv.insert(so.argv.end(),
+                   {runc_, "--root", RuncRoot().string(), "run", "--detach", "--pid-file",
+                    pid_file.string(), "--no-new-keyring", "--preserve-fds",
+                    spec_fd >= 0 ? "2" : "1", "--bundle", bundle.string(), id});
     // Detached without a terminal, runc hands its own stdio (our pipe) to the container.
     so.output_also_on_fd3 = true;
     so.fd4 = spec_fd;
@@ -605,8 +601,8 @@ class OciDriver final : public Driver {
         args.push_back(std::move(a));
       args.push_back("--zygote-fd=4");
       config["process"]["args"] = args;
-      config["process"]["env"] = BaseRuntimeEnv(spec, "/var/task", "/var/runtime",
-                                                "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort));
+      config["process"]["env"] = BaseRuntimeEnv(
+          spec, "/var/task", "/var/runtime", "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort));
     } else if (stem) {
       config["process"]["args"] = {kInitInSandbox, "--stdio-fd=3", "--spec-fd=4"};
       config["process"]["env"] = {"PATH=/usr/bin:/bin"};
