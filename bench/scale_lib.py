@@ -399,6 +399,33 @@ def read_int(path):
         return None
 
 
+def platform_cpu_ms(pid):
+    """CPU-ms spent by Alto itself: the server's threads, the children it has reaped (runc, ip,
+    the background-group shell) and every sandbox cgroup under /alto (runc's in-container init,
+    alto-init, the function). Unlike the host-wide figure, other work on the machine is not
+    counted; kernel worker threads (e.g. network namespace cleanup) are not either."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    total_ms = ticks * 1000 / os.sysconf("SC_CLK_TCK")
+    for base in ("/sys/fs/cgroup/cpuacct/alto", "/sys/fs/cgroup/cpu,cpuacct/alto"):
+        if os.path.isdir(base):
+            for e in os.scandir(base):
+                ns = read_int(os.path.join(e.path, "cpuacct.usage")) if e.is_dir() else None
+                total_ms += (ns or 0) / 1e6
+            return total_ms
+    if os.path.isdir("/sys/fs/cgroup/alto"):
+        for e in os.scandir("/sys/fs/cgroup/alto"):
+            try:
+                with open(os.path.join(e.path, "cpu.stat")) as f:
+                    for line in f:
+                        if line.startswith("usage_usec "):
+                            total_ms += int(line.split()[1]) / 1000
+            except OSError:
+                pass
+    return total_ms
+
+
 def cgroup_pids(cg):
     try:
         with open(os.path.join(cg, "cgroup.procs")) as f:

@@ -33,7 +33,6 @@
 #include "sandbox/network.h"
 #include "sandbox/runtimes.h"
 #include "sandbox/sandbox.h"
-#include "sandbox/seccomp.h"
 #include "sandbox/specialize.h"
 
 namespace alto {
@@ -113,8 +112,7 @@ bool IsCgroupV2() {
 }
 
 json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path& netns_pin,
-                 const std::string& runtime_api, const fs::path& init_path, const json& seccomp,
-                 bool user_namespace) {
+                 const std::string& runtime_api, const fs::path& init_path, bool user_namespace) {
   const std::string task_root = "/var/task";
   const std::string runtime_dir = "/var/runtime";
   json mounts = json::array();
@@ -148,7 +146,9 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
   // The runtime writes its log straight into Alto's pipe (fd 3, passed with --preserve-fds):
   // runc's own stdio proxy would copy it asynchronously, and a line printed before the result
   // could then arrive after it and land in the wrong invocation's log.
-  std::vector<std::string> args = {kInitInSandbox, "--stdio-fd=3", "--"};
+  // alto-init installs the seccomp filter itself (see src/sandbox/init/alto_init.cc): runc would
+  // compile the same profile again in every container.
+  std::vector<std::string> args = {kInitInSandbox, "--seccomp", "--stdio-fd=3", "--"};
   for (auto& a : ExpandArgv(rt, runtime_dir, task_root, spec.memory_mb))
     args.push_back(std::move(a));
 
@@ -195,7 +195,6 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
          {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
           "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
           "/sys/firmware"}},
-        {"seccomp", seccomp},
         {"readonlyPaths",
          {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}},
   };
@@ -351,9 +350,6 @@ class OciDriver final : public Driver {
 
   Status Init() {
     background_ = BackgroundPrefix();
-    auto profile = OciSeccompProfile();
-    if (!profile) return profile.error();
-    seccomp_ = std::move(profile.value());
     std::error_code ec;
     for (const auto& d : {RuncRoot(), BundlesDir(), NetnsDir()}) {
       fs::create_directories(d, ec);
@@ -579,7 +575,7 @@ class OciDriver final : public Driver {
         fs::create_symlink(fs::read_symlink(host, ec), rootfs / top, ec);
     }
     std::string runtime_api = "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort);
-    json config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path, seccomp_, true);
+    json config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path, true);
     if (std::string dir = FirstUnsearchable(config, bundle); !dir.empty()) {
       if (!userns_warned_.exchange(true)) {
         spdlog::warn(
@@ -587,7 +583,7 @@ class OciDriver final : public Driver {
             "namespace's root cannot mount from it (chmod o+x, or move the data/state dirs)",
             dir);
       }
-      config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path, seccomp_, false);
+      config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path, false);
     }
     // Name resolution for networked sandboxes: the host's resolv.conf, read-only.
     if (networked && !network_->resolv_conf().empty())
@@ -595,8 +591,8 @@ class OciDriver final : public Driver {
     if (stem && RuntimeHasZygote(spec.runtime)) {
       // The runtime starts now, with the environment every function of it shares (the same task
       // root, runtime dir and Runtime API address in every oci sandbox), and waits for the rest.
-      std::vector<std::string> args = {kInitInSandbox, "--stdio-fd=3", "--spec-fd=4", "--zygote",
-                                       "--"};
+      std::vector<std::string> args = {kInitInSandbox, "--seccomp", "--stdio-fd=3", "--spec-fd=4",
+                                       "--zygote", "--"};
       for (auto& a : ExpandArgv(rt, "/var/runtime", "/var/task", spec.memory_mb))
         args.push_back(std::move(a));
       args.push_back("--zygote-fd=4");
@@ -604,7 +600,7 @@ class OciDriver final : public Driver {
       config["process"]["env"] = BaseRuntimeEnv(
           spec, "/var/task", "/var/runtime", "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort));
     } else if (stem) {
-      config["process"]["args"] = {kInitInSandbox, "--stdio-fd=3", "--spec-fd=4"};
+      config["process"]["args"] = {kInitInSandbox, "--seccomp", "--stdio-fd=3", "--spec-fd=4"};
       config["process"]["env"] = {"PATH=/usr/bin:/bin"};
     }
     if (stem) {
@@ -648,7 +644,6 @@ class OciDriver final : public Driver {
   DriverOptions options_;
   std::string runc_;
   std::vector<std::string> background_;
-  json seccomp_;
   std::atomic<bool> userns_warned_{false};
   std::shared_ptr<SandboxNetwork> network_;  // null with --sandbox-subnet none
 };

@@ -14,21 +14,43 @@
 // With --zygote (and a command), a stem cell starts its runtime at once and leaves the spec fd to
 // it: the runtime reads the records itself when Alto writes them (Python's bootstrap.py
 // --zygote-fd), so the interpreter's start-up is done before the function is known.
+//
+// With --seccomp, init first installs the sandbox's seccomp filter (compiled from
+// src/sandbox/profile/seccomp.json at build time and embedded here), so it covers init and
+// everything init starts. If the filter cannot be installed, init exits: a sandbox never runs
+// unfiltered.
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <vector>
 
 extern char** environ;
 
 namespace {
+
+const sock_filter kSandboxSeccompFilter[] = {
+#include "seccomp_filter.inc"
+};
+
+// The kernel accepts an unprivileged filter only with no_new_privs, which runc sets already
+// (noNewPrivileges in config.json); setting it again here keeps that true whoever starts init.
+bool InstallSeccompFilter() {
+  sock_fprog program{static_cast<unsigned short>(std::size(kSandboxSeccompFilter)),
+                     const_cast<sock_filter*>(kSandboxSeccompFilter)};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return false;
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+}
 
 // Reads the specialisation records; false on a read error or an empty command.
 bool ReadSpec(int fd, std::vector<std::string>& args, std::vector<std::string>& env) {
@@ -62,8 +84,10 @@ int main(int argc, char** argv) {
   int stdio_fd = -1;
   int spec_fd = -1;
   bool zygote = false;
+  bool seccomp = false;
   int i = 1;
   for (; i < argc && std::strcmp(argv[i], "--") != 0; ++i) {
+    if (std::strcmp(argv[i], "--seccomp") == 0) seccomp = true;
     if (std::strncmp(argv[i], "--stdio-fd=", 11) == 0) stdio_fd = std::atoi(argv[i] + 11);
     if (std::strncmp(argv[i], "--spec-fd=", 10) == 0) spec_fd = std::atoi(argv[i] + 10);
     if (std::strcmp(argv[i], "--zygote") == 0) zygote = true;
@@ -72,6 +96,10 @@ int main(int argc, char** argv) {
     ++i;  // skip "--"
   else if (spec_fd < 0)
     i = 1;  // no options given: everything is the command
+  if (seccomp && !InstallSeccompFilter()) {
+    std::perror("alto-init: cannot install the seccomp filter");
+    return 126;
+  }
   if (stdio_fd > 2) {
     dup2(stdio_fd, 1);
     dup2(stdio_fd, 2);
