@@ -187,7 +187,7 @@ def main():
                                 Code={"ZipFile": harness.zip_files({"bootstrap": (src, 0o755)})}, MemorySize=1769)
         invoke_ms(server, "bench-warm")  # its sandbox stays warm: copy its bundle
         (cid,) = server.runc_list()
-        live = os.path.join(server.state_dir, "bundles", cid)
+        live = os.path.join(server.sandboxes_dir, "bundles", cid)
         with open(os.path.join(live, "config.json")) as f:
             alto_config = json.load(f)
         log("Alto's config: namespaces %s" % [n["type"] for n in alto_config["linux"]["namespaces"]])

@@ -142,7 +142,7 @@ class Alto:
         self.runc = runc
         self.dir = os.path.join(tmp, name)
         self.state = os.path.join(self.dir, "run")
-        self.runc_root = os.path.join(self.state, "runc")
+        self.runc_root = os.path.join(self.state, "sandboxes", "runc")
         os.makedirs(self.dir)
         self.log_path = os.path.join(self.dir, "server.log")
         ready = os.path.join(self.dir, "ready")

@@ -34,6 +34,7 @@
 #include "sandbox/runtimes.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/specialize.h"
+#include "sandbox/state_tmpfs.h"
 
 namespace alto {
 
@@ -350,6 +351,9 @@ class OciDriver final : public Driver {
 
   Status Init() {
     background_ = BackgroundPrefix();
+    auto state = StateTmpfs::Ensure(SandboxesDir());
+    if (!state) return state.error();
+    state_ = std::move(state.value());
     std::error_code ec;
     for (const auto& d : {RuncRoot(), BundlesDir(), NetnsDir()}) {
       fs::create_directories(d, ec);
@@ -501,9 +505,11 @@ class OciDriver final : public Driver {
   }
 
  private:
-  fs::path RuncRoot() const { return options_.state_dir / "runc"; }
-  fs::path BundlesDir() const { return options_.state_dir / "bundles"; }
-  fs::path NetnsDir() const { return options_.state_dir / "netns"; }
+  // Everything per sandbox lives on one tmpfs (sandbox/state_tmpfs.h).
+  fs::path SandboxesDir() const { return options_.state_dir / "sandboxes"; }
+  fs::path RuncRoot() const { return SandboxesDir() / "runc"; }
+  fs::path BundlesDir() const { return SandboxesDir() / "bundles"; }
+  fs::path NetnsDir() const { return SandboxesDir() / "netns"; }
 
   // Starts the container with `runc run --detach` and returns its init (alto-init) as our own
   // child: runc exits once the container runs, and the init, orphaned, is reparented to the
@@ -642,6 +648,7 @@ class OciDriver final : public Driver {
   }
 
   DriverOptions options_;
+  std::unique_ptr<StateTmpfs> state_;  // declared first: unmounted last
   std::string runc_;
   std::vector<std::string> background_;
   std::atomic<bool> userns_warned_{false};

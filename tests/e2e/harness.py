@@ -276,8 +276,13 @@ class AltoServer:
         return (self.driver or "oci") != "process" and os.geteuid() == 0
 
     @property
+    def sandboxes_dir(self):
+        """The server's per-sandbox state (a tmpfs Alto mounts): runc/, bundles/, netns/."""
+        return os.path.join(self.state_dir, "sandboxes")
+
+    @property
     def runc_root(self):
-        return os.path.join(self.state_dir, "runc")
+        return os.path.join(self.sandboxes_dir, "runc")
 
     def runc_list(self, stems=False):
         """Container ids runc knows under this server's state dir; function sandboxes only

@@ -118,7 +118,7 @@ class IdWatcher(threading.Thread):
 
     def __init__(self, state_dir):
         super().__init__(daemon=True)
-        self.bundles = os.path.join(state_dir, "bundles")
+        self.bundles = os.path.join(state_dir, "sandboxes", "bundles")
         self.ids = set()
         self.stop = threading.Event()
 
@@ -144,13 +144,16 @@ class SandboxLeakTest(AltoTestCase):
 
     def assertNothingLeft(self, server, ids, why):
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and (server.runc_list() or os.listdir(os.path.join(server.state_dir, "bundles"))):
+        while time.monotonic() < deadline and (server.runc_list() or os.listdir(os.path.join(server.sandboxes_dir, "bundles"))):
             time.sleep(0.5)  # teardown runs after the invoke has answered
         self.assertEqual(server.runc_list(), [], why + ": containers left")
         for sub in ("bundles", "netns"):
-            d = os.path.join(server.state_dir, sub)
+            d = os.path.join(server.sandboxes_dir, sub)
             self.assertEqual(os.listdir(d) if os.path.isdir(d) else [], [], why + ": %s left" % sub)
-        self.assertEqual(mounts_under(server.state_dir), [], why + ": mounts left")
+        # The state tmpfs itself stays while the server runs; nothing may be mounted inside it.
+        state_tmpfs = os.path.realpath(server.sandboxes_dir)
+        self.assertEqual([m for m in mounts_under(server.state_dir) if m != state_tmpfs], [],
+                         why + ": mounts left")
         self.assertEqual(processes_mentioning(server.runc_root), [], why + ": runc processes left")
         left = {cid: cgroup_dirs(cid) for cid in ids if cgroup_dirs(cid)}
         self.assertEqual(left, {}, why + ": cgroups left")

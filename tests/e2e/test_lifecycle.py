@@ -283,7 +283,7 @@ class StaleCleanupTest(unittest.TestCase):
             self.assertTrue(harness.wait_until(lambda: not os.path.exists("/proc/%d" % init_pid), timeout=10),
                             "the leftover sandbox's process is still running")
             for sub in ("bundles", "netns"):
-                d = os.path.join(first.state_dir, sub)
+                d = os.path.join(first.sandboxes_dir, sub)
                 self.assertEqual(os.listdir(d) if os.path.isdir(d) else [], [], "leftover %s" % sub)
             # And the function still works.
             out = json.loads(second.client().invoke(FunctionName="stubborn", Payload=b"{}")["Payload"].read())
