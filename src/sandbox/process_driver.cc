@@ -91,7 +91,6 @@ class ProcessResources final : public SandboxResources {
     std::error_code ec;
     fs::remove(pid_file_, ec);
   }
-  void KillAll() override {}
 
  private:
   fs::path pid_file_;

@@ -15,16 +15,12 @@ Sandbox::Sandbox(std::string id, ChildProcess child, UniqueFd listener,
       exit_code_encodes_signal_(exit_code_encodes_signal) {}
 
 Sandbox::~Sandbox() {
-  Kill();
+  // SIGKILL to the init: the kernel then kills every process of its pid namespace at once. The
+  // resources (cgroups, mounts, network) are released once it is reaped, with nothing left in
+  // them.
+  child_.Kill();
   child_.Wait();
   resources_.reset();
-}
-
-void Sandbox::Kill() {
-  // SIGKILL to the init first: the kernel then kills every process of its pid namespace at once,
-  // whatever the (slower, possibly deprioritised) resource teardown after it takes.
-  child_.Kill();
-  if (resources_) resources_->KillAll();
 }
 
 std::string Sandbox::DescribeExit(int status) const {

@@ -30,11 +30,11 @@ struct SandboxSpec {
   std::vector<std::string> env;
 };
 
-// Driver-specific teardown (containers, mounts, files). Runs on the blocking pool.
+// Driver-specific teardown (containers, mounts, files), in the destructor, which runs once the
+// sandbox's init is dead and reaped. Runs on a thread pool, never on the I/O thread.
 class SandboxResources {
  public:
   virtual ~SandboxResources() = default;
-  virtual void KillAll() = 0;
   // Peak memory of the whole sandbox since it started, in bytes; -1 when unknown.
   virtual int64_t PeakMemoryBytes() const { return -1; }
   // True when the kernel's OOM killer killed a process of the sandbox (its memory limit).
@@ -56,7 +56,6 @@ class Sandbox {
   const std::string& id() const { return id_; }
   ChildProcess& process() { return child_; }
   UniqueFd TakeRuntimeApiListener() { return std::move(listener_); }
-  void Kill();
   int64_t PeakMemoryBytes() const { return resources_ ? resources_->PeakMemoryBytes() : -1; }
   SandboxResources* resources() { return resources_.get(); }
   bool OomKilled() const { return resources_ && resources_->OomKilled(); }

@@ -69,10 +69,10 @@ int main(int argc, char** argv) {
     if (rule.contains("errno")) {
       rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(rule["errno"].get<int>()), nr, 0);
     } else {
-      rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-                            SCMP_CMP(rule.at("arg").get<unsigned>(), SCMP_CMP_MASKED_EQ,
-                                     rule.at("mask").get<uint64_t>(),
-                                     rule.at("equals").get<uint64_t>()));
+      rc = seccomp_rule_add(
+          ctx, SCMP_ACT_ALLOW, nr, 1,
+          SCMP_CMP(rule.at("arg").get<unsigned>(), SCMP_CMP_MASKED_EQ,
+                   rule.at("mask").get<uint64_t>(), rule.at("equals").get<uint64_t>()));
     }
     if (rc != 0) return Fail("rule for " + name, rc);
   }
