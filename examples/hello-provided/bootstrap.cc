@@ -8,10 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -102,12 +104,17 @@ int main() {
   // HTTP-integration framing, as a RESPONSE_STREAM function URL reads it), in two chunks.
   const char* stream_env = std::getenv("HELLO_STREAM");
   const bool stream = stream_env && std::string(stream_env) == "1";
+  // HELLO_HOLD_MS=N: hold each invocation N ms before answering, like a function that works:
+  // concurrent callers then each need a sandbox of their own (bench/scale_bench's scale-out).
+  const char* hold_env = std::getenv("HELLO_HOLD_MS");
+  const int hold_ms = hold_env ? std::atoi(hold_env) : 0;
   std::string buffer, headers, event, ack;
   const std::string next =
       std::string("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: ") + api + "\r\n\r\n";
   for (;;) {
     if (!SendAll(fd, next) || !ReadResponse(fd, buffer, headers, event)) return 1;
     std::string id = Header(headers, "Lambda-Runtime-Aws-Request-Id");
+    if (hold_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms));
     std::string result = R"({"message":"Hello from a custom runtime!","event":)" +
                          (event.empty() ? "null" : event) + "}";
     std::string post =

@@ -59,6 +59,20 @@ inline int StemPoolTarget(int cold_starts_in_window, int floor, int ceiling) {
   return target < ceiling ? target : ceiling;
 }
 
+// How many sandboxes to start now for one function revision. Callers that found no idle sandbox
+// wait for the first one that becomes available: one they caused to start, or one another
+// invocation just released. So each waiting caller not yet covered by a start under way asks for
+// one more start, within the node's limit on starts in flight (the starts are CPU-bound on the
+// host, so more in parallel only queue). The limit also means a burst of short invocations does
+// not start a sandbox per caller when a few sandboxes, reused as they free up, serve it sooner:
+// at most `max_parallel` starts beyond what the burst turned out to need.
+inline int StartsToLaunch(int waiting, int starting, int node_starting, int max_parallel) {
+  int want = waiting - starting;
+  int room = max_parallel - node_starting;
+  int n = want < room ? want : room;
+  return n > 0 ? n : 0;
+}
+
 // The cold-start window StemPoolTarget counts over.
 constexpr std::chrono::seconds kStemWindow{60};
 

@@ -1,7 +1,5 @@
 #include "schedule/scheduler.h"
 
-#include "sandbox/specialize.h"
-
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -10,6 +8,7 @@
 
 #include "common/blocking.h"
 #include "common/encoding.h"
+#include "sandbox/specialize.h"
 #include "schedule/policy.h"
 
 namespace alto {
@@ -96,39 +95,120 @@ asio::awaitable<Result<Lease>> Scheduler::AcquireSandbox(const FunctionConfig& f
   const std::string key = KeyOf(f);
   retired_functions_.erase(f.name);
   retired_functions_.erase(f.name + "@" + f.version);
-  auto& pool = idle_[key];
+  if (Lease lease = TakeIdle(key)) co_return lease;
+  // Registered and awaited without a suspension in between: nothing can be delivered before the
+  // wait starts (one I/O thread).
+  auto waiter = std::make_shared<Waiter>(io_, f);
+  waiters_[key].push_back(waiter);
+  LaunchStarts();
+  if (!waiter->result) {
+    auto [ec] = co_await waiter->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)ec;  // cancelled by Deliver
+  }
+  if (!waiter->result) co_return MakeError(Errc::kInternal, "woken without a sandbox");
+  co_return std::move(*waiter->result);
+}
+
+Lease Scheduler::TakeIdle(const std::string& key) {
+  auto found = idle_.find(key);
+  if (found == idle_.end()) return nullptr;
+  auto& pool = found->second;
   while (!pool.empty()) {
     std::vector<SteadyTime> times;
     for (const auto& l : pool) times.push_back(l->last_used);
     size_t i = PickIdle(times);
     Lease lease = pool[i];
     pool.erase(pool.begin() + static_cast<long>(i));
-    if (lease->session->alive()) co_return lease;
+    if (lease->session->alive()) return lease;
     Destroy(std::move(lease));
   }
+  return nullptr;
+}
 
-  if (!Admit(f.memory_mb)) {
-    co_return MakeError(Errc::kThrottled, "Rate Exceeded. The node's sandbox memory (" +
-                                              std::to_string(options_.memory_capacity_mb) +
-                                              " MB) is in use");
+void Scheduler::LaunchStarts() {
+  for (auto& [key, queue] : waiters_) {
+    int n = StartsToLaunch(static_cast<int>(queue.size()), starting_[key], starts_in_flight_,
+                           options_.max_parallel_starts);
+    for (; n > 0 && !queue.empty(); --n) {
+      const FunctionConfig f = queue.front()->function;  // every waiter of a key has the same
+      if (!Admit(f.memory_mb)) {
+        // The newest caller goes without: older ones may still get a sandbox under way.
+        Deliver(key,
+                MakeError(Errc::kThrottled, "Rate Exceeded. The node's sandbox memory (" +
+                                                std::to_string(options_.memory_capacity_mb) +
+                                                " MB) is in use"),
+                /*newest=*/true);
+        continue;
+      }
+      committed_mb_ += f.memory_mb;  // reserved while the sandbox starts
+      ++starting_[key];
+      ++starts_in_flight_;
+      asio::co_spawn(io_, StartFor(f), asio::detached);
+    }
   }
-  committed_mb_ += f.memory_mb;  // reserved while the sandbox starts
+  std::erase_if(waiters_, [](const auto& kv) { return kv.second.empty(); });
+}
 
+asio::awaitable<void> Scheduler::StartFor(FunctionConfig f) {
+  const std::string key = KeyOf(f);
   const SandboxSpec spec = SpecFor(f);
   cold_starts_[f.runtime].push_back(SteadyClock::now());
   std::unique_ptr<Sandbox> sandbox = co_await TakeStem(spec);
   RefillStems(f.runtime);
+  Error failure;
   if (!sandbox) {
     auto started = co_await RunBlocking(blocking_, [&] { return driver_.Start(spec); });
-    if (!started) {
-      committed_mb_ -= f.memory_mb;
-      co_return started.error();
+    if (started) {
+      sandbox = std::move(started.value());
+    } else {
+      failure = started.error();
     }
-    sandbox = std::move(started.value());
   }
-  Lease lease = NewLease(f, std::move(sandbox), "");
-  spdlog::debug("cold start {} for {}", lease->sandbox->id(), f.name);
-  co_return lease;
+  --starting_[key];
+  --starts_in_flight_;
+  if (sandbox) {
+    Lease lease = NewLease(f, std::move(sandbox), "");
+    spdlog::debug("cold start {} for {}", lease->sandbox->id(), f.name);
+    Offer(std::move(lease));
+  } else {
+    committed_mb_ -= f.memory_mb;
+    Deliver(key, failure);
+  }
+  LaunchStarts();
+}
+
+void Scheduler::Offer(Lease lease) {
+  auto it = waiters_.find(lease->key);
+  if (it != waiters_.end() && !it->second.empty()) {
+    Deliver(lease->key, lease);
+    return;
+  }
+  // Nobody waits (another sandbox served them first): a warm sandbox for the next invocation.
+  if (stopped_ || retired_functions_.count(lease->function_name) ||
+      retired_functions_.count(lease->function_name + "@" + lease->function_version)) {
+    Destroy(std::move(lease));
+    return;
+  }
+  lease->last_used = SteadyClock::now();
+  idle_[lease->key].push_back(std::move(lease));
+}
+
+void Scheduler::Deliver(const std::string& key, Result<Lease> result, bool newest) {
+  auto it = waiters_.find(key);
+  if (it == waiters_.end() || it->second.empty()) {
+    if (result) Offer(std::move(result.value()));
+    return;
+  }
+  std::shared_ptr<Waiter> w;
+  if (newest) {
+    w = std::move(it->second.back());
+    it->second.pop_back();
+  } else {
+    w = std::move(it->second.front());
+    it->second.pop_front();
+  }
+  w->result = std::move(result);
+  w->wake.cancel();
 }
 
 Lease Scheduler::NewLease(const FunctionConfig& f, std::unique_ptr<Sandbox> sandbox,
@@ -284,7 +364,7 @@ void Scheduler::Release(Lease lease, bool reusable) {
     }
   }
   lease->last_used = SteadyClock::now();
-  idle_[lease->key].push_back(std::move(lease));
+  Offer(std::move(lease));
 }
 
 void Scheduler::Retire(const std::string& function_name) { RetireKeys(function_name, ""); }

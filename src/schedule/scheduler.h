@@ -8,8 +8,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -38,6 +40,8 @@ struct SchedulerOptions {
   std::vector<std::string> stem_runtimes;
   int stem_floor = 0;
   int stem_ceiling = 4;
+  // Sandbox starts in flight on the node at once (StartsToLaunch); the blocking pool's size.
+  int max_parallel_starts = 4;
 };
 
 struct StemCounters {
@@ -111,6 +115,23 @@ class Scheduler {
 
  private:
   boost::asio::awaitable<Result<Lease>> AcquireSandbox(const FunctionConfig& function);
+  // An invocation that found no idle sandbox: it takes the first one that becomes available for
+  // its function revision, started for it or released by another invocation.
+  struct Waiter {
+    Waiter(boost::asio::any_io_executor io, const FunctionConfig& f)
+        : wake(io, SteadyTime::max()), function(f) {}
+    boost::asio::steady_timer wake;  // cancelled once `result` is set
+    FunctionConfig function;
+    std::optional<Result<Lease>> result;
+  };
+  Lease TakeIdle(const std::string& key);
+  // Starts sandboxes for waiting invocations, as StartsToLaunch allows.
+  void LaunchStarts();
+  boost::asio::awaitable<void> StartFor(FunctionConfig function);
+  // A ready sandbox goes to the oldest waiter of its revision, else to the idle pool.
+  void Offer(Lease lease);
+  // Hands `result` to the oldest (or, for throttles, the newest) waiter of `key`.
+  void Deliver(const std::string& key, Result<Lease> result, bool newest = false);
   boost::asio::awaitable<void> ReapLoop();
   SandboxSpec SpecFor(const FunctionConfig& f, bool provisioned = false) const;
   // Wraps a started sandbox in a lease with its Runtime API session (counted live).
@@ -147,6 +168,9 @@ class Scheduler {
   SchedulerOptions options_;
   boost::asio::steady_timer reap_timer_;
   std::unordered_map<std::string, std::vector<Lease>> idle_;
+  std::unordered_map<std::string, std::deque<std::shared_ptr<Waiter>>> waiters_;  // by key
+  std::unordered_map<std::string, int> starting_;  // starts in flight, by key
+  int starts_in_flight_ = 0;
   // Function names and name@version scopes; cleared when a new revision is acquired.
   std::unordered_set<std::string> retired_functions_;
   ConcurrencyLimits limits_;  // one slot per lease serving or starting

@@ -118,7 +118,8 @@ int RunServer(const ServerConfig& cfg) {
   (*driver)->CleanupStale();
 
   asio::io_context io(1);
-  asio::thread_pool blocking(4);
+  constexpr int kBlockingThreads = 4;  // cold starts and specialisations run here
+  asio::thread_pool blocking(kBlockingThreads);
   asio::thread_pool background(4);  // stem refills and teardown (Scheduler)
   SystemClock clock;
   SchedulerOptions so;
@@ -130,6 +131,7 @@ int RunServer(const ServerConfig& cfg) {
   so.stem_runtimes = cfg.stem_runtimes;
   so.stem_floor = cfg.stem_floor;
   so.stem_ceiling = cfg.stem_ceiling;
+  so.max_parallel_starts = kBlockingThreads;
   Scheduler scheduler(io.get_executor(), blocking, background, **driver, code, so);
   if (auto all = (*store)->ListFunctions("", std::numeric_limits<int>::max())) {
     for (const auto& f : *all) {

@@ -53,6 +53,27 @@ TEST(IdlePolicy, ReapIntervalIsClamped) {
   EXPECT_EQ(ReapInterval(milliseconds(3600000)), milliseconds(5000));
 }
 
+TEST(ScaleOutPolicy, OneStartPerUncoveredCallerWithinTheParallelLimit) {
+  struct Row {
+    int waiting, starting, node_starting, max_parallel, want;
+  };
+  const Row rows[] = {
+      {1, 0, 0, 4, 1},    // a lone caller starts one sandbox
+      {200, 0, 0, 4, 4},  // a burst: as many as may run at once
+      {200, 4, 4, 4, 0},  // all start slots busy: wait for one to finish
+      {196, 3, 3, 4, 1},  // one start finished: the next one
+      {3, 4, 4, 4, 0},    // released sandboxes served the rest: no more starts
+      {5, 2, 3, 4, 1},    // another function holds one of the node's slots
+      {0, 0, 0, 4, 0},    // nobody waits
+      {2, 0, 6, 4, 0},    // over the limit (it was lowered): never negative
+  };
+  for (const auto& r : rows) {
+    EXPECT_EQ(StartsToLaunch(r.waiting, r.starting, r.node_starting, r.max_parallel), r.want)
+        << r.waiting << " waiting, " << r.starting << " starting, " << r.node_starting
+        << " on the node, limit " << r.max_parallel;
+  }
+}
+
 }  // namespace
 }  // namespace alto
 
