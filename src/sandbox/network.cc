@@ -68,12 +68,17 @@ UniqueFd TryLock(const fs::path& lock_dir, const std::string& key) {
 }
 
 // Deletes what a server holding slice `key` created: its veths, its bridge, its rules.
-void RemoveSliceObjects(const std::string& ip, const std::string& nft, const std::string& key,
+// A crashed server can leave up to 253 veths: deleted over one netlink socket, not an `ip` each.
+void RemoveSliceObjects(const std::string& nft, const std::string& key,
                         const std::vector<std::string>& links) {
-  for (const auto& l : links) {
-    if (l.starts_with(std::string(kVethPrefix) + key)) (void)RunCommand({ip, "link", "del", l});
+  if (auto rtnl = RtnlSocket::Open()) {
+    for (const auto& l : links) {
+      if (l.starts_with(std::string(kVethPrefix) + key)) (void)rtnl->DeleteLink(l);
+    }
+    (void)rtnl->DeleteLink(kBridgePrefix + key);
+  } else {
+    spdlog::warn("network: cannot sweep slice {}: {}", key, rtnl.error().message);
   }
-  (void)RunCommand({ip, "link", "del", kBridgePrefix + key});
   (void)RunCommand({nft, "delete", "table", "inet", kTablePrefix + key});
 }
 
@@ -301,7 +306,7 @@ Status SandboxNetwork::Setup(const NetworkOptions& o) {
       if (!other.valid()) continue;  // a live server's
     }
     spdlog::info("network: removing leftovers of slice {}", k);
-    RemoveSliceObjects(ip_, nft_, k, links);
+    RemoveSliceObjects(nft_, k, links);
   }
 
   // The bridge, holding the gateway address; no IPv6 on it (nothing to reach there).
@@ -334,7 +339,7 @@ Status SandboxNetwork::Setup(const NetworkOptions& o) {
 SandboxNetwork::~SandboxNetwork() {
   if (!created_) return;
   (void)RunCommand({nft_, "delete", "table", "inet", table_});
-  (void)RunCommand({ip_, "link", "del", bridge_});
+  if (auto rtnl = RtnlSocket::Open()) (void)rtnl->DeleteLink(bridge_);
 }
 
 Result<std::unique_ptr<NetworkLease>> SandboxNetwork::Attach(const fs::path& pin) {
