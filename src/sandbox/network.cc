@@ -1,6 +1,7 @@
 #include "sandbox/network.h"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 
 #include "sandbox/netns.h"
 #include "sandbox/process.h"
+#include "sandbox/rtnl.h"
 
 namespace alto {
 
@@ -66,12 +68,17 @@ UniqueFd TryLock(const fs::path& lock_dir, const std::string& key) {
 }
 
 // Deletes what a server holding slice `key` created: its veths, its bridge, its rules.
-void RemoveSliceObjects(const std::string& ip, const std::string& nft, const std::string& key,
+// A crashed server can leave up to 253 veths: deleted over one netlink socket, not an `ip` each.
+void RemoveSliceObjects(const std::string& nft, const std::string& key,
                         const std::vector<std::string>& links) {
-  for (const auto& l : links) {
-    if (l.starts_with(std::string(kVethPrefix) + key)) (void)RunCommand({ip, "link", "del", l});
+  if (auto rtnl = RtnlSocket::Open()) {
+    for (const auto& l : links) {
+      if (l.starts_with(std::string(kVethPrefix) + key)) (void)rtnl->DeleteLink(l);
+    }
+    (void)rtnl->DeleteLink(kBridgePrefix + key);
+  } else {
+    spdlog::warn("network: cannot sweep slice {}: {}", key, rtnl.error().message);
   }
-  (void)RunCommand({ip, "link", "del", kBridgePrefix + key});
   (void)RunCommand({nft, "delete", "table", "inet", kTablePrefix + key});
 }
 
@@ -299,7 +306,7 @@ Status SandboxNetwork::Setup(const NetworkOptions& o) {
       if (!other.valid()) continue;  // a live server's
     }
     spdlog::info("network: removing leftovers of slice {}", k);
-    RemoveSliceObjects(ip_, nft_, k, links);
+    RemoveSliceObjects(nft_, k, links);
   }
 
   // The bridge, holding the gateway address; no IPv6 on it (nothing to reach there).
@@ -309,6 +316,8 @@ Status SandboxNetwork::Setup(const NetworkOptions& o) {
   const std::string gw = FormatIpv4(gateway()) + "/" + std::to_string(kSlicePrefix);
   if (auto st = Run({ip_, "addr", "add", gw, "dev", bridge_}); !st) return st;
   if (auto st = Run({ip_, "link", "set", bridge_, "up"}); !st) return st;
+  bridge_index_ = static_cast<int>(::if_nametoindex(bridge_.c_str()));
+  if (bridge_index_ == 0) return SysError("if_nametoindex " + bridge_);
 
   // NAT needs forwarding; it is host-wide (as Docker does), so only ever switched on.
   if (ReadFile("/proc/sys/net/ipv4/ip_forward").starts_with("0")) {
@@ -330,7 +339,7 @@ Status SandboxNetwork::Setup(const NetworkOptions& o) {
 SandboxNetwork::~SandboxNetwork() {
   if (!created_) return;
   (void)RunCommand({nft_, "delete", "table", "inet", table_});
-  (void)RunCommand({ip_, "link", "del", bridge_});
+  if (auto rtnl = RtnlSocket::Open()) (void)rtnl->DeleteLink(bridge_);
 }
 
 Result<std::unique_ptr<NetworkLease>> SandboxNetwork::Attach(const fs::path& pin) {
@@ -350,16 +359,22 @@ Result<std::unique_ptr<NetworkLease>> SandboxNetwork::Attach(const fs::path& pin
   const uint32_t addr = slice_.addr + host;
   // From here the lease owns the address and (once made) the veth.
   auto lease = std::make_unique<NetworkLease>(shared_from_this(), addr, kVethPrefix + Hex(addr, 8));
-  const std::vector<std::string> add = {ip_,     "link", "add",   lease->veth(), "master",
-                                        bridge_, "up",   "type",  "veth",        "peer",
-                                        "name",  "eth0", "netns", pin.string()};
-  auto st = Run(add);
-  if (!st && st.error().message.find("exists") != std::string::npos) {
+  UniqueFd ns(::open(pin.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns.valid()) return SysError("open netns " + pin.string());
+  // A socket per call: Attach runs on several pool threads at once.
+  auto rtnl = RtnlSocket::Open();
+  if (!rtnl) return rtnl.error();
+  auto st = rtnl->AddVeth(lease->veth(), bridge_index_, "eth0", ns.get());
+  if (!st && st.error().code == Errc::kConflict) {
     // A veth of an earlier sandbox whose namespace the kernel has not finished tearing down.
-    (void)RunCommand({ip_, "link", "del", lease->veth()});
-    st = Run(add);
+    (void)rtnl->DeleteLink(lease->veth());
+    st = rtnl->AddVeth(lease->veth(), bridge_index_, "eth0", ns.get());
   }
-  if (!st) return st.error();
+  if (!st) {
+    return MakeError(Errc::kInternal, "add veth " + lease->veth() + " on " + bridge_ +
+                                          " with peer eth0 in netns " + pin.string() + ": " +
+                                          st.error().message);
+  }
   // Port isolation: the bridge forwards nothing between two sandboxes' ports.
   std::ofstream iso("/sys/class/net/" + lease->veth() + "/brport/isolated");
   iso << "1\n";
@@ -376,7 +391,10 @@ Result<std::unique_ptr<NetworkLease>> SandboxNetwork::Attach(const fs::path& pin
 
 void SandboxNetwork::Release(uint32_t addr, const std::string& veth) {
   // Deleting one end deletes the pair; gone already if the namespace died first.
-  (void)RunCommand({ip_, "link", "del", veth});
+  auto rtnl = RtnlSocket::Open();
+  Status st = rtnl ? rtnl->DeleteLink(veth) : Status(rtnl.error());
+  if (!st && st.error().code != Errc::kNotFound)
+    spdlog::warn("network: cannot delete veth {}: {}", veth, st.error().message);
   std::lock_guard lock(mu_);
   used_[addr - slice_.addr] = false;
 }

@@ -93,6 +93,7 @@ class SandboxNetwork : public std::enable_shared_from_this<SandboxNetwork> {
   std::string ip_, nft_;  // tool paths
   Ipv4Net slice_;
   std::string key_, bridge_, table_;
+  int bridge_index_ = 0;  // the veths' master
   UniqueFd lock_;
   std::filesystem::path resolv_conf_;
   bool created_ = false;
