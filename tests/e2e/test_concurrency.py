@@ -127,6 +127,49 @@ def metric(server, name, function=None):
     return None
 
 
+class BurstTest(AltoTestCase):
+    """Scale-out (issue 4): an invocation that finds no idle sandbox takes the first one free."""
+
+    def deploy_sleeper(self):
+        name = self.unique("burst")
+        self.create(name, "python3.12", "app.handler", zip_files({"app.py": PY_SLEEP}), Timeout=30)
+        return name
+
+    def burst(self, name, callers, sleep):
+        start = threading.Barrier(callers)
+
+        def call(_):
+            start.wait(timeout=30)
+            return ReservedConcurrencyTest.raw_invoke(self, name, {"sleep": sleep})
+
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(max_workers=callers) as pool:
+            results = list(pool.map(call, range(callers), timeout=120))
+        elapsed = time.monotonic() - t0
+        bad = [(s, b[:200]) for s, _, b in results if s != 200]
+        self.assertEqual(bad, [])
+        for _, _, body in results:
+            self.assertEqual(json.loads(body), {"slept": sleep})
+        return elapsed, metric(self.server, "alto_cold_starts_total", name)
+
+    def test_short_calls_reuse_sandboxes_as_they_free_up(self):
+        name = self.deploy_sleeper()
+        callers = 40
+        _, cold = self.burst(name, callers, 0)
+        # Starts in flight are bounded (4 on the node): the first sandboxes up serve the callers
+        # still waiting, instead of a sandbox being started for each of them.
+        self.assertGreaterEqual(cold, 1)
+        self.assertLessEqual(cold, callers // 2, "a sandbox was started per caller")
+
+    def test_callers_that_hold_a_sandbox_each_get_their_own(self):
+        name = self.deploy_sleeper()
+        callers, sleep = 6, 3
+        elapsed, cold = self.burst(name, callers, sleep)
+        self.assertEqual(cold, callers)
+        # Run side by side, not one after another in fewer sandboxes (that would take 2 x 3 s).
+        self.assertLess(elapsed, 2 * sleep - 0.5)
+
+
 class NodeConcurrencyTest(AltoTestCase):
     """A node-wide limit of 4 executions, 1 of which a reservation may never take."""
 
