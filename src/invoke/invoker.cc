@@ -12,10 +12,15 @@ Invoker::Invoker(Scheduler& scheduler, FunctionLogs& logs, InvocationMetrics& me
     : scheduler_(scheduler), logs_(logs), metrics_(metrics), clock_(clock) {}
 
 std::string NewTraceId(int64_t epoch_ms) {
+  // One draw of 20 random bytes: 12 for the root's id, 8 for the parent's.
+  const std::string random = RandomHex(20);
   char secs[16];
   snprintf(secs, sizeof secs, "%08llx", static_cast<unsigned long long>(epoch_ms / 1000));
-  return std::string("Root=1-") + secs + "-" + RandomHex(12) + ";Parent=" + RandomHex(8) +
-         ";Sampled=0";
+  std::string id;
+  id.reserve(96);
+  id.append("Root=1-").append(secs).append("-").append(random, 0, 24);
+  id.append(";Parent=").append(random, 24, 16).append(";Sampled=0");
+  return id;
 }
 
 int LineageHop(std::string_view trace) {
