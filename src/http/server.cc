@@ -142,6 +142,20 @@ bool FramingHeader(std::string_view name) {
   return IEquals(name, "Content-Length") || IEquals(name, "Transfer-Encoding");
 }
 
+// Feeds the parser what the buffer already holds. A small body arrives with its head, and
+// Beast's async_read would find that out only after a trip through the scheduler (a posted
+// completion, and one more epoll_wait, per request).
+boost::system::error_code ParseBuffered(beast::flat_buffer& buffer, RequestParser& parser) {
+  boost::system::error_code ec;
+  while (!parser.is_done() && buffer.size() > 0) {
+    const size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == bhttp::error::need_more) return {};
+    if (ec || used == 0) break;
+  }
+  return ec;
+}
+
 // 1xx, 204 and 304 responses have no body and no Content-Length.
 bool BodyAllowed(int status) { return status / 100 != 1 && status != 204 && status != 304; }
 
@@ -275,9 +289,29 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     co_return !lec && out.keep_alive();
   }
 
+  // Writes what the socket takes at once, then the rest asynchronously. A response usually fits
+  // the socket's buffer whole, and an async_write that completes at once still costs a posted
+  // completion: one more trip through the scheduler, and an epoll_wait, per response.
+  template <class Buffers>
+  static asio::awaitable<boost::system::error_code> WriteAll(tcp::socket& socket,
+                                                             const Buffers& buffers) {
+    boost::system::error_code ec;
+    const size_t sent = socket.write_some(buffers, ec);  // the socket is non-blocking
+    if (ec == asio::error::would_block) ec = {};
+    if (ec || sent == asio::buffer_size(buffers)) co_return ec;
+    beast::buffers_suffix<Buffers> rest(buffers);
+    rest.consume(sent);
+    auto [wec, n] = co_await asio::async_write(socket, rest, kTuple);
+    co_return wec;
+  }
+
   asio::awaitable<void> Session(tcp::socket socket) {
     auto self = shared_from_this();
     socket.set_option(tcp::no_delay(true));
+    {
+      boost::system::error_code ec;
+      socket.non_blocking(true, ec);  // for WriteAll's first attempt
+    }
     sockets.insert(&socket);
     std::string remote;
     {
@@ -330,7 +364,11 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
         source = std::make_shared<ParserBodySource>(socket, buffer, parser);
         req.body_source = source;
       } else {
-        auto [ec, n] = co_await bhttp::async_read(socket, buffer, parser, kTuple);
+        boost::system::error_code ec = ParseBuffered(buffer, parser);
+        if (!ec && !parser.is_done()) {
+          auto [rec, n] = co_await bhttp::async_read(socket, buffer, parser, kTuple);
+          ec = rec;
+        }
         if (ec == bhttp::error::body_limit) {
           co_await WriteTooLarge(socket);
           break;
@@ -361,7 +399,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       if (!BodyAllowed(res.status)) res.body.clear();
       // One gathered write: head and body leave in a single sendmsg.
       const std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(res.body)};
-      auto [wec, wn] = co_await asio::async_write(socket, out, kTuple);
+      auto wec = co_await WriteAll(socket, out);
       if (wec || !reuse) break;
     }
     boost::system::error_code ignored;
