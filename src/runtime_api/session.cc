@@ -261,14 +261,16 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     // Output from here on belongs to this invocation.
     http::Response res;
     res.status = 200;
-    res.body = current->payload;
-    res.Set("Content-Type", "application/json");
-    res.Set("Lambda-Runtime-Aws-Request-Id", current->request_id);
-    res.Set("Lambda-Runtime-Deadline-Ms", std::to_string(current->deadline_epoch_ms));
-    res.Set("Lambda-Runtime-Invoked-Function-Arn", current->invoked_function_arn);
-    res.Set("Lambda-Runtime-Trace-Id", current->trace_id);
+    res.body = std::move(current->payload);  // handed out once: /next cannot take it again
+    res.headers.reserve(6);
+    res.headers.push_back({"Content-Type", "application/json"});
+    res.headers.push_back({"Lambda-Runtime-Aws-Request-Id", current->request_id});
+    res.headers.push_back(
+        {"Lambda-Runtime-Deadline-Ms", std::to_string(current->deadline_epoch_ms)});
+    res.headers.push_back({"Lambda-Runtime-Invoked-Function-Arn", current->invoked_function_arn});
+    res.headers.push_back({"Lambda-Runtime-Trace-Id", current->trace_id});
     if (!current->client_context.empty())
-      res.Set("Lambda-Runtime-Client-Context", current->client_context);
+      res.headers.push_back({"Lambda-Runtime-Client-Context", current->client_context});
     co_return res;
   }
 
