@@ -323,6 +323,9 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
                                   ? std::max(options.body_limit, options.stream_body_limit)
                                   : options.body_limit;
     beast::flat_buffer buffer;
+    // Beast reads at most the free capacity (512 bytes at first): room for a whole signed SDK
+    // request head (~1 KB) saves a connection's first request a second recv and a regrowth.
+    buffer.reserve(4096);
     for (;;) {
       RequestParser parser;
       parser.header_limit(static_cast<uint32_t>(options.header_limit));
