@@ -87,7 +87,6 @@ bool BoolField(const json& body, const char* name) {
 }  // namespace
 
 asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
-  const std::string request_id = NewUuid();
   auto route = MatchRoute(req.method, req.path);
   http::Response res;
   if (!route.match) {
@@ -216,7 +215,7 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
     }
   }
   // Invoke answers with the invocation's own request id (the one in its log and context).
-  if (res.HeaderValue("x-amzn-RequestId").empty()) res.Set("x-amzn-RequestId", request_id);
+  if (res.HeaderValue("x-amzn-RequestId").empty()) res.Set("x-amzn-RequestId", NewUuid());
   co_return res;
 }
 

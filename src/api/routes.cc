@@ -100,9 +100,20 @@ std::vector<std::string_view> Split(std::string_view path) {
   return out;
 }
 
-bool Matches(std::string_view pattern, const std::vector<std::string_view>& parts, std::string* fn,
-             std::string* alias) {
-  auto want = Split(pattern);
+// The routes' patterns split once, in kRoutes' order: splitting them per request cost an
+// allocation per route.
+const std::vector<std::vector<std::string_view>>& SplitPatterns() {
+  static const auto patterns = [] {
+    std::vector<std::vector<std::string_view>> out;
+    out.reserve(kRoutes.size());
+    for (const auto& r : kRoutes) out.push_back(Split(r.pattern));
+    return out;
+  }();
+  return patterns;
+}
+
+bool Matches(const std::vector<std::string_view>& want, const std::vector<std::string_view>& parts,
+             std::string* fn, std::string* alias) {
   if (want.size() != parts.size()) return false;
   for (size_t i = 0; i < want.size(); ++i) {
     if (want[i] == "{name}") {
@@ -120,10 +131,12 @@ bool Matches(std::string_view pattern, const std::vector<std::string_view>& part
 
 RouteResult MatchRoute(std::string_view method, std::string_view path) {
   auto parts = Split(path);
+  const auto& patterns = SplitPatterns();
   RouteResult result;
-  for (const auto& r : kRoutes) {
+  for (size_t i = 0; i < kRoutes.size(); ++i) {
+    const Route& r = kRoutes[i];
     std::string fn, alias;
-    if (!Matches(r.pattern, parts, &fn, &alias)) continue;
+    if (!Matches(patterns[i], parts, &fn, &alias)) continue;
     if (r.method != method) {
       result.miss = RouteMiss::kWrongMethod;
       continue;

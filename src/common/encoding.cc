@@ -3,9 +3,11 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 
 #include <array>
 #include <cctype>
+#include <cstring>
 #include <stdexcept>
 
 namespace alto {
@@ -22,8 +24,33 @@ int B64Value(char c) {
   return -1;
 }
 
-void RandomBytes(unsigned char* out, size_t n) {
+void FillRandom(unsigned char* out, size_t n) {
   if (RAND_bytes(out, static_cast<int>(n)) != 1) throw std::runtime_error("RAND_bytes failed");
+}
+
+// Ids (request ids, trace ids) take a few random bytes several times per invocation, and each
+// RAND_bytes call costs a getpid() syscall and the DRBG's locks: draw them from a block of the
+// same CSPRNG output instead. The block is per thread, and a forked child drops its copy, so no
+// two threads or processes hand out the same bytes.
+struct RandomPool {
+  std::array<unsigned char, 512> bytes{};
+  size_t used = bytes.size();
+};
+thread_local RandomPool t_random_pool;
+
+void RandomBytes(unsigned char* out, size_t n) {
+  static const int atfork =
+      pthread_atfork(nullptr, nullptr, [] { t_random_pool.used = t_random_pool.bytes.size(); });
+  (void)atfork;
+  auto& pool = t_random_pool;
+  if (n > pool.bytes.size() / 4) return FillRandom(out, n);
+  if (pool.bytes.size() - pool.used < n) {
+    FillRandom(pool.bytes.data(), pool.bytes.size());
+    pool.used = 0;
+  }
+  std::memcpy(out, pool.bytes.data() + pool.used, n);
+  OPENSSL_cleanse(pool.bytes.data() + pool.used, n);  // handed out: not kept in the pool
+  pool.used += n;
 }
 }  // namespace
 
@@ -115,9 +142,15 @@ std::string NewUuid() {
   RandomBytes(b.data(), b.size());
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
-  std::string h = HexEncode(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20);
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string id(36, '-');
+  size_t pos = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (pos == 8 || pos == 13 || pos == 18 || pos == 23) ++pos;  // keep the dash
+    id[pos++] = kDigits[b[i] >> 4];
+    id[pos++] = kDigits[b[i] & 15];
+  }
+  return id;
 }
 
 std::string PercentDecode(std::string_view in) {

@@ -133,6 +133,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
   std::string exit_error_type = "Runtime.ExitError";  // Runtime.OutOfMemory after an OOM kill
   std::string unattributed_log;                       // init output, and output between invocations
   std::string current_log;
+  bool answer_drained = false;  // see DrainAnswered
 
   void Complete(OutcomeKind kind, std::string body, std::string error_type, bool broken) {
     if (outcome) return;
@@ -161,6 +162,13 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
       if (n < 0) return errno == EAGAIN || errno == EINTR;
       AppendLog(std::string_view(buf, static_cast<size_t>(n)));
     }
+  }
+
+  // The runtime answered: what it wrote before is this invocation's output, what it writes after
+  // is the next one's. Invoke need not read the pipe again (one syscall less per invocation).
+  void DrainAnswered() {
+    DrainOutput();
+    answer_drained = true;
   }
 
   // Waits for readability and reads synchronously: an asynchronous read could hold bytes taken
@@ -253,14 +261,16 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     // Output from here on belongs to this invocation.
     http::Response res;
     res.status = 200;
-    res.body = current->payload;
-    res.Set("Content-Type", "application/json");
-    res.Set("Lambda-Runtime-Aws-Request-Id", current->request_id);
-    res.Set("Lambda-Runtime-Deadline-Ms", std::to_string(current->deadline_epoch_ms));
-    res.Set("Lambda-Runtime-Invoked-Function-Arn", current->invoked_function_arn);
-    res.Set("Lambda-Runtime-Trace-Id", current->trace_id);
+    res.body = std::move(current->payload);  // handed out once: /next cannot take it again
+    res.headers.reserve(6);
+    res.headers.push_back({"Content-Type", "application/json"});
+    res.headers.push_back({"Lambda-Runtime-Aws-Request-Id", current->request_id});
+    res.headers.push_back(
+        {"Lambda-Runtime-Deadline-Ms", std::to_string(current->deadline_epoch_ms)});
+    res.headers.push_back({"Lambda-Runtime-Invoked-Function-Arn", current->invoked_function_arn});
+    res.headers.push_back({"Lambda-Runtime-Trace-Id", current->trace_id});
     if (!current->client_context.empty())
-      res.Set("Lambda-Runtime-Client-Context", current->client_context);
+      res.headers.push_back({"Lambda-Runtime-Client-Context", current->client_context});
     co_return res;
   }
 
@@ -327,7 +337,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
       }
     }
     streaming = false;
-    DrainOutput();
+    DrainAnswered();
     std::string error_type = req.body_source->Trailer(kErrorTypeHeader);
     if (!error_type.empty()) {
       auto decoded = Base64Decode(req.body_source->Trailer(kErrorBodyHeader));
@@ -353,7 +363,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
       return RuntimeError(400, "InvalidFunctionResponseMode",
                           "Invalid response mode: " + std::string(mode));
     }
-    DrainOutput();
+    DrainAnswered();
     Complete(OutcomeKind::kSuccess, std::move(req.body), "", false);
     return Accepted();
   }
@@ -383,7 +393,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     if (auto bad = CheckAnswerable(id)) return *bad;
     auto doc = nlohmann::json::parse(req.body, nullptr, false);
     std::string type = ErrorTypeOf(req, doc, "Unhandled");
-    DrainOutput();
+    DrainAnswered();
     Complete(OutcomeKind::kFunctionError, CallerErrorBody(req, doc, type), type, false);
     return Accepted();
   }
@@ -412,6 +422,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     const std::string id = inv.request_id;
     const int timeout_s = inv.timeout_s;
     outcome.reset();
+    answer_drained = false;
     current_log.clear();
     if (init_error) {
       Complete(init_error->kind, init_error->body, init_error->error_type, true);
@@ -443,7 +454,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
         }
       }
     }
-    DrainOutput();
+    if (!answer_drained) DrainOutput();
     Outcome result = std::move(*outcome);
     outcome.reset();
     result.log = std::move(unattributed_log);

@@ -1,6 +1,11 @@
 #include "common/encoding.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <set>
 
 namespace alto {
 namespace {
@@ -45,6 +50,43 @@ TEST(Uuid, HasVersion4Shape) {
   ASSERT_EQ(a.size(), 36u);
   EXPECT_EQ(a[14], '4');
   EXPECT_TRUE(a[19] == '8' || a[19] == '9' || a[19] == 'a' || a[19] == 'b');
+}
+
+TEST(Uuid, ManyAreDistinctAndWellFormed) {
+  // More than one pooled block of random bytes.
+  std::set<std::string> seen;
+  for (int i = 0; i < 200; ++i) {
+    auto id = NewUuid();
+    ASSERT_EQ(id.size(), 36u);
+    for (size_t p = 0; p < id.size(); ++p) {
+      if (p == 8 || p == 13 || p == 18 || p == 23) {
+        EXPECT_EQ(id[p], '-') << id;
+      } else {
+        EXPECT_TRUE(std::isxdigit(static_cast<unsigned char>(id[p])) && !std::isupper(id[p])) << id;
+      }
+    }
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 200u);
+}
+
+TEST(RandomHex, ForkedChildDrawsDifferentBytes) {
+  RandomHex(4);  // the parent's pool now holds unused bytes the child must not repeat
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::string h = RandomHex(16);
+    _exit(write(fds[1], h.data(), h.size()) == static_cast<ssize_t>(h.size()) ? 0 : 1);
+  }
+  close(fds[1]);
+  std::string child(32, '\0');
+  ASSERT_EQ(read(fds[0], child.data(), child.size()), 32);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_NE(RandomHex(16), child);
 }
 
 TEST(Percent, DecodesAndEncodes) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 namespace alto {
 namespace {
 
@@ -89,6 +91,16 @@ TEST(ReportLine, MatchesLambdasFormat) {
   EXPECT_EQ(ReportLine("r2", 0.2, 256, -1, 55.5),
             "REPORT RequestId: r2\tDuration: 0.20 ms\tBilled Duration: 1 ms\tMemory Size: 256 MB\t"
             "Init Duration: 55.50 ms\t\n");
+}
+
+TEST(ReportLine, DurationsReadAsPrintfWouldShowThem) {
+  for (double d : {0.0, 0.004, 0.005, 0.015, 1.005, 2.345, 9.995, 99.999, 1234.5678, 3e6 + 0.125}) {
+    char want[64];
+    snprintf(want, sizeof want, "Duration: %.2f ms\t", d);
+    EXPECT_NE(ReportLine("r", d, 128, -1, 0).find(want), std::string::npos) << want;
+    snprintf(want, sizeof want, "Init Duration: %.2f ms\t", d + 1);
+    EXPECT_NE(ReportLine("r", 1, 128, -1, d + 1).find(want), std::string::npos) << want;
+  }
 }
 
 }  // namespace
