@@ -59,18 +59,37 @@ inline int StemPoolTarget(int cold_starts_in_window, int floor, int ceiling) {
   return target < ceiling ? target : ceiling;
 }
 
-// How many sandboxes to start now for one function revision. Callers that found no idle sandbox
-// wait for the first one that becomes available: one they caused to start, or one another
-// invocation just released. So each waiting caller not yet covered by a start under way asks for
-// one more start, within the node's limit on starts in flight (the starts are CPU-bound on the
-// host, so more in parallel only queue). The limit also means a burst of short invocations does
-// not start a sandbox per caller when a few sandboxes, reused as they free up, serve it sooner:
-// at most `max_parallel` starts beyond what the burst turned out to need.
-inline int StartsToLaunch(int waiting, int starting, int node_starting, int max_parallel) {
-  int want = waiting - starting;
+// How many sandboxes to start now for each function revision that has callers waiting. Callers
+// that found no idle sandbox wait for the first one that becomes available: one they caused to
+// start, or one another invocation just released. So each waiting caller not yet covered by a
+// start under way asks for one more start, within the node's limit on starts in flight (starts
+// are CPU-bound on the host: more in parallel only queue). The limit also means a burst of short
+// invocations does not start a sandbox per caller when a few, reused as they free up, serve it
+// sooner. Every revision with nothing under way gets its first start before any gets more, so a
+// burst of one function cannot hold every slot while another function's first caller waits.
+struct StartDemand {
+  int waiting = 0;   // callers waiting for a sandbox of this revision
+  int starting = 0;  // starts under way for it
+};
+inline std::vector<int> PlanStarts(const std::vector<StartDemand>& demand, int node_starting,
+                                   int max_parallel) {
+  std::vector<int> plan(demand.size(), 0);
   int room = max_parallel - node_starting;
-  int n = want < room ? want : room;
-  return n > 0 ? n : 0;
+  for (size_t i = 0; i < demand.size() && room > 0; ++i) {
+    if (demand[i].starting == 0 && demand[i].waiting > 0) {
+      plan[i] = 1;
+      --room;
+    }
+  }
+  for (size_t i = 0; i < demand.size() && room > 0; ++i) {
+    int more = demand[i].waiting - demand[i].starting - plan[i];
+    if (more > room) more = room;
+    if (more > 0) {
+      plan[i] += more;
+      room -= more;
+    }
+  }
+  return plan;
 }
 
 // The cold-start window StemPoolTarget counts over.

@@ -126,27 +126,35 @@ Lease Scheduler::TakeIdle(const std::string& key) {
 }
 
 void Scheduler::LaunchStarts() {
-  for (auto& [key, queue] : waiters_) {
-    int n = StartsToLaunch(static_cast<int>(queue.size()), starting_[key], starts_in_flight_,
-                           options_.max_parallel_starts);
-    for (; n > 0 && !queue.empty(); --n) {
-      const FunctionConfig f = queue.front()->function;  // every waiter of a key has the same
-      if (!Admit(f.memory_mb)) {
-        // The newest caller goes without: older ones may still get a sandbox under way.
-        Deliver(key,
-                MakeError(Errc::kThrottled, "Rate Exceeded. The node's sandbox memory (" +
-                                                std::to_string(options_.memory_capacity_mb) +
-                                                " MB) is in use"),
-                /*newest=*/true);
-        continue;
-      }
-      committed_mb_ += f.memory_mb;  // reserved while the sandbox starts
-      ++starting_[key];
-      ++starts_in_flight_;
-      asio::co_spawn(io_, StartFor(f), asio::detached);
-    }
+  std::vector<std::string> keys;
+  std::vector<StartDemand> demand;
+  for (const auto& [key, queue] : waiters_) {
+    keys.push_back(key);
+    demand.push_back({static_cast<int>(queue.size()), starting_[key]});
   }
+  const auto plan = PlanStarts(demand, starts_in_flight_, options_.max_parallel_starts);
+  for (size_t i = 0; i < keys.size(); ++i) LaunchFor(keys[i], waiters_[keys[i]], plan[i]);
   std::erase_if(waiters_, [](const auto& kv) { return kv.second.empty(); });
+}
+
+void Scheduler::LaunchFor(const std::string& key, std::deque<std::shared_ptr<Waiter>>& queue,
+                          int n) {
+  for (; n > 0 && !queue.empty(); --n) {
+    const FunctionConfig f = queue.front()->function;  // every waiter of a key has the same
+    if (!Admit(f.memory_mb)) {
+      // The newest caller goes without: older ones may still get a sandbox under way.
+      Deliver(key,
+              MakeError(Errc::kThrottled, "Rate Exceeded. The node's sandbox memory (" +
+                                              std::to_string(options_.memory_capacity_mb) +
+                                              " MB) is in use"),
+              /*newest=*/true);
+      continue;
+    }
+    committed_mb_ += f.memory_mb;  // reserved while the sandbox starts
+    ++starting_[key];
+    ++starts_in_flight_;
+    asio::co_spawn(io_, StartFor(f), asio::detached);
+  }
 }
 
 asio::awaitable<void> Scheduler::StartFor(FunctionConfig f) {

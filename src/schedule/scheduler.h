@@ -40,7 +40,7 @@ struct SchedulerOptions {
   std::vector<std::string> stem_runtimes;
   int stem_floor = 0;
   int stem_ceiling = 4;
-  // Sandbox starts in flight on the node at once (StartsToLaunch); the blocking pool's size.
+  // Sandbox starts in flight on the node at once (PlanStarts); the blocking pool's size.
   int max_parallel_starts = 4;
 };
 
@@ -125,8 +125,9 @@ class Scheduler {
     std::optional<Result<Lease>> result;
   };
   Lease TakeIdle(const std::string& key);
-  // Starts sandboxes for waiting invocations, as StartsToLaunch allows.
+  // Starts sandboxes for waiting invocations, as PlanStarts allows.
   void LaunchStarts();
+  void LaunchFor(const std::string& key, std::deque<std::shared_ptr<Waiter>>& queue, int n);
   boost::asio::awaitable<void> StartFor(FunctionConfig function);
   // A ready sandbox goes to the oldest waiter of its revision, else to the idle pool.
   void Offer(Lease lease);

@@ -170,6 +170,32 @@ class BurstTest(AltoTestCase):
         self.assertLess(elapsed, 2 * sleep - 0.5)
 
 
+    def test_another_functions_first_caller_is_not_queued_behind_a_burst(self):
+        burst, other = self.deploy_sleeper(), self.deploy_sleeper()
+        callers, hold = 40, 4
+        start = threading.Barrier(callers + 1)
+        done = {}
+
+        def call(i):
+            start.wait(timeout=30)
+            if i == callers:  # the other function's caller comes while the burst's starts run
+                time.sleep(0.1)
+                name, sleep = other, 0
+            else:
+                name, sleep = burst, hold
+            status, _, body = ReservedConcurrencyTest.raw_invoke(self, name, {"sleep": sleep})
+            done[i] = time.monotonic()
+            return status, body
+
+        with ThreadPoolExecutor(max_workers=callers + 1) as pool:
+            results = list(pool.map(call, range(callers + 1), timeout=120))
+        self.assertEqual([s for s, _ in results], [200] * (callers + 1), results)
+        # The burst's last sandbox was ready about `hold` seconds before its caller's answer.
+        last_burst_sandbox = max(done[i] for i in range(callers)) - hold
+        self.assertLess(done[callers], last_burst_sandbox,
+                        "the other function's caller waited for the whole burst's starts")
+
+
 class NodeConcurrencyTest(AltoTestCase):
     """A node-wide limit of 4 executions, 1 of which a reservation may never take."""
 

@@ -70,9 +70,30 @@ TEST(ScaleOutPolicy, OneStartPerUncoveredCallerWithinTheParallelLimit) {
       {2, 0, 6, 4, 0},    // over the limit (it was lowered): never negative
   };
   for (const auto& r : rows) {
-    EXPECT_EQ(StartsToLaunch(r.waiting, r.starting, r.node_starting, r.max_parallel), r.want)
+    EXPECT_EQ(PlanStarts({{r.waiting, r.starting}}, r.node_starting, r.max_parallel),
+              std::vector<int>{r.want})
         << r.waiting << " waiting, " << r.starting << " starting, " << r.node_starting
         << " on the node, limit " << r.max_parallel;
+  }
+}
+
+TEST(ScaleOutPolicy, EveryFunctionGetsAFirstStartBeforeABurstGetsMore) {
+  struct Row {
+    std::vector<StartDemand> demand;
+    int node_starting;
+    std::vector<int> want;
+  };
+  const Row rows[] = {
+      {{{200, 0}, {1, 0}}, 0, {3, 1}},           // both arrive at once: the lone caller gets one
+      {{{196, 3}, {1, 0}}, 3, {0, 1}},           // a slot frees: the other function's first caller
+      {{{196, 3}, {1, 1}}, 4, {0, 0}},           // nothing free
+      {{{196, 3}, {1, 1}}, 3, {1, 0}},           // the other is covered: the burst goes on
+      {{{9, 0}, {9, 0}, {9, 0}}, 0, {2, 1, 1}},  // three bursts: one each, then in order
+      {{{0, 0}, {2, 0}}, 2, {0, 2}},             // a revision with nobody waiting gets none
+  };
+  for (const auto& r : rows) {
+    EXPECT_EQ(PlanStarts(r.demand, r.node_starting, 4), r.want)
+        << "node starting " << r.node_starting;
   }
 }
 
