@@ -86,6 +86,17 @@ const std::vector<std::string>& HostReadOnlyPaths() {
 }
 
 constexpr const char* kInitInSandbox = "/var/rapid/init";
+
+// alto-init's command line up to the runtime's command. alto-init installs the seccomp filter
+// itself (see src/sandbox/init/alto_init.cc); runc would compile the same profile again in every
+// container. The runtime writes its log straight into Alto's pipe (fd 3, passed with
+// --preserve-fds): runc's own stdio proxy would copy it asynchronously, and a line printed before
+// the result could then arrive after it and land in the wrong invocation's log.
+std::vector<std::string> InitCommand(std::initializer_list<std::string> options) {
+  std::vector<std::string> args = {kInitInSandbox, "--seccomp", "--stdio-fd=3"};
+  args.insert(args.end(), options);
+  return args;
+}
 constexpr int kStemStartTimeoutMs = 10000;
 constexpr int kRuncStartTimeoutMs = 30000;
 
@@ -145,12 +156,7 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
   mounts.push_back(RoBind(spec.code_dir.string(), task_root));
   if (!rt.dir.empty()) mounts.push_back(RoBind((spec.runtimes_dir / rt.dir).string(), runtime_dir));
   mounts.push_back(RoBind(init_path.string(), kInitInSandbox));
-  // The runtime writes its log straight into Alto's pipe (fd 3, passed with --preserve-fds):
-  // runc's own stdio proxy would copy it asynchronously, and a line printed before the result
-  // could then arrive after it and land in the wrong invocation's log.
-  // alto-init installs the seccomp filter itself (see src/sandbox/init/alto_init.cc): runc would
-  // compile the same profile again in every container.
-  std::vector<std::string> args = {kInitInSandbox, "--seccomp", "--stdio-fd=3", "--"};
+  std::vector<std::string> args = InitCommand({"--"});
   for (auto& a : ExpandArgv(rt, runtime_dir, task_root, spec.memory_mb))
     args.push_back(std::move(a));
 
@@ -265,12 +271,8 @@ struct RuncSetup {
 // unified one, and named ones such as name=systemd, all of which runc puts a container in.
 std::vector<fs::path> CgroupRoots() {
   std::vector<fs::path> roots;
-  std::ifstream mounts("/proc/self/mounts");
-  for (std::string line; std::getline(mounts, line);) {
-    std::istringstream fields(line);
-    std::string source, target, type;
-    fields >> source >> target >> type;
-    if (type == "cgroup" || type == "cgroup2") roots.emplace_back(target);
+  for (const auto& m : ReadMounts()) {
+    if (m.type == "cgroup" || m.type == "cgroup2") roots.emplace_back(m.target);
   }
   return roots;
 }
@@ -398,8 +400,8 @@ class OciDriver final : public Driver {
   std::string_view name() const override { return "oci"; }
 
   Status Init() {
-    background_ = BackgroundPrefix();
-    setup_ = std::make_shared<RuncSetup>(RuncSetup{runc_, RuncRoot(), background_, CgroupRoots()});
+    setup_ = std::make_shared<RuncSetup>(
+        RuncSetup{runc_, RuncRoot(), BackgroundPrefix(), CgroupRoots()});
     auto state = StateTmpfs::Ensure(SandboxesDir());
     if (!state) return state.error();
     state_ = std::move(state.value());
@@ -567,7 +569,7 @@ class OciDriver final : public Driver {
                                  bool background = false) {
     const fs::path pid_file = bundle / "init.pid";
     SpawnOptions so;
-    if (background) so.argv = background_;
+    if (background) so.argv = setup_->background;
     // No --keep needed: a detached container is only deleted by `runc delete`, so its cgroup
     // outlives its processes and an OOM kill can still be read from it until teardown.
     // --no-new-keyring: a session keyring per container is charged to the owner's key quota
@@ -646,8 +648,7 @@ class OciDriver final : public Driver {
     if (stem && RuntimeHasZygote(spec.runtime)) {
       // The runtime starts now, with the environment every function of it shares (the same task
       // root, runtime dir and Runtime API address in every oci sandbox), and waits for the rest.
-      std::vector<std::string> args = {kInitInSandbox, "--seccomp", "--stdio-fd=3",
-                                       "--spec-fd=4",  "--zygote",  "--"};
+      std::vector<std::string> args = InitCommand({"--spec-fd=4", "--zygote", "--"});
       for (auto& a : ExpandArgv(rt, "/var/runtime", "/var/task", spec.memory_mb))
         args.push_back(std::move(a));
       args.push_back("--zygote-fd=4");
@@ -655,7 +656,7 @@ class OciDriver final : public Driver {
       config["process"]["env"] = BaseRuntimeEnv(
           spec, "/var/task", "/var/runtime", "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort));
     } else if (stem) {
-      config["process"]["args"] = {kInitInSandbox, "--seccomp", "--stdio-fd=3", "--spec-fd=4"};
+      config["process"]["args"] = InitCommand({"--spec-fd=4"});
       config["process"]["env"] = {"PATH=/usr/bin:/bin"};
     }
     if (stem) {
@@ -699,7 +700,6 @@ class OciDriver final : public Driver {
   DriverOptions options_;
   std::unique_ptr<StateTmpfs> state_;  // declared first: unmounted last
   std::string runc_;
-  std::vector<std::string> background_;
   std::shared_ptr<const RuncSetup> setup_;
   std::atomic<bool> userns_warned_{false};
   std::shared_ptr<SandboxNetwork> network_;  // null with --sandbox-subnet none

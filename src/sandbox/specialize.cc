@@ -3,6 +3,7 @@
 #include <sys/mount.h>
 
 #include <fstream>
+#include <sstream>
 
 namespace alto {
 
@@ -44,6 +45,17 @@ void UnmountTree(const fs::path& dir) {
   // Each call removes the top mount; a shared self-bind plus the code make two.
   for (int i = 0; i < 8 && ::umount2(dir.c_str(), MNT_DETACH) == 0; ++i) {
   }
+}
+
+std::vector<MountEntry> ReadMounts() {
+  std::vector<MountEntry> out;
+  std::ifstream mounts("/proc/self/mounts");
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream fields(line);
+    MountEntry m;
+    if (fields >> m.source >> m.target >> m.type) out.push_back(std::move(m));
+  }
+  return out;
 }
 
 namespace {

@@ -23,6 +23,12 @@ Status MountReadOnlyOnto(const std::filesystem::path& code_dir, const std::files
 // Unmounts everything at and below dir (lazily); harmless when nothing is mounted.
 void UnmountTree(const std::filesystem::path& dir);
 
+// The first three fields of each line of /proc/self/mounts.
+struct MountEntry {
+  std::string source, target, type;
+};
+std::vector<MountEntry> ReadMounts();
+
 // Sets a running container's memory limit (no swap), CPU shares and CFS quota by writing its cgroup
 // (v1 or v2) directly: `runc update` costs ~5 ms on the cold path.
 Status SetCgroupLimits(const std::string& cgroup_path, int64_t memory_bytes, int64_t cpu_shares,

@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "sandbox/specialize.h"
 
 namespace alto {
 
@@ -24,12 +24,8 @@ bool IsTmpfs(const fs::path& dir) {
 
 // True if `dir` itself is a mount point whose source is Alto's tmpfs.
 bool IsAltoMount(const fs::path& dir) {
-  std::ifstream mounts("/proc/self/mounts");
-  for (std::string line; std::getline(mounts, line);) {
-    std::istringstream fields(line);
-    std::string source, target, type;
-    fields >> source >> target >> type;
-    if (source == kMountSource && type == "tmpfs" && target == dir.string()) return true;
+  for (const auto& m : ReadMounts()) {
+    if (m.source == kMountSource && m.type == "tmpfs" && m.target == dir.string()) return true;
   }
   return false;
 }
