@@ -130,7 +130,8 @@ void Scheduler::LaunchStarts() {
   std::vector<StartDemand> demand;
   for (const auto& [key, queue] : waiters_) {
     keys.push_back(key);
-    demand.push_back({static_cast<int>(queue.size()), starting_[key]});
+    auto s = starting_.find(key);
+    demand.push_back({static_cast<int>(queue.size()), s == starting_.end() ? 0 : s->second});
   }
   const auto plan = PlanStarts(demand, starts_in_flight_, options_.max_parallel_starts);
   for (size_t i = 0; i < keys.size(); ++i) LaunchFor(keys[i], waiters_[keys[i]], plan[i]);
@@ -172,7 +173,7 @@ asio::awaitable<void> Scheduler::StartFor(FunctionConfig f) {
       failure = started.error();
     }
   }
-  --starting_[key];
+  if (--starting_[key] == 0) starting_.erase(key);
   --starts_in_flight_;
   if (sandbox) {
     Lease lease = NewLease(f, std::move(sandbox), "");
@@ -185,6 +186,11 @@ asio::awaitable<void> Scheduler::StartFor(FunctionConfig f) {
   LaunchStarts();
 }
 
+bool Scheduler::Retired(const Instance& lease) const {
+  return retired_functions_.count(lease.function_name) ||
+         retired_functions_.count(lease.function_name + "@" + lease.function_version);
+}
+
 void Scheduler::Offer(Lease lease) {
   auto it = waiters_.find(lease->key);
   if (it != waiters_.end() && !it->second.empty()) {
@@ -192,8 +198,7 @@ void Scheduler::Offer(Lease lease) {
     return;
   }
   // Nobody waits (another sandbox served them first): a warm sandbox for the next invocation.
-  if (stopped_ || retired_functions_.count(lease->function_name) ||
-      retired_functions_.count(lease->function_name + "@" + lease->function_version)) {
+  if (stopped_ || Retired(*lease)) {
     Destroy(std::move(lease));
     return;
   }
@@ -355,9 +360,7 @@ size_t Scheduler::stem_count() const {
 void Scheduler::Release(Lease lease, bool reusable) {
   lease->cold = false;
   limits_.Release(lease->function_name);
-  if (!reusable || stopped_ || !lease->session->alive() ||
-      retired_functions_.count(lease->function_name) ||
-      retired_functions_.count(lease->function_name + "@" + lease->function_version)) {
+  if (!reusable || stopped_ || !lease->session->alive() || Retired(*lease)) {
     const std::string scope = lease->provision_scope;
     Destroy(std::move(lease));
     if (!scope.empty()) RefillProvisioned(scope);  // a provisioned sandbox died: replace it
@@ -371,7 +374,6 @@ void Scheduler::Release(Lease lease, bool reusable) {
       lease->provision_scope.clear();
     }
   }
-  lease->last_used = SteadyClock::now();
   Offer(std::move(lease));
 }
 

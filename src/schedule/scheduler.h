@@ -131,6 +131,8 @@ class Scheduler {
   boost::asio::awaitable<void> StartFor(FunctionConfig function);
   // A ready sandbox goes to the oldest waiter of its revision, else to the idle pool.
   void Offer(Lease lease);
+  // The function (or this version of it) changed or was deleted since the sandbox started.
+  bool Retired(const Instance& lease) const;
   // Hands `result` to the oldest (or, for throttles, the newest) waiter of `key`.
   void Deliver(const std::string& key, Result<Lease> result, bool newest = false);
   boost::asio::awaitable<void> ReapLoop();
@@ -170,7 +172,7 @@ class Scheduler {
   boost::asio::steady_timer reap_timer_;
   std::unordered_map<std::string, std::vector<Lease>> idle_;
   std::unordered_map<std::string, std::deque<std::shared_ptr<Waiter>>> waiters_;  // by key
-  std::unordered_map<std::string, int> starting_;  // starts in flight, by key
+  std::unordered_map<std::string, int> starting_;  // starts in flight, by key (none: absent)
   int starts_in_flight_ = 0;
   // Function names and name@version scopes; cleared when a new revision is acquired.
   std::unordered_set<std::string> retired_functions_;
