@@ -34,6 +34,7 @@
 #include "sandbox/network.h"
 #include "sandbox/runtimes.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/sealed_exe.h"
 #include "sandbox/specialize.h"
 #include "sandbox/state_tmpfs.h"
 
@@ -261,10 +262,11 @@ Status CreateMountPoints(const json& config, const fs::path& rootfs) {
 
 // What tearing a container down needs, shared by the driver and every sandbox's resources.
 struct RuncSetup {
-  std::string runc;
-  fs::path root;                        // runc --root
-  std::vector<std::string> background;  // argv prefix: run in the background CPU group
-  std::vector<fs::path> cgroup_roots;   // every mounted cgroup hierarchy (v1 controllers, v2)
+  std::shared_ptr<const SealedExecutable> sealed;  // null: runc runs from its installed path
+  std::string runc;                                // what to execute: the sealed copy's path
+  fs::path root;                                   // runc --root
+  std::vector<std::string> background;             // argv prefix: run in the background CPU group
+  std::vector<fs::path> cgroup_roots;  // every mounted cgroup hierarchy (v1 controllers, v2)
 };
 
 // Mount points of every cgroup hierarchy: one per v1 controller (or group of them), the v2
@@ -395,13 +397,16 @@ constexpr int kBackgroundCpuShares = 256;
 
 class OciDriver final : public Driver {
  public:
-  OciDriver(DriverOptions options, std::string runc)
-      : options_(std::move(options)), runc_(std::move(runc)) {}
+  OciDriver(DriverOptions options, std::string runc,
+            std::shared_ptr<const SealedExecutable> sealed_runc)
+      : options_(std::move(options)),
+        runc_(sealed_runc ? sealed_runc->path() : std::move(runc)),
+        sealed_runc_(std::move(sealed_runc)) {}
   std::string_view name() const override { return "oci"; }
 
   Status Init() {
     setup_ = std::make_shared<RuncSetup>(
-        RuncSetup{runc_, RuncRoot(), BackgroundPrefix(), CgroupRoots()});
+        RuncSetup{sealed_runc_, runc_, RuncRoot(), BackgroundPrefix(), CgroupRoots()});
     auto state = StateTmpfs::Ensure(SandboxesDir());
     if (!state) return state.error();
     state_ = std::move(state.value());
@@ -699,7 +704,8 @@ class OciDriver final : public Driver {
 
   DriverOptions options_;
   std::unique_ptr<StateTmpfs> state_;  // declared first: unmounted last
-  std::string runc_;
+  std::string runc_;                   // the path every runc command executes (RuncSetup::runc)
+  std::shared_ptr<const SealedExecutable> sealed_runc_;
   std::shared_ptr<const RuncSetup> setup_;
   std::atomic<bool> userns_warned_{false};
   std::shared_ptr<SandboxNetwork> network_;  // null with --sandbox-subnet none
@@ -778,7 +784,15 @@ Result<std::unique_ptr<Driver>> MakeOciDriver(const DriverOptions& options) {
   }
   // Sandboxes' inits outlive `runc run --detach` and must become our children (StartRunc).
   if (auto st = BecomeChildSubreaper(); !st) return st.error();
-  auto driver = std::make_unique<OciDriver>(options, runc);
+  // Every runc runs from one sealed copy, so that no `runc init` copies itself (sealed_exe.h).
+  std::shared_ptr<const SealedExecutable> sealed;
+  if (auto copy = SealedExecutable::Copy(runc)) {
+    sealed = std::make_shared<const SealedExecutable>(std::move(copy.value()));
+  } else {
+    spdlog::warn("runc runs from {}, so each sandbox start copies it: {}", runc,
+                 copy.error().message);
+  }
+  auto driver = std::make_unique<OciDriver>(options, runc, std::move(sealed));
   if (auto st = driver->Init(); !st) return st.error();
   return std::unique_ptr<Driver>(std::move(driver));
 }
