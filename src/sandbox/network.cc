@@ -229,13 +229,14 @@ NetworkLease::NetworkLease(std::shared_ptr<SandboxNetwork> net, uint32_t addr, s
 
 NetworkLease::~NetworkLease() { net_->Release(addr_, veth_); }
 
-Result<std::shared_ptr<SandboxNetwork>> SandboxNetwork::Create(const NetworkOptions& options) {
+Result<std::shared_ptr<SandboxNetwork>> SandboxNetwork::Create(const NetworkOptions& options,
+                                                               bool first) {
   std::shared_ptr<SandboxNetwork> net(new SandboxNetwork());
-  if (auto st = net->Setup(options); !st) return st.error();
+  if (auto st = net->Setup(options, first); !st) return st.error();
   return net;
 }
 
-Status SandboxNetwork::Setup(const NetworkOptions& o) {
+Status SandboxNetwork::Setup(const NetworkOptions& o, bool first) {
   ip_ = FindTool("ip");
   nft_ = FindTool("nft");
   if (ip_.empty()) return MakeError(Errc::kUnsupported, "ip not found (apt-get install iproute2)");
@@ -265,7 +266,7 @@ Status SandboxNetwork::Setup(const NetworkOptions& o) {
   const uint32_t count = uint32_t{1} << (kSlicePrefix - subnet->prefix);
   const fs::path record = o.state_dir / "network-slice";
   std::vector<uint32_t> order;
-  if (auto prev = ParseIpv4Net(ReadFile(record)); prev && subnet->Contains(prev->addr))
+  if (auto prev = ParseIpv4Net(ReadFile(record)); first && prev && subnet->Contains(prev->addr))
     order.push_back((prev->addr - subnet->addr) >> 8);
   const uint32_t start =
       static_cast<uint32_t>(Fnv1a(fs::absolute(o.state_dir).lexically_normal().string()) % count);
@@ -286,7 +287,7 @@ Status SandboxNetwork::Setup(const NetworkOptions& o) {
   bridge_ = kBridgePrefix + key_;
   table_ = kTablePrefix + key_;
   used_.assign(256, false);
-  std::ofstream(record) << FormatIpv4Net(slice_) << "\n";
+  if (first) std::ofstream(record) << FormatIpv4Net(slice_) << "\n";
 
   // Sweep: objects of slices nobody holds were left by a server that died (ours included).
   auto links = ListLinks(ip_);
@@ -397,6 +398,52 @@ void SandboxNetwork::Release(uint32_t addr, const std::string& veth) {
     spdlog::warn("network: cannot delete veth {}: {}", veth, st.error().message);
   std::lock_guard lock(mu_);
   used_[addr - slice_.addr] = false;
+}
+
+Result<std::unique_ptr<SandboxNetworks>> SandboxNetworks::Create(const NetworkOptions& options) {
+  std::unique_ptr<SandboxNetworks> nets(new SandboxNetworks(options));
+  auto first = SandboxNetwork::Create(options, /*first=*/true);
+  if (!first) return first.error();
+  nets->resolv_conf_ = (*first)->resolv_conf();
+  nets->slices_.push_back(std::move(first.value()));
+  return nets;
+}
+
+std::vector<std::shared_ptr<SandboxNetwork>> SandboxNetworks::Snapshot() const {
+  std::lock_guard lock(mu_);
+  return slices_;
+}
+
+size_t SandboxNetworks::slice_count() const {
+  std::lock_guard lock(mu_);
+  return slices_.size();
+}
+
+Result<std::unique_ptr<NetworkLease>> SandboxNetworks::Attach(const fs::path& pin) {
+  size_t tried = 0;
+  for (;;) {
+    const auto slices = Snapshot();
+    for (size_t i = tried; i < slices.size(); ++i) {
+      auto lease = slices[i]->Attach(pin);
+      if (lease || lease.error().code != Errc::kThrottled) return lease;
+    }
+    tried = slices.size();
+    std::lock_guard grow(grow_mu_);
+    if (slice_count() > tried) continue;  // another start claimed one meanwhile: try it
+    // Addresses freed in the slices tried meanwhile are found by the next start.
+    auto more = SandboxNetwork::Create(options_, /*first=*/false);
+    if (!more) {
+      if (more.error().code != Errc::kUnavailable) return more.error();
+      return MakeError(Errc::kThrottled, "no free sandbox address: all " + std::to_string(tried) +
+                                             " slices of " + options_.subnet +
+                                             " this server holds are full, and " +
+                                             more.error().message);
+    }
+    spdlog::info("network: the {} slices held are full; claimed {} (bridge {})", tried,
+                 FormatIpv4Net((*more)->slice()), (*more)->bridge());
+    std::lock_guard lock(mu_);
+    slices_.push_back(std::move(more.value()));
+  }
 }
 
 }  // namespace alto

@@ -69,10 +69,14 @@ class NetworkLease {
   std::string veth_;
 };
 
+// One /24 slice: its bridge, rules and addresses (at most 253 sandboxes).
 class SandboxNetwork : public std::enable_shared_from_this<SandboxNetwork> {
  public:
-  // Claims a slice, sweeps what dead servers left, creates the bridge and the rules. Blocking.
-  static Result<std::shared_ptr<SandboxNetwork>> Create(const NetworkOptions& options);
+  // Claims a slice, sweeps what dead servers left, creates the bridge and the rules. The first
+  // slice of a server prefers the one its state dir had last time and records its own; further
+  // ones take any free slice. Blocking.
+  static Result<std::shared_ptr<SandboxNetwork>> Create(const NetworkOptions& options,
+                                                        bool first = true);
   ~SandboxNetwork();  // removes the rules and the bridge; the lock goes with the fd
   SandboxNetwork(const SandboxNetwork&) = delete;
   SandboxNetwork& operator=(const SandboxNetwork&) = delete;
@@ -82,12 +86,13 @@ class SandboxNetwork : public std::enable_shared_from_this<SandboxNetwork> {
   // The host's resolv.conf to bind into sandboxes (empty when none fits).
   const std::filesystem::path& resolv_conf() const { return resolv_conf_; }
   const std::string& bridge() const { return bridge_; }
+  const Ipv4Net& slice() const { return slice_; }
   uint32_t gateway() const { return slice_.addr + 1; }
 
  private:
   friend class NetworkLease;
   SandboxNetwork() = default;
-  Status Setup(const NetworkOptions& options);
+  Status Setup(const NetworkOptions& options, bool first);
   void Release(uint32_t addr, const std::string& veth);
 
   std::string ip_, nft_;  // tool paths
@@ -100,6 +105,31 @@ class SandboxNetwork : public std::enable_shared_from_this<SandboxNetwork> {
   std::mutex mu_;
   std::vector<bool> used_;  // by host index within the slice
   uint32_t next_ = 2;       // next-fit, so a freed address (and veth name) rests a while
+};
+
+// Every slice one server holds. It starts with one and claims another whenever all are full, so a
+// server is not capped at one /24: a Linux bridge takes at most 1024 ports, and a slice a bridge
+// each keeps both limits away. Slices are kept until the server stops (an idle bridge and its
+// rules cost next to nothing). Thread-safe; blocking.
+class SandboxNetworks {
+ public:
+  static Result<std::unique_ptr<SandboxNetworks>> Create(const NetworkOptions& options);
+
+  // An address in the first slice with one free, else in a newly claimed slice. Throttled when
+  // every slice of --sandbox-subnet is in use (here or by other servers).
+  Result<std::unique_ptr<NetworkLease>> Attach(const std::filesystem::path& pin);
+  const std::filesystem::path& resolv_conf() const { return resolv_conf_; }
+  size_t slice_count() const;
+
+ private:
+  explicit SandboxNetworks(NetworkOptions options) : options_(std::move(options)) {}
+  std::vector<std::shared_ptr<SandboxNetwork>> Snapshot() const;
+
+  const NetworkOptions options_;
+  std::filesystem::path resolv_conf_;
+  mutable std::mutex mu_;  // guards slices_
+  std::vector<std::shared_ptr<SandboxNetwork>> slices_;
+  std::mutex grow_mu_;  // one claim at a time
 };
 
 }  // namespace alto

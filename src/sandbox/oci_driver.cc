@@ -422,7 +422,7 @@ class OciDriver final : public Driver {
       no.subnet = options_.sandbox_subnet;
       no.allow = options_.sandbox_allow;
       no.state_dir = options_.state_dir;
-      auto net = SandboxNetwork::Create(no);
+      auto net = SandboxNetworks::Create(no);
       if (!net) return net.error();
       network_ = std::move(net.value());
     }
@@ -708,7 +708,7 @@ class OciDriver final : public Driver {
   std::shared_ptr<const SealedExecutable> sealed_runc_;
   std::shared_ptr<const RuncSetup> setup_;
   std::atomic<bool> userns_warned_{false};
-  std::shared_ptr<SandboxNetwork> network_;  // null with --sandbox-subnet none
+  std::unique_ptr<SandboxNetworks> network_;  // null with --sandbox-subnet none
 };
 
 std::string FindExecutable(const std::vector<std::string>& candidates) {

@@ -7,6 +7,7 @@ at 198.51.100.x reached through a veth from the host), which also answers on a l
 private address routed to it from the host: the host reaching them is the control that makes
 each "the sandbox cannot" assertion mean something."""
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -534,6 +536,50 @@ class NetworkLeftoversTest(unittest.TestCase):
             a.remove_leftover_sandboxes()
             for s in (a, c):
                 s.cleanup()
+
+
+class SliceGrowthTest(NetworkTestBase):
+    """A /24 slice holds 253 sandboxes: past that the server claims another slice (a bridge of its
+    own) instead of refusing starts, and sandboxes there are networked and isolated like any."""
+
+    HELD = 262  # with probe A, more than one slice's 253 addresses
+    HOLD_MS = 15000
+    server_options = {"extra_args": ("--driver", "oci", "--stem-ceiling", "0", "--max-concurrency", "300",
+                                     "--memory-capacity-mb", str(300 * 128))}
+
+    def held_invoke(self, name):
+        conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=120)
+        try:
+            conn.request("POST", "/2015-03-31/functions/%s/invocations" % name, b"{}")
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def test_a_full_slice_claims_another(self):
+        a, b, filler = self.unique("slice-a"), self.unique("slice-b"), self.unique("slice-fill")
+        self.create_probe(a)
+        self.create_probe(b)
+        with open(harness.HELLO_PROVIDED_BOOTSTRAP, "rb") as f:
+            self.create(filler, "provided.al2023", "bootstrap", zip_files({"bootstrap": (f.read(), 0o755)}),
+                        Timeout=60, Environment={"Variables": {"HELLO_HOLD_MS": str(self.HOLD_MS)}})
+        seen_a = self.probe(a, listen=True)
+        # HELD callers at once, each holding its sandbox: every one needs a sandbox of its own.
+        with ThreadPoolExecutor(max_workers=self.HELD) as pool:
+            results = list(pool.map(lambda _: self.held_invoke(filler), range(self.HELD), timeout=180))
+        failed = [(s, body[:200]) for s, body in results if s != 200]
+        self.assertEqual(failed, [], "callers past one slice's 253 addresses were refused")
+        claimed = [line for line in self.server.log_text().splitlines() if "claimed" in line]
+        self.assertTrue(claimed, "no second slice was claimed")
+        # The fillers now idle warm: B needs an address, and slice A's are all taken.
+        seen_b = self.probe(b, targets={"peer": [self.peer.peer_ip, PEER_PORT, "hi"],
+                                        "a": [seen_a["addr"], seen_a["port"], "x"]})
+        slice_of = lambda addr: addr.rsplit(".", 1)[0]  # noqa: E731
+        self.assertNotEqual(slice_of(seen_b["addr"]), slice_of(seen_a["addr"]), (seen_a, seen_b))
+        self.assertEqual(seen_b["gw"], slice_of(seen_b["addr"]) + ".1", seen_b)
+        self.assertEqual(seen_b["connect"]["peer"], "OK:peer:" + self.peer.host_ip, seen_b)
+        self.assertEqual(host_connect(seen_a["addr"], seen_a["port"], "x"), "OK:sandbox")  # control
+        self.assertFalse(seen_b["connect"]["a"].startswith("OK"), seen_b)
 
 
 if __name__ == "__main__":
