@@ -4,6 +4,7 @@ Standard library only. Everything started here is registered with a Cleanup so t
 leaves no process, container, mount or temp dir behind, also on Ctrl-C.
 """
 import http.client
+import concurrent.futures
 import json
 import os
 import re
@@ -530,6 +531,62 @@ class RuncBaseline:
                            capture_output=True)
             return None, None, b"".join(out)[:300]
         return (marker - t0) * 1000, (t1 - t0) * 1000, None
+
+    def detached_burst(self, n, parallel, time_limit):
+        """Containers started per second by `runc run --detach` of this bundle (the program:
+        sleep), `parallel` at a time as Alto starts sandboxes, n in all: the most a runtime that
+        uses runc can start here. Also runc's CPU-ms per start: the runc processes reaped here and
+        the containers' cgroups (runc init; the sleeps are idle). The containers are deleted afterwards, untimed. Returns a dict."""
+        bundles = []
+        for i in range(n):
+            cid = f"scale-burst-{i}"
+            cfg = json.loads(json.dumps(self.config))
+            cfg["process"]["args"] = ["/usr/bin/sleep", "120"]
+            cfg["linux"]["cgroupsPath"] = f"/{self.cg_parent}/{cid}"
+            d = os.path.join(self.dir, "bursts", cid)
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(cfg, f)
+            bundles.append((cid, d))
+        deadline = time.monotonic() + time_limit
+
+        def start(b):
+            if time.monotonic() > deadline:
+                return "time limit"
+            # Not a pipe: the detached container inherits runc's stdio and would hold it open.
+            err = os.path.join(b[1], "stderr")
+            with open(err, "wb") as f:
+                p = subprocess.run([self.runc, "--root", self.root, "run", "--detach", "--bundle",
+                                    b[1], b[0]], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=f, timeout=30)
+            if p.returncode == 0:
+                return None
+            with open(err, errors="replace") as f:
+                return f.read()[-200:] or f"exit {p.returncode}"
+
+        def containers_cpu_ms():  # runc init and the sleeps, in the containers' parent cgroup
+            for base in ("/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpu,cpuacct"):
+                ns = read_int(os.path.join(base, self.cg_parent, "cpuacct.usage"))
+                if ns is not None:
+                    return ns / 1e6
+            return 0.0
+
+        k0 = containers_cpu_ms()
+        c0 = os.times()
+        t0 = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(parallel) as ex:
+            errors = [e for e in ex.map(start, bundles) if e]
+        span = time.perf_counter() - t0
+        c1 = os.times()
+        cpu_ms = (c1.children_user - c0.children_user + c1.children_system - c0.children_system) * 1000
+        cpu_ms += containers_cpu_ms() - k0
+        ok = n - len(errors)
+        with concurrent.futures.ThreadPoolExecutor(parallel) as ex:
+            list(ex.map(lambda b: subprocess.run([self.runc, "--root", self.root, "delete", "--force",
+                                                  b[0]], capture_output=True), bundles))
+        return {"n": n, "parallel": parallel, "ok": ok, "errors": errors[:3], "span_s": span,
+                "per_s": ok / span if span > 0 else None,
+                "runc_cpu_ms_per_start": cpu_ms / ok if ok else None}
 
     def cleanup(self):
         runc_delete_all(self.runc, self.root)
