@@ -276,11 +276,18 @@ def run_wrk(url, connections, seconds, script):
     return r
 
 
-def start_nginx(tmp, name, workers, cleanup):
+def start_nginx(tmp, name, workers, cleanup, upstream=None):
+    """nginx answering 200 itself, or with upstream ("127.0.0.1:port") a reverse proxy to it over
+    keep-alive connections."""
     d = os.path.join(tmp, name)
     os.makedirs(d)
     for _ in range(8):
         port = free_port()
+        upstream_block, location = "", 'return 200 "{}";'
+        if upstream:
+            upstream_block = f"  upstream backend {{ server {upstream}; keepalive 64; }}"
+            location = ('proxy_pass http://backend; proxy_http_version 1.1; '
+                        'proxy_set_header Connection "";')
         conf = f"""daemon off;
 worker_processes {workers};
 pid {d}/nginx.pid;
@@ -291,7 +298,8 @@ http {{
   keepalive_requests 1000000;
   client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
   uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "{{}}"; }} }}
+{upstream_block}
+  server {{ listen 127.0.0.1:{port}; location / {{ {location} }} }}
 }}
 """
         with open(f"{d}/nginx.conf", "w") as f:
