@@ -281,7 +281,7 @@ Status SandboxNetwork::Setup(const NetworkOptions& o, bool first) {
   }
   if (!lock_.valid()) {
     return MakeError(Errc::kUnavailable, "every /24 of --sandbox-subnet " + o.subnet +
-                                             " is held by another alto server");
+                                             " is held, by this or another alto server");
   }
   key_ = SliceKey(slice_.addr);
   bridge_ = kBridgePrefix + key_;
