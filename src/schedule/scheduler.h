@@ -156,6 +156,8 @@ class Scheduler {
   boost::asio::awaitable<std::unique_ptr<Sandbox>> TakeStem(const SandboxSpec& spec);
   // Starts stem cells until the runtime's pool reaches its target.
   void RefillStems(const std::string& runtime);
+  // RefillStems for every runtime with a pool, unless callers wait for starts.
+  void RefillStemsIfNobodyWaits();
   boost::asio::awaitable<void> StartStem(std::string runtime);
   int StemTarget(const std::string& runtime);
   void Destroy(Lease lease);

@@ -5,10 +5,14 @@ refilled after use and adapts to the cold-start rate.
 Run: cd tests/e2e && ALTO_BUILD_DIR=/work/main/build python3 -m unittest test_stem_cells -v
 """
 
+import http.client
 import json
 import os
 import sys
+import threading
+import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -85,6 +89,77 @@ class PrewarmedStemTest(AltoTestCase):
         _, out_a, _ = self.invoke(a, {})
         _, out_b, _ = self.invoke(b, {})
         self.assertEqual((out_a["name"], out_b["name"]), (a, b))
+
+
+@unittest.skipUnless(os.geteuid() == 0 and harness.runc_path(), "stem cells need the oci driver (root, runc)")
+class StemRefillInBurstTest(AltoTestCase):
+    """Refilling the pool waits until no caller waits for a start. A server of its own with an
+    empty pool (floor 0): nothing is under way when the burst comes, and its first start is a
+    whole one, so every caller has arrived before any start ends."""
+
+    server_options = {"driver": "oci", "extra_args": ("--stem-runtimes", "provided.al2023", "--stem-floor", "0")}
+
+    def snapshot(self):
+        """(stem cells started, function sandboxes live) from one /metrics answer: the scheduler
+        renders it in one go on its thread, so the pair is consistent."""
+        status, _, body = self.server.request("GET", "/metrics")
+        self.assertEqual(status, 200, body)
+        values = {}
+        for line in body.decode().splitlines():
+            if line.startswith(("alto_stem_cells_started_total ", "alto_sandboxes_live ")):
+                values[line.split()[0]] = float(line.split()[-1])
+        return values["alto_stem_cells_started_total"], values["alto_sandboxes_live"]
+
+    def test_refills_wait_while_callers_queue_for_starts(self):
+        # 20 callers each hold a sandbox 3 s, with 4 starts at a time: five waves of starts.
+        # A refill during them would take CPU from the callers' starts, so none may begin
+        # before the last caller has its sandbox; then the pool refills to the cold starts seen.
+        callers = 20
+        name = self.unique("stem-burst")
+        with open(harness.HELLO_PROVIDED_BOOTSTRAP, "rb") as f:
+            self.create(name, "provided.al2023", "bootstrap", zip_files({"bootstrap": (f.read(), 0o755)}),
+                        Environment={"Variables": {"HELLO_HOLD_MS": "3000"}})
+        started_before, live_before = self.snapshot()
+        release = threading.Barrier(callers)
+
+        def call(_):
+            conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=60)
+            try:
+                conn.connect()
+                release.wait(30)  # all at once: the slots fill before the first start ends
+                conn.request("POST", "/2015-03-31/functions/%s/invocations" % name, b"{}")
+                resp = conn.getresponse()
+                return resp.status, resp.read()
+            finally:
+                conn.close()
+
+        samples, done = [], threading.Event()
+
+        def watch():
+            while not done.is_set():
+                samples.append(self.snapshot())
+                time.sleep(0.005)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            with ThreadPoolExecutor(max_workers=callers) as pool:
+                results = list(pool.map(call, range(callers), timeout=90))
+        finally:
+            done.set()
+            watcher.join(10)
+        self.assertEqual([s for s, _ in results], [200] * callers, results[:2])
+        self.assertEqual(max(live for _, live in samples) - live_before, callers)  # one sandbox each
+        # Samples are in time order; once served, sandboxes may be reaped (live falls again).
+        served = 0
+        for started, live in samples:
+            served = max(served, live - live_before)
+            if started > started_before:
+                self.assertEqual(served, callers, "a stem cell started while callers waited for starts")
+                break
+        # Afterwards the pool refills (its target follows the cold starts just seen).
+        ok = harness.wait_until(lambda: self.snapshot()[0] > started_before, 30, 0.1)
+        self.assertTrue(ok, "the stem pool was not refilled after the burst")
 
 
 # A Python handler that reports what the interpreter saw, including at import time.
