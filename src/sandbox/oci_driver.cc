@@ -399,14 +399,14 @@ class OciDriver final : public Driver {
  public:
   OciDriver(DriverOptions options, std::string runc,
             std::shared_ptr<const SealedExecutable> sealed_runc)
-      : options_(std::move(options)),
-        runc_(sealed_runc ? sealed_runc->path() : std::move(runc)),
-        sealed_runc_(std::move(sealed_runc)) {}
+      : options_(std::move(options)) {
+    std::string path = sealed_runc ? sealed_runc->path() : std::move(runc);
+    setup_ = std::make_shared<RuncSetup>(RuncSetup{std::move(sealed_runc), std::move(path),
+                                                   RuncRoot(), BackgroundPrefix(), CgroupRoots()});
+  }
   std::string_view name() const override { return "oci"; }
 
   Status Init() {
-    setup_ = std::make_shared<RuncSetup>(
-        RuncSetup{sealed_runc_, runc_, RuncRoot(), BackgroundPrefix(), CgroupRoots()});
     auto state = StateTmpfs::Ensure(SandboxesDir());
     if (!state) return state.error();
     state_ = std::move(state.value());
@@ -543,13 +543,13 @@ class OciDriver final : public Driver {
   }
 
   void CleanupStale() override {
-    auto list = RunCommand({runc_, "--root", RuncRoot().string(), "list", "-q"});
+    auto list = RunCommand({setup_->runc, "--root", RuncRoot().string(), "list", "-q"});
     if (list && list->exit_code == 0) {
       std::istringstream ids(list->output);
       for (std::string id; std::getline(ids, id);) {
         if (id.empty()) continue;
         spdlog::info("removing leftover sandbox {}", id);
-        (void)RunCommand({runc_, "--root", RuncRoot().string(), "delete", "--force", id});
+        (void)RunCommand({setup_->runc, "--root", RuncRoot().string(), "delete", "--force", id});
       }
     }
     std::error_code ec;
@@ -582,7 +582,7 @@ class OciDriver final : public Driver {
     // user namespace: past ~200 sandboxes starts would fail. Seccomp denies the keyring
     // syscalls inside anyway.
     so.argv.insert(so.argv.end(),
-                   {runc_, "--root", RuncRoot().string(), "run", "--detach", "--pid-file",
+                   {setup_->runc, "--root", RuncRoot().string(), "run", "--detach", "--pid-file",
                     pid_file.string(), "--no-new-keyring", "--preserve-fds",
                     spec_fd >= 0 ? "2" : "1", "--bundle", bundle.string(), id});
     // Detached without a terminal, runc hands its own stdio (our pipe) to the container.
@@ -703,10 +703,8 @@ class OciDriver final : public Driver {
   }
 
   DriverOptions options_;
-  std::unique_ptr<StateTmpfs> state_;  // declared first: unmounted last
-  std::string runc_;                   // the path every runc command executes (RuncSetup::runc)
-  std::shared_ptr<const SealedExecutable> sealed_runc_;
-  std::shared_ptr<const RuncSetup> setup_;
+  std::unique_ptr<StateTmpfs> state_;       // declared first: unmounted last
+  std::shared_ptr<const RuncSetup> setup_;  // runc's path, root and teardown needs
   std::atomic<bool> userns_warned_{false};
   std::unique_ptr<SandboxNetworks> network_;  // null with --sandbox-subnet none
 };

@@ -21,9 +21,6 @@ class StateTmpfs {
   StateTmpfs(const StateTmpfs&) = delete;
   StateTmpfs& operator=(const StateTmpfs&) = delete;
 
-  const std::filesystem::path& dir() const { return dir_; }
-  bool mounted_by_alto() const { return owned_; }
-
  private:
   StateTmpfs(std::filesystem::path dir, bool owned) : dir_(std::move(dir)), owned_(owned) {}
   std::filesystem::path dir_;
