@@ -408,6 +408,10 @@ def read_int(path):
         return None
 
 
+# Where cgroup v1 mounts the cpuacct controller (alone, or joined with cpu).
+CPUACCT_MOUNTS = ("/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpu,cpuacct")
+
+
 def platform_cpu_ms(pid):
     """CPU-ms spent by Alto itself: the server's threads, the children it has reaped (runc, ip,
     the background-group shell) and every sandbox cgroup under /alto (runc's in-container init,
@@ -417,7 +421,7 @@ def platform_cpu_ms(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
     total_ms = ticks * 1000 / os.sysconf("SC_CLK_TCK")
-    for base in ("/sys/fs/cgroup/cpuacct/alto", "/sys/fs/cgroup/cpu,cpuacct/alto"):
+    for base in (os.path.join(m, "alto") for m in CPUACCT_MOUNTS):
         if os.path.isdir(base):
             for e in os.scandir(base):
                 ns = read_int(os.path.join(e.path, "cpuacct.usage")) if e.is_dir() else None
@@ -573,7 +577,7 @@ class RuncBaseline:
                 return f.read()[-200:] or f"exit {p.returncode}"
 
         def containers_cpu_ms():  # runc init and the sleeps, in the containers' parent cgroup
-            for base in ("/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpu,cpuacct"):
+            for base in CPUACCT_MOUNTS:
                 ns = read_int(os.path.join(base, self.cg_parent, "cpuacct.usage"))
                 if ns is not None:
                     return ns / 1e6
