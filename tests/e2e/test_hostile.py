@@ -356,7 +356,8 @@ class HostileRawTest(AltoTestCase):
     def check_listener(self, listener):
         cases = hc.expand(hc.generic_cases() + hc.size_cases(), listener, self.contexts[listener])
         failures = self.run_host_cases(listener, cases)
-        self.assertFalse(failures, "%d of %d %s cases failed:\n  %s" % (
+        if failures:
+            self.fail("%d of %d %s cases failed:\n  %s" % (
             len(failures), len(cases), listener, "\n  ".join(failures)))
 
     def test_api_listener(self):
@@ -371,7 +372,8 @@ class HostileRawTest(AltoTestCase):
     def test_api_validation(self):
         cases = [dict(c, listener="api") for c in hc.api_level_cases(self.fn, self.hostport)]
         failures = self.run_host_cases("api", cases)
-        self.assertFalse(failures, "%d of %d API validation cases failed:\n  %s" % (
+        if failures:
+            self.fail("%d of %d API validation cases failed:\n  %s" % (
             len(failures), len(cases), "\n  ".join(failures)))
 
     def test_bad_requests_are_counted(self):
@@ -448,7 +450,8 @@ class HostileRawTest(AltoTestCase):
         resp, body, _ = self.invoke(name, {"op": "env"}, client=lam)
         self.assertNotIn("FunctionError", resp, body)
         self.assertAlive("the runtime cases")
-        self.assertFalse(failures, "%d of %d Runtime API cases failed:\n  %s" % (
+        if failures:
+            self.fail("%d of %d Runtime API cases failed:\n  %s" % (
             len(failures), len(cases), "\n  ".join(failures)))
 
     def test_runtime_api_connection_cap(self):
