@@ -418,8 +418,9 @@ def api_level_cases(fn, host):
     add(_case("create_big_number_timeout", js, req(b"POST", create, b'{"FunctionName":"bn","Timeout":1e999999}'),
               B400))
     add(_case("config_timeout_string", js, req(b"PUT", conf, b'{"Timeout":"30"}'), B400))
-    add(_case("tags_deep", js, req(b"POST", b"/2017-03-31/tags/arn:aws:lambda:us-east-1:000000000000:function:" + f,
-                                   b'{"Tags":' + nested(1000) + b"}"), B400))
+    add(_case("alias_deep", js, req(b"POST", b"/2015-03-31/functions/" + f + b"/aliases",
+                                    b'{"Name":"deep","FunctionVersion":"$LATEST","RoutingConfig":' + nested(1000) + b"}"),
+              B400, etype=IRC))
 
     u8 = "utf8"
     add(_case("name_pct_ff_fe", u8, req(b"GET", b"/2015-03-31/functions/%ff%fe"), B400))
