@@ -405,6 +405,7 @@ asio::awaitable<http::Response> LambdaApi::Metrics(Ctx&) {
         [](auto& s) { return s.counters.dead_lettered; });
   gauge("alto_async_recursion_stopped_total", "counter", "Events stopped by the recursion guard.",
         [](auto& s) { return s.counters.recursion_stopped; });
+  if (more_metrics_) m << more_metrics_();
   http::Response r;
   r.body = m.str();
   r.Set("Content-Type", "text/plain; version=0.0.4");

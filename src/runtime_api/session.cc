@@ -54,7 +54,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
             [weak = std::weak_ptr<Impl*>(alive)](http::Request r) {
               return Dispatch(weak, std::move(r));
             },
-            ServerOptions()),
+            ServerOptions(opts)),
         output(ex),
         exit_watch(ex),
         next_wake(ex),
@@ -80,9 +80,19 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     co_return co_await (*token)->Handle(std::move(r));
   }
 
-  http::ServerOptions ServerOptions() {
+  // Reads the constructor's options: the member is not built yet when the server is.
+  http::ServerOptions ServerOptions(const SessionOptions& session) {
     http::ServerOptions o;
+    o.name = "runtime";
     o.body_limit = kMaxRuntimeResponseBytes;
+    // A runtime's requests are small but for its response body; its heads are a few hundred
+    // bytes (Lambda-Runtime-Function-Error-Type, the error body header, trace ids).
+    o.header_limit = 16 * 1024;
+    o.max_connections = session.runtime_api_max_connections;
+    if (session.runtime_api_stats) o.stats = session.runtime_api_stats;
+    // A streaming function may pause between writes as long as its own timeout lets it: the
+    // invocation's deadline bounds the body, not a fixed body timeout.
+    o.body_timeout = std::chrono::milliseconds(0);
     o.stream_request = [](const http::Request& r) {
       return r.method == "POST" && r.path.ends_with("/response") &&
              r.HeaderValue(kResponseModeHeader) == "streaming";
