@@ -210,7 +210,7 @@ class DeepAsyncTest(unittest.TestCase):
                 # The payload's bytes are spliced into the record, unchanged.
                 self.assertIn('"requestPayload":' + payload, rec)
                 self.assertIn('"condition":"Success"', rec)
-                self.assertIn('"responsePayload":{"len":%d}' % len(payload), rec)
+                self.assertIn('"responsePayload":{"len": %d}' % len(payload), rec)  # the function's bytes
                 seen.add(payload[0])
             self.assertEqual(seen, {"{", "["})
 
