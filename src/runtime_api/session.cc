@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/encoding.h"
+#include "common/json.h"
 #include "http/server.h"
 
 namespace alto {
@@ -21,13 +22,22 @@ namespace {
 
 http::Response RuntimeError(int status, std::string_view type, std::string_view message) {
   nlohmann::json j = {{"errorType", type}, {"errorMessage", message}};
-  return http::JsonResponse(status, j.dump());
+  return http::JsonResponse(status, DumpJson(j));  // messages quote the runtime's bytes
 }
 
 http::Response Accepted() { return http::JsonResponse(202, R"({"status":"OK"})"); }
 
 std::string ErrorDocument(std::string_view type, std::string_view message) {
-  return nlohmann::json{{"errorType", type}, {"errorMessage", message}}.dump();
+  return DumpJson(nlohmann::json{{"errorType", type}, {"errorMessage", message}});
+}
+
+// A runtime's error document (/error, /init/error, a streamed error trailer) is the function's:
+// parsed with the function-document depth limit, since it is copied and dumped; one that is not
+// JSON or is nested deeper is treated as a plain body (discarded, then wrapped).
+nlohmann::json ParseErrorDocument(std::string_view body) {
+  auto doc = ParseJson(body, kFunctionJsonDepth);
+  if (!doc) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return std::move(*doc);
 }
 
 void AppendCapped(std::string& log, std::string_view data) {
@@ -351,7 +361,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     std::string error_type = req.body_source->Trailer(kErrorTypeHeader);
     if (!error_type.empty()) {
       auto decoded = Base64Decode(req.body_source->Trailer(kErrorBodyHeader));
-      auto doc = nlohmann::json::parse(decoded.value_or(""), nullptr, false);
+      auto doc = ParseErrorDocument(decoded.value_or(""));
       // The same document /error would give (a streamed request's `body` is empty).
       Complete(OutcomeKind::kFunctionError, CallerErrorBody(req, doc, error_type), error_type,
                false);
@@ -394,14 +404,14 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
                                      const std::string& type) {
     if (doc.is_object()) {
       doc.erase("errorCause");
-      return doc.dump();
+      return DumpJson(doc);
     }
     return ErrorDocument(type, req.body);
   }
 
   http::Response ReportError(const std::string& id, http::Request& req) {
     if (auto bad = CheckAnswerable(id)) return *bad;
-    auto doc = nlohmann::json::parse(req.body, nullptr, false);
+    auto doc = ParseErrorDocument(req.body);
     std::string type = ErrorTypeOf(req, doc, "Unhandled");
     DrainAnswered();
     Complete(OutcomeKind::kFunctionError, CallerErrorBody(req, doc, type), type, false);
@@ -412,7 +422,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     if (phase != Phase::kInit) {
       return RuntimeError(403, "InvalidStateTransition", "Init has already completed");
     }
-    auto doc = nlohmann::json::parse(req.body, nullptr, false);
+    auto doc = ParseErrorDocument(req.body);
     std::string type = ErrorTypeOf(req, doc, "Runtime.Unknown");
     Outcome o;
     o.kind = OutcomeKind::kFunctionError;
