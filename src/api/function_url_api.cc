@@ -135,6 +135,8 @@ boost::asio::awaitable<http::Response> LambdaApi::FunctionUrlConfigOp(Ctx& c) {
   if (!urls_) co_return LambdaError(404, "UnknownOperationException", "Function URLs are off");
   auto ref = ParseFunctionRef(c.match.name);
   if (!ref) co_return LambdaErrorFrom(ref.error());
+  if (auto st = CheckRefScope(*ref, d_.account.region, d_.account.account_id, c.match.name); !st)
+    co_return LambdaErrorFrom(st.error());
   std::string qualifier = ref->qualifier;
   if (auto q = c.req.QueryParam("Qualifier"); q && !q->empty()) {
     if (!qualifier.empty() && qualifier != *q) {

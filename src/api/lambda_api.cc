@@ -213,6 +213,8 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
 asio::awaitable<Result<FunctionConfig>> LambdaApi::Load(Ctx& c) {
   auto ref = ParseFunctionRef(c.match.name);
   if (!ref) co_return ref.error();
+  if (auto st = CheckRefScope(*ref, d_.account.region, d_.account.account_id, c.match.name); !st)
+    co_return st.error();
   c.ref = std::move(ref.value());
   if (auto q = c.req.QueryParam("Qualifier"); q && !q->empty()) {
     if (!c.ref.qualifier.empty() && c.ref.qualifier != *q) {

@@ -8,6 +8,8 @@ boost::asio::awaitable<Result<ResolvedFunction>> FunctionResolver::Resolve(
     std::string function_name, std::string qualifier, bool route) {
   auto ref = ParseFunctionRef(function_name);
   if (!ref) co_return ref.error();
+  if (auto st = CheckRefScope(*ref, account_.region, account_.account_id, function_name); !st)
+    co_return st.error();
   if (!qualifier.empty()) {
     if (!ref->qualifier.empty() && ref->qualifier != qualifier) {
       co_return MakeError(

@@ -164,6 +164,7 @@ Result<FunctionRef> ParseFunctionRef(std::string_view raw) {
                    "than or equal to 140");
   }
   std::string_view rest = raw;
+  FunctionRef ref;
   if (rest.starts_with("arn:")) {
     // arn:partition:lambda:region:account:function:name[:qualifier]
     std::array<std::string_view, 6> parts{};
@@ -178,12 +179,14 @@ Result<FunctionRef> ParseFunctionRef(std::string_view raw) {
         parts[4].size() != 12 || parts[5] != "function") {
       return Invalid("Invalid function ARN: " + std::string(raw));
     }
+    ref.region = std::string(parts[3]);
+    ref.account = std::string(parts[4]);
   } else if (size_t c = rest.find(":function:"); c != std::string_view::npos) {
     if (c != 12 || !AllDigits(rest.substr(0, 12)))
       return Invalid("Invalid function ARN: " + std::string(raw));
+    ref.account = std::string(rest.substr(0, 12));
     rest.remove_prefix(c + 10);
   }
-  FunctionRef ref;
   size_t colon = rest.find(':');
   ref.name = std::string(rest.substr(0, colon));
   if (colon != std::string_view::npos) {
@@ -198,6 +201,15 @@ Result<FunctionRef> ParseFunctionRef(std::string_view raw) {
         "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?");
   }
   return ref;
+}
+
+Status CheckRefScope(const FunctionRef& ref, std::string_view region, std::string_view account,
+                     std::string_view raw) {
+  if ((!ref.region.empty() && ref.region != region) ||
+      (!ref.account.empty() && ref.account != account)) {
+    return MakeError(Errc::kNotFound, "Function not found: " + std::string(raw));
+  }
+  return {};
 }
 
 Status ValidateEnvironment(const std::map<std::string, std::string>& env) {

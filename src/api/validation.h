@@ -18,12 +18,18 @@ constexpr size_t kMaxClientContextBytes = 3583;
 struct FunctionRef {
   std::string name;
   std::string qualifier;  // empty when none was given
+  std::string region;     // from an ARN; empty when the name gave none
+  std::string account;    // from an ARN or account:function:name; empty when none
 };
 
 bool IsValidFunctionName(std::string_view name);
 // Accepts `name`, `name:qualifier`, `arn:aws:lambda:region:account:function:name[:qualifier]` and
 // `account:function:name[:qualifier]`.
 Result<FunctionRef> ParseFunctionRef(std::string_view raw);
+// A reference through an ARN of another region or account names no function here: not found,
+// as Lambda answers for a function that does not exist.
+Status CheckRefScope(const FunctionRef& ref, std::string_view region, std::string_view account,
+                     std::string_view raw);
 
 Status ValidateEnvironment(const std::map<std::string, std::string>& env);
 Status ValidateConfig(const FunctionConfig& f);

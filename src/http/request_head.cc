@@ -36,6 +36,37 @@ bool TransferCodings(const std::vector<Header>& fields, std::vector<std::string_
   return true;
 }
 
+// Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2): an IP literal in brackets or a
+// reg-name of unreserved, sub-delims and pct-encoded characters; empty is allowed.
+bool ValidHost(std::string_view host) {
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    for (char c : host.substr(1, close - 1)) {
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+    }
+    std::string_view rest = host.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    port = rest.empty() ? rest : rest.substr(1);
+  } else {
+    size_t colon = host.rfind(':');
+    std::string_view name = host.substr(0, colon);
+    if (colon != std::string_view::npos) port = host.substr(colon + 1);
+    static constexpr std::string_view kAllowed = "-._~!$&'()*+,;=%";
+    for (char c : name) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) &&
+          kAllowed.find(c) == std::string_view::npos)
+        return false;
+    }
+  }
+  if (port.size() > 5) return false;
+  for (char c : port) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 HeadVerdict CheckRequestHead(unsigned version, std::string_view method, std::string& target,
@@ -54,6 +85,17 @@ HeadVerdict CheckRequestHead(unsigned version, std::string_view method, std::str
   }
   if (hosts > 1) return {400, "more than one Host header"};
   if (hosts == 0 && version >= 11) return {400, "missing Host header"};
+  for (const auto& f : fields) {
+    if (IEquals(f.name, "Host") && !ValidHost(f.value)) return {400, "invalid Host header"};
+  }
+  // RFC 9112 6.3 lets a recipient take "5, 5" or two equal fields as one; nginx refuses them, and
+  // so does Alto: whoever sends two lengths may be smuggling a second request past a proxy.
+  if (lengths > 1) return {400, "more than one Content-Length"};
+  for (const auto& f : fields) {
+    if (!IEquals(f.name, "Content-Length")) continue;
+    if (f.value.empty() || f.value.find_first_not_of("0123456789") != std::string::npos)
+      return {400, "invalid Content-Length"};
+  }
 
   // Request target: origin-form, or absolute-form (rewritten), or '*' for OPTIONS only.
   if (target.empty()) return {400, "empty request target"};

@@ -181,6 +181,11 @@ enum class Phase : uint8_t { kFresh, kIdle, kHead, kBody, kHandler, kWrite, kLin
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerBytes = 64 * 1024 * 1024;
 constexpr size_t kReadChunk = 64 * 1024;
+// A chunked body's framing (a chunk-size line, the trailer section) that the parser has not
+// taken yet: Beast waits for a whole line, so without this bound an endless chunk-size line or
+// extension would be buffered whole.
+constexpr size_t kMaxUnparsedFraming = 64 * 1024;
+constexpr size_t kMaxChunkExtension = 1024;
 
 // One accepted connection, owned by its session coroutine and listed in the server's set.
 struct Conn {
@@ -223,15 +228,42 @@ void DropLeadingEmptyLines(beast::flat_buffer& buffer) {
   buffer.consume(n);
 }
 
-// Parses what the buffer holds of a request's head; stops once the head is done.
-boost::system::error_code ParseHead(beast::flat_buffer& buffer, RequestParser& parser) {
+// Parses what the buffer holds of a request's head; stops once the head is done. Adds the bytes
+// the parser took to consumed.
+boost::system::error_code ParseHead(beast::flat_buffer& buffer, RequestParser& parser,
+                                    size_t& consumed) {
   boost::system::error_code ec;
   while (!parser.is_header_done() && buffer.size() > 0) {
     const size_t used = parser.put(buffer.data(), ec);
     buffer.consume(used);
+    consumed += used;
     if (ec || used == 0) break;
   }
   return ec;
+}
+
+// An obs-fold (a header line continued on the next one, starting with a space or tab) in what
+// the buffer holds of a head. Beast accepts folds; RFC 9112 5.2 lets a server refuse them with
+// 400, which leaves no folded value for a handler or a function to misread. The parser consumes
+// whole lines, so a fold also shows as a blank at the start of what is left.
+bool HasObsFold(std::string_view head_so_far, bool after_a_line) {
+  size_t end = head_so_far.find("\r\n\r\n");
+  if (end == std::string_view::npos) end = head_so_far.find("\n\n");
+  std::string_view head = head_so_far.substr(0, end);
+  if (after_a_line && !head.empty() && (head.front() == ' ' || head.front() == '\t')) return true;
+  return head.find("\n ") != std::string_view::npos || head.find("\n\t") != std::string_view::npos;
+}
+
+// HTTP/1.2 to 1.9 are read as 1.1, the highest minor version Alto implements (RFC 9110 2.5);
+// Beast knows only 1.0 and 1.1. The request line has been judged well-formed already.
+void ReadHigherMinorAsEleven(beast::flat_buffer& buffer) {
+  auto d = buffer.data();
+  char* p = static_cast<char*>(d.data());
+  std::string_view b(p, d.size());
+  size_t lf = b.find('\n');
+  if (lf == std::string_view::npos) return;
+  size_t minor = (lf > 0 && b[lf - 1] == '\r') ? lf - 2 : lf - 1;
+  if (minor >= 7 && b.substr(minor - 7, 7) == "HTTP/1." && p[minor] > '1') p[minor] = '1';
 }
 
 // Feeds the parser what the buffer already holds. A small body arrives with its head, and
@@ -270,6 +302,8 @@ class ParserBodySource final : public BodySource {
       if (ec == bhttp::error::body_limit)
         co_return MakeError(Errc::kTooLarge, "request body over its limit");
       if (ec) co_return MakeError(Errc::kInvalidArgument, "request body: " + ec.message());
+      if (buffer_.size() > kMaxUnparsedFraming)
+        co_return MakeError(Errc::kInvalidArgument, "request body: a chunk line is too long");
       if (!body.empty() || parser_.is_done()) continue;
       conn_.Enter(Phase::kBody);
       auto rec = co_await ReadSome(conn_, buffer_);
@@ -612,6 +646,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     // The request line is judged here before the parser takes it (the parser consumes it as
     // soon as it is complete, and would wait for the whole head to refuse an HTTP/0.9 line).
     bool line_ok = false;
+    size_t consumed = 0;  // head bytes the parser has taken
     for (;;) {
       if (!line_ok) DropLeadingEmptyLines(buffer);
       if (buffer.size() > 0) {
@@ -619,9 +654,15 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
           const int line = RequestLineVerdict(Buffered(buffer), options.request_line_limit);
           if (line > 0) co_return line;
           line_ok = line == 0;
+          if (line_ok) ReadHigherMinorAsEleven(buffer);
         }
-        auto ec = ParseHead(buffer, parser);
-        if (ec == bhttp::error::header_limit) co_return 431;
+        if (HasObsFold(Buffered(buffer), consumed > 0)) co_return 400;
+        auto ec = ParseHead(buffer, parser, consumed);
+        // Beast holds the header limit for an incomplete head only; a whole head that came in
+        // pieces is held to it here.
+        if (ec == bhttp::error::header_limit || consumed > options.header_limit ||
+            (!parser.is_header_done() && consumed + buffer.size() > options.header_limit))
+          co_return 431;
         // A declared Content-Length over the limit fails already at the head.
         if (ec == bhttp::error::body_limit) co_return 413;
         if (ec && ec != bhttp::error::need_more) co_return 400;
@@ -722,8 +763,15 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     beast::flat_buffer buffer;
     // Room for a whole signed SDK request head (~1 KB) in the first read.
     buffer.reserve(4096);
+    // Beast takes chunk extensions of any length; nothing in Alto reads them.
+    std::function<void(std::uint64_t, beast::string_view, boost::system::error_code&)>
+        chunk_header =
+            [](std::uint64_t, beast::string_view extensions, boost::system::error_code& ec) {
+              if (extensions.size() > kMaxChunkExtension) ec = bhttp::error::bad_chunk_extension;
+            };
     for (bool first = true;; first = false) {
       RequestParser parser;
+      parser.on_chunk_header(chunk_header);
       parser.header_limit(static_cast<uint32_t>(options.header_limit));
       parser.body_limit(head_limit);
       const int got = co_await ReadHead(c, buffer, parser, first);
@@ -778,6 +826,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
             break;
           }
           ec = ParseBuffered(buffer, parser);
+          if (!ec && buffer.size() > kMaxUnparsedFraming) ec = bhttp::error::bad_chunk;
         }
         if (left) break;
         if (timed_out) {

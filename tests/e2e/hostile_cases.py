@@ -272,10 +272,14 @@ def generic_cases():
             ("data_longer_than_size", b"5\r\n" + BODY + b"\r\n0\r\n\r\n"),
             ("data_cr_without_lf", b"d\r\n" + BODY + b"\r0\r\n\r\n"),
             ("trailer_bad_name", b"d\r\n" + BODY + b"\r\n0\r\nX T: 1\r\n\r\n"),
-            ("trailer_obs_fold", b"d\r\n" + BODY + b"\r\n0\r\nX-T: 1\r\n 2\r\n\r\n"),
             ("trailer_nul_value", b"d\r\n" + BODY + b"\r\n0\r\nX-T: \x00\r\n\r\n"),
     ):
         add(_case("chunk_" + label, ch, _post([TE], body), B400, close=True))
+    # A folded trailer is read with the fold replaced by a space, which RFC 9112 5.2 allows as the
+    # alternative to a 400 (folds in the head are refused). Alto reads no trailer of a buffered
+    # request; the request is then answered as the listener answers it.
+    add(_case("chunk_trailer_obs_fold", ch,
+              _post([TE], b"d\r\n" + BODY + b"\r\n0\r\nX-T: 1\r\n 2\r\n\r\n"), ["ok", 400]))
     add(_case("chunk_ext_100k", ch, _post([TE], b"d;x=" + b"a" * 100000 + b"\r\n" + BODY + b"\r\n0\r\n\r\n"),
               (400, 413, 431), close=True))
 
@@ -392,27 +396,31 @@ def api_level_cases(fn, host):
     c, add = [], None
     add = c.append
     IRC = "InvalidRequestContentException"
+    # Control-plane bodies that are not JSON, or nest too deep, keep the error type Alto's
+    # validation has always given them (test_errors.test_malformed_json_body); Invoke payloads
+    # that are not JSON get Lambda's InvalidRequestContentException.
+    IPV = "InvalidParameterValueException"
 
     def nested(depth, inner=b"1"):
         return b"[" * depth + inner + b"]" * depth
 
     js = "json"
     add(_case("create_65_deep", js, req(b"POST", create, b'{"FunctionName":"d","Tags":' + nested(65) + b"}"), B400,
-              etype=IRC))
+              etype=IPV))
     add(_case("create_10000_deep", js, req(b"POST", create, b'{"FunctionName":"d","x":' + nested(10000) + b"}"),
-              B400, etype=IRC))
+              B400, etype=IPV))
     add(_case("create_1m_deep_objects", js, req(b"POST", create, b'{"a":' * 500000 + b"1" + b"}" * 500000), B400,
-              etype=IRC, timeout=10))
-    add(_case("create_unclosed_deep", js, req(b"POST", create, b"[" * 200000), B400, etype=IRC, timeout=10))
+              etype=IPV, timeout=10))
+    add(_case("create_unclosed_deep", js, req(b"POST", create, b"[" * 200000), B400, etype=IPV, timeout=10))
     add(_case("config_100_deep", js, req(b"PUT", conf, b'{"Environment":{"Variables":' + nested(100) + b"}}"), B400,
-              etype=IRC))
+              etype=IPV))
     # An Invoke payload is the function's: deep but valid JSON passes (the async 100,000-deep case
     # is test_async_deep_payload).
     add(_case("invoke_100_deep_sync_passes", js, req(b"POST", inv, nested(100)), (200,)))
     add(_case("invoke_invalid_json", js, req(b"POST", inv, b'{"a":'), B400, etype=IRC))
     add(_case("invoke_trailing_garbage", js, req(b"POST", inv, b'{"a":1}x'), B400, etype=IRC))
     add(_case("invoke_nan", js, req(b"POST", inv, b'{"a":NaN}'), B400, etype=IRC))
-    add(_case("create_invalid_json", js, req(b"POST", create, b'{"FunctionName":'), B400, etype=IRC))
+    add(_case("create_invalid_json", js, req(b"POST", create, b'{"FunctionName":'), B400, etype=IPV))
     add(_case("create_json_array", js, req(b"POST", create, b"[]"), B400))
     add(_case("create_json_string", js, req(b"POST", create, b'"x"'), B400))
     add(_case("create_big_number_timeout", js, req(b"POST", create, b'{"FunctionName":"bn","Timeout":1e999999}'),
@@ -420,7 +428,7 @@ def api_level_cases(fn, host):
     add(_case("config_timeout_string", js, req(b"PUT", conf, b'{"Timeout":"30"}'), B400))
     add(_case("alias_deep", js, req(b"POST", b"/2015-03-31/functions/" + f + b"/aliases",
                                     b'{"Name":"deep","FunctionVersion":"$LATEST","RoutingConfig":' + nested(1000) + b"}"),
-              B400, etype=IRC))
+              B400, etype=IPV))
 
     u8 = "utf8"
     add(_case("name_pct_ff_fe", u8, req(b"GET", b"/2015-03-31/functions/%ff%fe"), B400))

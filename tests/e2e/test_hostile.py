@@ -387,11 +387,11 @@ class HostileRawTest(AltoTestCase):
             len(failures), len(cases), "\n  ".join(failures)))
 
     def test_bad_requests_are_counted(self):
-        before = metric(self.server, "alto_http_bad_requests_total", listener="api", status="400") or 0
+        before = metric(self.server, "alto_http_rejected_requests_total", listener="api", status="400") or 0
         res = exchange(self.addr, b"G(T / HTTP/1.1\r\nHost: x\r\n\r\n", timeout=CASE_TIMEOUT_S)
         self.assertTrue(res["data"].startswith(b"HTTP/1.1 400"), res)
-        after = metric(self.server, "alto_http_bad_requests_total", listener="api", status="400")
-        self.assertIsNotNone(after, "/metrics has no alto_http_bad_requests_total{listener=\"api\",status=\"400\"}")
+        after = metric(self.server, "alto_http_rejected_requests_total", listener="api", status="400")
+        self.assertIsNotNone(after, "/metrics has no alto_http_rejected_requests_total{listener=\"api\",status=\"400\"}")
         self.assertEqual(after, before + 1)
         self.assertIsNotNone(metric(self.server, "alto_http_connections_open", listener="api"),
                              "/metrics has no alto_http_connections_open{listener=\"api\"}")

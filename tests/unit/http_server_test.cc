@@ -145,6 +145,28 @@ TEST(HttpServerHostile, AnswersEachBadFramingWithItsStatus) {
             200);
 }
 
+TEST(HttpServerHostile, HeadsThatParsersDisagreeOnAreRefused) {
+  Fixture f{ServerOptions{}};
+  std::string big = "GET / HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 100; ++i)
+    big += "X" + std::to_string(i) + ": " + std::string(680, 'v') + "\r\n";
+  EXPECT_EQ(Status(f, big + "\r\n"), 431) << "64 KiB in total, over many fields";
+  EXPECT_EQ(Status(f, "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\nY: c\r\n\r\n"), 400)
+      << "obs-fold";
+  EXPECT_EQ(Status(f, "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n"), 400);
+  EXPECT_EQ(Status(f, "GET / HTTP/1.9\r\nHost: a\r\nConnection: close\r\n\r\n"), 200)
+      << "a higher minor version is read as 1.1";
+  EXPECT_EQ(Status(f, "GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400);
+  const std::string post = "POST / HTTP/1.1\r\nHost: a\r\n";
+  EXPECT_EQ(Status(f, post + "Content-Length: 2\r\nContent-Length: 2\r\n\r\nab"), 400);
+  EXPECT_EQ(Status(f, post + "Transfer-Encoding: chunked\r\n\r\n3;x=" + std::string(2000, 'e') +
+                          "\r\nabc\r\n0\r\n\r\n"),
+            400)
+      << "a long chunk extension";
+  EXPECT_EQ(Status(f, post + "Transfer-Encoding: chunked\r\n\r\n" + std::string(100000, '0')), 400)
+      << "an endless chunk-size line";
+}
+
 TEST(HttpServerHostile, HeadThatStallsGets408AndSilentNewConnectionIsClosed) {
   ServerOptions o;
   o.header_timeout = 200ms;

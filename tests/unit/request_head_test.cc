@@ -29,6 +29,26 @@ TEST(RequestHead, HostMustBeThereOnceInHttp11) {
   EXPECT_EQ(Check(10, "GET", "/", {kHost, kHost}).status, 400);
 }
 
+TEST(RequestHead, HostMustBeAnAuthority) {
+  auto host = [](std::string v) { return Check(11, "GET", "/", {{"Host", v}}).status; };
+  for (const char* good : {"", "a", "a.b-c_d~e:80", "127.0.0.1:9000", "[::1]", "[::1]:80",
+                           "x.lambda-url.us-east-1.localhost", "%41b"}) {
+    EXPECT_EQ(host(good), 0) << good;
+  }
+  for (const char* bad : {"a b", "a/b", "user@h", "h:99x", "[::1", "H, evil.example x", "h:123456",
+                          "\xff", "[::1]x"}) {
+    EXPECT_EQ(host(bad), 400) << bad;
+  }
+}
+
+TEST(RequestHead, OneContentLengthOnly) {
+  EXPECT_EQ(
+      Check(11, "POST", "/", {kHost, {"Content-Length", "1"}, {"Content-Length", "1"}}).status,
+      400);
+  EXPECT_EQ(Check(11, "POST", "/", {kHost, {"Content-Length", "1, 1"}}).status, 400);
+  EXPECT_TRUE(Check(11, "POST", "/", {kHost, {"Content-Length", "10"}}).ok());
+}
+
 TEST(RequestHead, VersionOtherThanOneIsNotSupported) {
   EXPECT_EQ(Check(20, "GET", "/", {kHost}).status, 505);
   EXPECT_EQ(Check(9, "GET", "/", {kHost}).status, 505);
