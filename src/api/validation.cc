@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/function_json.h"
-#include "invoke/async_invoker.h"
+#include "invoke/destination.h"
 #include "sandbox/runtimes.h"
 
 namespace alto {
