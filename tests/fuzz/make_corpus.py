@@ -75,7 +75,9 @@ def api_seeds():
     bodies0 = [create, {"FunctionName": "arn:aws:lambda:us-east-1:000000000000:function:fn",
                         "Runtime": "nodejs20.x", "Role": "arn:aws:iam::000000000000:role/x",
                         "Handler": "index.handler"},
-               {"FunctionName": "fn", "MemorySize": "big"}, {"FunctionName": "fn:live"}, {}]
+               {"FunctionName": "fn", "MemorySize": "big"}, {"FunctionName": "fn:live"}, {},
+               # Reproducer: undefined behaviour in get<int> before integers were range-checked.
+               dict(create, MemorySize=1e300)]
     bodies1 = [{"MemorySize": 64, "Timeout": 10},
                {"Timeout": 10, "Environment": {"Variables": {"A1": "b"}}},
                {"Environment": {"Variables": {"TOKEN": "<redacted: secret>", "MODE": "x"}}},
@@ -126,13 +128,17 @@ def http_event_seeds():
                '{"statusCode":201,"headers":{"content-type":"text/plain"},"cookies":["c=1"]}',
                '{"statusCode":200,"body":"aGk=","isBase64Encoded":true}', '',
                '{"statusCode":200,"headers":{"x-a":"1"}}\0\0\0\0\0\0\0\0streamed body']
+    # Reproducers of the response-splitting bug fuzz_http_event found (now refused).
+    outputs += ['{"statusCode":200,"headers":{"X-A":"a\\r\\nSet-Cookie: evil=1"}}',
+                '{"statusCode":200,"cookies":["a=1\\r\\n\\r\\nHTTP/1.1 200 OK"]}']
+    # FuzzedDataProvider takes integers (the mode first) from the end, strings from the front.
     for o in outputs:
-        write("fuzz_http_event", b"\x00" + o.encode())
-    # A request: the harness reads method, path, query, header count, headers, time, body.
-    write("fuzz_http_event", b"\x01GET\\/path/x\\a=1&b=2&a=3\\\x03content-type\\text/plain\\"
-          b"cookie\\a=1; b=2\\host\\abc.lambda-url.us-east-1.localhost\\12345678body text")
-    write("fuzz_http_event", b"\x02OPTIONS\\/\\\\\x02origin\\http://a\\access-control-request-"
-          b"method\\PUT\\\x01\x01\x01*\\\x01GET\\\x01*\\\x00{\"statusCode\":200}")
+        write("fuzz_http_event", o.encode() + b"\x00")
+    write("fuzz_http_event", b"GET\\/path/x\\a=1&b=2&a=3\\content-type\\text/plain\\"
+          b"cookie\\a=1; b=2\\host\\abc.lambda-url.us-east-1.localhost\\body text"
+          b"\x00\x00\x00\x00\x00\x00\x00\x00\x03\x01")
+    write("fuzz_http_event", b"OPTIONS\\/\\\\origin\\http://a\\access-control-request-method"
+          b"\\PUT\\*\\GET\\*\\{\"statusCode\":200}\x01\x01\x01\x01\x01\x01\x02\x02")
 
 
 def zip_seeds():
