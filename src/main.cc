@@ -1,5 +1,6 @@
 // The `alto` command: `alto server` runs the platform; `alto fn ...` drives it.
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <filesystem>
 
 #include "cli/client_commands.h"
+#include "common/rate_limited_sink.h"
 #include "server/server.h"
 
 namespace fs = std::filesystem;
@@ -54,6 +56,35 @@ int main(int argc, char** argv) {
                   "Multiply async retry delays (1 min, 2 min, backoff) by this; for tests")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 100.0));
+  srv->add_option("--max-connections", server.max_connections,
+                  "Open connections the API listener serves; the excess gets 503 at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  srv->add_option("--max-connections-per-client", server.max_connections_per_client,
+                  "Open connections per client address; the excess gets 503 (0: no cap)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  srv->add_option("--header-timeout", server.header_timeout_s,
+                  "Seconds for a request head to arrive whole (408 after), and for a new "
+                  "connection's first byte")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 3600.0));
+  srv->add_option("--keepalive-timeout", server.keepalive_timeout_s,
+                  "Seconds an idle keep-alive connection is kept open")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 3600.0));
+  srv->add_option("--body-timeout", server.body_timeout_s,
+                  "Seconds a request body may stall before 408")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 3600.0));
+  srv->add_option("--write-timeout", server.write_timeout_s,
+                  "Seconds a client may read nothing of a response before it is cut off")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 3600.0));
+  srv->add_option("--runtime-api-max-connections", server.runtime_api_max_connections,
+                  "Connections each sandbox may hold to its Runtime API; the excess gets 503")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   srv->add_option("--memory-capacity-mb", server.memory_capacity_mb,
                   "Memory for sandboxes; over it invokes get 429 (default 80% of RAM)")
       ->check(CLI::NonNegativeNumber);
@@ -176,6 +207,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (srv->parsed()) {
+    // At most 50 lines a second after a burst of 1,000 (see rate_limited_sink.h).
+    auto sink = std::make_shared<alto::RateLimitedSink>(
+        std::make_shared<spdlog::sinks::stdout_color_sink_mt>(), 50, 1000);
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("", sink));
     spdlog::set_level(spdlog::level::from_str(log_level));
     server.data_dir = data_dir.empty() ? DefaultDataDir() : fs::path(data_dir);
     server.state_dir = !state_dir.empty() ? fs::path(state_dir)

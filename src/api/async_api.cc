@@ -7,6 +7,7 @@
 #include "api/lambda_api.h"
 #include "api/validation.h"
 #include "common/blocking.h"
+#include "common/json.h"
 
 namespace alto {
 
@@ -19,7 +20,7 @@ constexpr size_t kMaxLegacyAsyncBytes = 256 * 1024;
 constexpr size_t kMaxQueueMessageBytes = 256 * 1024;
 
 http::Response Json(int status, const json& body) {
-  return http::JsonResponse(status, body.dump());
+  return http::JsonResponse(status, DumpJson(body));
 }
 
 json DestinationJson(const std::string& arn) {
@@ -113,7 +114,7 @@ asio::awaitable<http::Response> LambdaApi::InvokeEvent(Ctx& c, const ResolvedFun
                               " byte payload is too large for InvokeAsync (limit " +
                               std::to_string(kMaxLegacyAsyncBytes) + " bytes)");
   }
-  if (legacy && !c.req.body.empty() && !json::accept(c.req.body)) {
+  if (legacy && !c.req.body.empty() && !IsJson(c.req.body)) {  // a payload: any depth, no DOM
     co_return LambdaError(400, "InvalidRequestContentException",
                           "Could not parse request body into json");
   }
@@ -138,11 +139,12 @@ asio::awaitable<http::Response> LambdaApi::InvokeEvent(Ctx& c, const ResolvedFun
 asio::awaitable<http::Response> LambdaApi::PutEventInvokeConfig(Ctx& c, bool merge) {
   auto f = co_await Load(c);
   if (!f) co_return LambdaErrorFrom(f.error());
-  auto body = json::parse(c.req.body.empty() ? "{}" : c.req.body, nullptr, false);
-  if (body.is_discarded()) {
+  auto parsed = ParseJson(c.req.body.empty() ? "{}" : c.req.body, kApiJsonDepth);
+  if (!parsed) {
     co_return LambdaError(400, "InvalidParameterValueException",
-                          "Could not parse request body into json");
+                          "Could not parse request body into json: " + parsed.error().message);
   }
+  json body = std::move(*parsed);
   EventInvokeConfig config;
   config.function = f->name;
   if (merge) {
@@ -292,10 +294,11 @@ asio::awaitable<http::Response> LambdaApi::QueuesNative(Ctx& c) {
   if (!messages) co_return LambdaErrorFrom(messages.error());
   json out = json::array();
   for (const auto& m : *messages) {
-    auto attrs = json::parse(m.attributes, nullptr, false);
+    // Attributes are Alto's own small object (kApiJsonDepth is plenty).
+    auto attrs = ParseJson(m.attributes, kApiJsonDepth);
     out.push_back({{"MessageId", m.id},
                    {"Body", m.body},
-                   {"Attributes", attrs.is_discarded() ? json::object() : attrs},
+                   {"Attributes", attrs ? std::move(*attrs) : json::object()},
                    {"SentTimestamp", m.sent_ms}});
   }
   co_return Json(200, {{"Queue", name}, {"Messages", out}});
@@ -405,6 +408,7 @@ asio::awaitable<http::Response> LambdaApi::Metrics(Ctx&) {
         [](auto& s) { return s.counters.dead_lettered; });
   gauge("alto_async_recursion_stopped_total", "counter", "Events stopped by the recursion guard.",
         [](auto& s) { return s.counters.recursion_stopped; });
+  if (more_metrics_) m << more_metrics_();
   http::Response r;
   r.body = m.str();
   r.Set("Content-Type", "text/plain; version=0.0.4");

@@ -7,6 +7,7 @@
 #include "api/errors.h"
 #include "api/lambda_api.h"
 #include "common/blocking.h"
+#include "common/json.h"
 
 namespace alto {
 
@@ -17,11 +18,16 @@ boost::asio::awaitable<http::Response> LambdaApi::FunctionConcurrency(Ctx& c) {
   if (c.match.op == Op::kGetFunctionConcurrency) {
     json out = json::object();
     if (f->reserved_concurrency >= 0) out["ReservedConcurrentExecutions"] = f->reserved_concurrency;
-    co_return http::JsonResponse(200, out.dump());
+    co_return http::JsonResponse(200, DumpJson(out));
   }
   FunctionConfig updated = *f;
   if (c.match.op == Op::kPutFunctionConcurrency) {
-    auto body = json::parse(c.req.body.empty() ? "{}" : c.req.body, nullptr, false);
+    auto parsed = ParseJson(c.req.body.empty() ? "{}" : c.req.body, kApiJsonDepth);
+    if (!parsed) {
+      co_return LambdaError(400, "InvalidParameterValueException",
+                            "Could not parse request body into json: " + parsed.error().message);
+    }
+    json body = std::move(*parsed);
     auto it = body.is_object() ? body.find("ReservedConcurrentExecutions") : body.end();
     const int node_limit = d_.scheduler.limits().node_limit();
     if (!body.is_object() || it == body.end() || !it->is_number_integer() || *it < 0 ||
@@ -57,7 +63,7 @@ boost::asio::awaitable<http::Response> LambdaApi::FunctionConcurrency(Ctx& c) {
     co_return r;
   }
   co_return http::JsonResponse(
-      200, json{{"ReservedConcurrentExecutions", updated.reserved_concurrency}}.dump());
+      200, DumpJson(json{{"ReservedConcurrentExecutions", updated.reserved_concurrency}}));
 }
 
 }  // namespace alto

@@ -1,13 +1,14 @@
 #include "api/errors.h"
 
-#include <nlohmann/json.hpp>
+#include "common/json.h"
 
 namespace alto {
 
 http::Response LambdaError(int status, std::string_view type, std::string_view message,
                            std::string_view fault) {
   nlohmann::json body = {{"Type", fault}, {"Message", message}};
-  http::Response r = http::JsonResponse(status, body.dump());
+  // Messages quote what the caller sent (names, values), which may be invalid UTF-8.
+  http::Response r = http::JsonResponse(status, DumpJson(body));
   r.Set("x-amzn-ErrorType", std::string(type));
   return r;
 }
@@ -31,7 +32,7 @@ http::Response LambdaErrorFrom(const Error& e) {
           {"Type", "User"},
           {"Message", e.message},
           {"Reason", e.reason.empty() ? "ConcurrentInvocationLimitExceeded" : e.reason}};
-      http::Response r = http::JsonResponse(429, body.dump());
+      http::Response r = http::JsonResponse(429, DumpJson(body));
       r.Set("x-amzn-ErrorType", "TooManyRequestsException");
       r.Set("Retry-After", "1");
       return r;

@@ -9,6 +9,7 @@
 #include "api/http_event.h"
 #include "api/lambda_api.h"
 #include "common/encoding.h"
+#include "common/json.h"
 
 namespace alto {
 
@@ -156,14 +157,14 @@ boost::asio::awaitable<http::Response> LambdaApi::FunctionUrlConfigOp(Ctx& c) {
     json out = {{"FunctionUrlConfigs", json::array()}};
     for (const auto& p : urls_->ListFor(name))
       out["FunctionUrlConfigs"].push_back(UrlConfigJson(*p, d_.account, port, true));
-    co_return http::JsonResponse(200, out.dump());
+    co_return http::JsonResponse(200, DumpJson(out));
   }
   auto existing = urls_->For(name, qualifier);
   const std::string missing = "The resource you requested does not exist.";
   switch (c.match.op) {
     case Op::kGetFunctionUrlConfig:
       if (!existing) co_return LambdaError(404, "ResourceNotFoundException", missing);
-      co_return http::JsonResponse(200, UrlConfigJson(*existing, d_.account, port, true).dump());
+      co_return http::JsonResponse(200, DumpJson(UrlConfigJson(*existing, d_.account, port, true)));
     case Op::kDeleteFunctionUrlConfig: {
       if (!existing) co_return LambdaError(404, "ResourceNotFoundException", missing);
       auto st = co_await urls_->Delete(name, qualifier);
@@ -175,11 +176,13 @@ boost::asio::awaitable<http::Response> LambdaApi::FunctionUrlConfigOp(Ctx& c) {
     default:
       break;
   }
-  auto body = json::parse(c.req.body.empty() ? "{}" : c.req.body, nullptr, false);
-  if (!body.is_object()) {
+  auto parsed = ParseJson(c.req.body.empty() ? "{}" : c.req.body, kApiJsonDepth);
+  if (!parsed || !parsed->is_object()) {
     co_return LambdaError(400, "InvalidRequestContentException",
-                          "Could not parse request body into json");
+                          "Could not parse request body into json" +
+                              (parsed ? std::string() : ": " + parsed.error().message));
   }
+  json body = std::move(*parsed);
   const bool create = c.match.op == Op::kCreateFunctionUrlConfig;
   if (create && existing) {
     co_return LambdaError(409, "ResourceConflictException",
@@ -203,7 +206,7 @@ boost::asio::awaitable<http::Response> LambdaApi::FunctionUrlConfigOp(Ctx& c) {
   }
   if (!st) co_return LambdaErrorFrom(st.error());
   co_return http::JsonResponse(create ? 201 : 200,
-                               UrlConfigJson(u, d_.account, port, !create).dump());
+                               DumpJson(UrlConfigJson(u, d_.account, port, !create)));
 }
 
 }  // namespace alto

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/encoding.h"
+#include "common/json.h"
 
 namespace alto {
 
@@ -86,7 +87,7 @@ Status ApplyHeaders(const json& headers, http::Response& r) {
   if (!headers.is_object()) return MakeError(Errc::kInvalidArgument, "headers must be an object");
   for (const auto& [name, value] : headers.items()) {
     if (IsFramingHeader(name) || value.is_null()) continue;
-    std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+    std::string text = value.is_string() ? value.get<std::string>() : DumpJson(value);
     if (!IsHeaderName(name) || !IsHeaderValue(text)) {
       return MakeError(Errc::kInvalidArgument, "a header name or value holds invalid characters");
     }
@@ -243,12 +244,27 @@ Result<http::Response> InterpretUrlResult(std::string_view output) {
     r.Set("Content-Type", "application/json");
     return r;
   }
-  auto j = json::parse(output, nullptr, false);
-  if (j.is_discarded()) {
+  // The output is the function's: validated without a DOM first, and only an object (which may
+  // carry statusCode) is parsed, with a depth limit, since its fields are copied and dumped.
+  if (!IsJson(output)) {
     return MakeError(Errc::kInvalidArgument, "The function's response is not valid JSON");
   }
-  auto sc = j.is_object() ? j.find("statusCode") : j.end();
-  if (!j.is_object() || sc == j.end()) {
+  size_t first = output.find_first_not_of(" \t\r\n");
+  if (output[first] != '{') {
+    r.Set("Content-Type", "application/json");
+    r.body = std::string(output);
+    return r;
+  }
+  // An object nested deeper than the limit is refused even without statusCode: rare, and
+  // telling the two apart would mean walking the tree.
+  auto parsed = ParseJson(output, kFunctionJsonDepth);
+  if (!parsed) {
+    return MakeError(Errc::kInvalidArgument,
+                     "The function's response cannot be used: " + parsed.error().message);
+  }
+  const json& j = *parsed;
+  auto sc = j.find("statusCode");
+  if (sc == j.end()) {
     // Lambda assumes a 200 JSON response and passes the output through unchanged.
     r.Set("Content-Type", "application/json");
     r.body = std::string(output);
@@ -265,7 +281,7 @@ Result<http::Response> InterpretUrlResult(std::string_view output) {
   if (body.is_string()) {
     r.body = body.get<std::string>();
   } else if (!body.is_null()) {
-    r.body = body.dump();
+    r.body = DumpJson(body);
   }
   if (j.value("isBase64Encoded", false)) {
     auto decoded = Base64Decode(r.body);
@@ -276,8 +292,9 @@ Result<http::Response> InterpretUrlResult(std::string_view output) {
 }
 
 std::optional<http::Response> ParseStreamPrelude(std::string_view text) {
-  auto prelude = json::parse(text, nullptr, false);
-  if (!prelude.is_object()) return std::nullopt;
+  auto parsed = ParseJson(text, kFunctionJsonDepth);
+  if (!parsed || !parsed->is_object()) return std::nullopt;
+  const json& prelude = *parsed;
   http::Response r;
   auto sc = prelude.find("statusCode");
   r.status = sc != prelude.end() && sc->is_number_integer() ? sc->get<int>() : 200;

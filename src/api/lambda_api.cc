@@ -10,6 +10,7 @@
 #include "api/validation.h"
 #include "common/blocking.h"
 #include "common/encoding.h"
+#include "common/json.h"
 
 namespace alto {
 
@@ -26,7 +27,7 @@ constexpr const char* kRevisionMismatch =
     "retrieve the latest Revision Id";
 
 http::Response Json(int status, const json& body) {
-  return http::JsonResponse(status, body.dump());
+  return http::JsonResponse(status, DumpJson(body));
 }
 
 http::Response NoContent() {
@@ -46,17 +47,7 @@ bool AcceptableJsonContentType(std::string_view ct) {
          http::IEquals(base, "application/octet-stream");
 }
 
-Result<json> ParseBody(const std::string& body) {
-  if (body.empty()) return json::object();
-  auto j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) {
-    return MakeError(Errc::kInvalidArgument,
-                     "Could not parse request body into json: malformed JSON");
-  }
-  if (!j.is_object())
-    return MakeError(Errc::kInvalidArgument, "Request body must be a JSON object");
-  return j;
-}
+Result<json> ParseBody(const std::string& body) { return ParseRequestObject(body); }
 
 // Reads the base64 ZipFile out of a Code object (CreateFunction) or the body (UpdateFunctionCode).
 Result<std::string> ZipFrom(const json& obj) {
@@ -465,19 +456,28 @@ asio::awaitable<http::Response> LambdaApi::UpdateFunctionCode(Ctx& c) {
 
 std::optional<http::Response> LambdaApi::CheckInvokeInput(const Ctx& c, const std::string& type,
                                                           std::string& client_context) const {
+  if (auto log_type = c.req.HeaderValue("X-Amz-Log-Type");
+      !log_type.empty() && !http::IEquals(log_type, "None") && !http::IEquals(log_type, "Tail")) {
+    return LambdaError(400, "InvalidParameterValueException",
+                       "Value '" + std::string(log_type) +
+                           "' at 'logType' failed to satisfy constraint: Member must satisfy enum "
+                           "value set: [Tail, None]");
+  }
   const size_t limit = type == "Event" ? kMaxAsyncPayloadBytes : kMaxSyncPayloadBytes;
   if (c.req.body.size() > limit) {
     return LambdaError(413, "RequestTooLargeException",
                        std::to_string(c.req.body.size()) + " byte payload is too large for the " +
                            type + " invocation type (limit " + std::to_string(limit) + " bytes)");
   }
-  if (!c.req.body.empty() && !json::accept(c.req.body)) {
+  // The payload passes through as bytes: validated without a DOM (iterative) and at any depth,
+  // as Lambda accepts any JSON document; nothing in Alto parses it (async records splice it).
+  if (!c.req.body.empty() && !IsJson(c.req.body)) {
     return LambdaError(400, "InvalidRequestContentException",
                        "Could not parse request body into json: Could not parse payload into json");
   }
   if (auto cc = c.req.HeaderValue("X-Amz-Client-Context"); !cc.empty()) {
     auto decoded = Base64Decode(cc);
-    if (cc.size() > kMaxClientContextBytes || !decoded || !json::accept(*decoded)) {
+    if (cc.size() > kMaxClientContextBytes || !decoded || !IsJson(*decoded)) {
       return LambdaError(
           400, "InvalidRequestContentException",
           "Client context must be a valid Base64-encoded JSON object of at most 3583 bytes");

@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <unordered_map>
 
 #include "api/function_json.h"
@@ -53,6 +54,8 @@ class LambdaApi {
   void AttachUrls(UrlCatalog* urls) { urls_ = urls; }
   // Provisioned concurrency configs (provisioned_api.cc); without them those operations 404.
   void AttachProvisioned(ProvisionedStore* store) { provisioned_ = store; }
+  // More Prometheus text for /metrics from outside the API (the HTTP listeners' counters).
+  void AttachMetrics(std::function<std::string()> more) { more_metrics_ = std::move(more); }
   // Applies every stored provisioned concurrency config (once, at start).
   boost::asio::awaitable<void> RestoreProvisioned();
 
@@ -121,6 +124,7 @@ class LambdaApi {
   bool admitting_ = true;
   UrlCatalog* urls_ = nullptr;
   ProvisionedStore* provisioned_ = nullptr;
+  std::function<std::string()> more_metrics_;
 };
 
 }  // namespace alto

@@ -9,6 +9,7 @@
 #include "api/errors.h"
 #include "api/lambda_api.h"
 #include "common/blocking.h"
+#include "common/json.h"
 
 namespace alto {
 
@@ -124,14 +125,14 @@ asio::awaitable<http::Response> LambdaApi::ProvisionedConcurrencyOp(Ctx& c) {
       item["FunctionArn"] = FunctionArn(d_.account, p.function, p.qualifier);
       out["ProvisionedConcurrencyConfigs"].push_back(std::move(item));
     }
-    co_return http::JsonResponse(200, out.dump());
+    co_return http::JsonResponse(200, DumpJson(out));
   }
   if (c.match.op == Op::kGetProvisionedConcurrencyConfig) {
     if (!existing) {
       co_return LambdaError(404, "ProvisionedConcurrencyConfigNotFoundException", kNotFoundMessage);
     }
     co_return http::JsonResponse(
-        200, ConfigJson(*existing, d_.scheduler.provisioned(Scope(function, qualifier))).dump());
+        200, DumpJson(ConfigJson(*existing, d_.scheduler.provisioned(Scope(function, qualifier)))));
   }
   if (c.match.op == Op::kDeleteProvisionedConcurrencyConfig) {
     if (!existing) {
@@ -146,7 +147,12 @@ asio::awaitable<http::Response> LambdaApi::ProvisionedConcurrencyOp(Ctx& c) {
   }
 
   // Put.
-  auto body = json::parse(c.req.body.empty() ? "{}" : c.req.body, nullptr, false);
+  auto parsed = ParseJson(c.req.body.empty() ? "{}" : c.req.body, kApiJsonDepth);
+  if (!parsed) {
+    co_return LambdaError(400, "InvalidParameterValueException",
+                          "Could not parse request body into json: " + parsed.error().message);
+  }
+  json body = std::move(*parsed);
   auto it = body.is_object() ? body.find("ProvisionedConcurrentExecutions") : body.end();
   if (!body.is_object() || it == body.end() || !it->is_number_integer() || *it < 1) {
     co_return LambdaError(400, "InvalidParameterValueException",
@@ -177,7 +183,7 @@ asio::awaitable<http::Response> LambdaApi::ProvisionedConcurrencyOp(Ctx& c) {
   }
   spdlog::info("provisioned concurrency {} for {}:{}", requested, function, qualifier);
   co_return http::JsonResponse(
-      202, ConfigJson(p, d_.scheduler.provisioned(Scope(function, qualifier))).dump());
+      202, DumpJson(ConfigJson(p, d_.scheduler.provisioned(Scope(function, qualifier)))));
 }
 
 }  // namespace alto

@@ -7,6 +7,7 @@
 #include "api/event_stream.h"
 #include "api/lambda_api.h"
 #include "common/encoding.h"
+#include "common/json.h"
 #include "invoke/streamed_invocation.h"
 
 namespace alto {
@@ -30,15 +31,16 @@ std::string CompletionOf(const std::optional<Result<InvokeResponse>>& result, bo
     const auto& r = **result;
     if (r.function_error) {
       done["ErrorCode"] = r.error_type.empty() ? std::string("Unhandled") : r.error_type;
-      auto doc = json::parse(r.body, nullptr, false);
-      done["ErrorDetails"] =
-          doc.is_object() && doc.contains("errorMessage") && doc["errorMessage"].is_string()
-              ? doc["errorMessage"].get<std::string>()
-              : r.body;
+      // The error document the runtime session rebuilt (bounded depth).
+      auto doc = ParseJson(r.body, kFunctionJsonDepth);
+      done["ErrorDetails"] = doc && doc->is_object() && doc->contains("errorMessage") &&
+                                     (*doc)["errorMessage"].is_string()
+                                 ? (*doc)["errorMessage"].get<std::string>()
+                                 : r.body;
     }
     if (tail) done["LogResult"] = EncodedLogTail(r.log);
   }
-  return done.dump();
+  return DumpJson(done);
 }
 
 // Frames the function's stream into `out`: a PayloadChunk per piece (starting with `first`, read

@@ -10,6 +10,7 @@
 #include "api/validation.h"
 #include "common/blocking.h"
 #include "common/encoding.h"
+#include "common/json.h"
 #include "invoke/streamed_invocation.h"
 
 namespace alto {
@@ -92,7 +93,7 @@ namespace {
 constexpr std::string_view kPathPrefix = "/url/";
 
 http::Response UrlError(int status, std::string_view type, std::string_view message) {
-  http::Response r = http::JsonResponse(status, nlohmann::json{{"Message", message}}.dump());
+  http::Response r = http::JsonResponse(status, DumpJson(nlohmann::json{{"Message", message}}));
   if (!type.empty()) r.Set("x-amzn-ErrorType", std::string(type));
   return r;
 }

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "api/function_json.h"
+#include "common/json.h"
 #include "invoke/destination.h"
 #include "sandbox/runtimes.h"
 
@@ -104,7 +105,7 @@ Status ReadConfigFields(const json& body, FunctionConfig& f) {
       for (const auto& n : *sec) {
         if (!n.is_string() || !vars.count(n.get<std::string>())) {
           return Invalid("Environment.Secrets must name variables in Environment.Variables: " +
-                         n.dump());
+                         DumpJson(n));
         }
         secrets.insert(n.get<std::string>());
       }
@@ -159,6 +160,14 @@ Status ReadConfigFields(const json& body, FunctionConfig& f) {
 }
 
 }  // namespace
+
+Result<json> ParseRequestObject(std::string_view body) {
+  if (body.empty()) return json::object();
+  auto j = ParseJson(body, kApiJsonDepth);
+  if (!j) return Invalid("Could not parse request body into json: " + j.error().message);
+  if (!j->is_object()) return Invalid("Request body must be a JSON object");
+  return j;
+}
 
 bool IsValidFunctionName(std::string_view name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), IsNameChar);
@@ -224,7 +233,7 @@ Status ValidateEnvironment(const std::map<std::string, std::string>& env) {
   }
   // Lambda measures the variables as the JSON text {"K":"V",...} (quotes, colons and commas
   // included); the message gives the size only, so no value is echoed back.
-  if (!env.empty()) total = json(env).dump().size();
+  if (!env.empty()) total = DumpJson(json(env)).size();
   if (!reserved.empty()) {
     return Invalid(
         "Lambda was unable to configure your environment variables because the environment "

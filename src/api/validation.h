@@ -28,6 +28,11 @@ Result<FunctionRef> ParseFunctionRef(std::string_view raw);
 Status ValidateEnvironment(const std::map<std::string, std::string>& env);
 Status ValidateConfig(const FunctionConfig& f);
 
+// A control-plane request body (empty means {}) as a JSON object, parsed through the one JSON
+// entry point with the API depth limit. kInvalidArgument naming what is wrong: malformed, nested
+// deeper than kApiJsonDepth, or not an object.
+Result<nlohmann::json> ParseRequestObject(std::string_view body);
+
 // Reads the configuration fields of a CreateFunction body (not the code) and validates them.
 Result<FunctionConfig> ConfigFromCreateRequest(const nlohmann::json& body);
 // Applies the fields present in an UpdateFunctionConfiguration body, then validates.

@@ -9,6 +9,7 @@
 #include "api/qualifier.h"
 #include "common/blocking.h"
 #include "common/encoding.h"
+#include "common/json.h"
 
 namespace alto {
 
@@ -23,19 +24,12 @@ constexpr const char* kRevisionMismatch =
     "API to retrieve the latest Revision Id";
 
 http::Response Json(int status, const json& body) {
-  return http::JsonResponse(status, body.dump());
+  return http::JsonResponse(status, DumpJson(body));
 }
 
 Error Invalid(std::string message) { return MakeError(Errc::kInvalidArgument, std::move(message)); }
 
-Result<json> ParseObject(const std::string& body) {
-  if (body.empty()) return json::object();
-  auto j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return Invalid("Could not parse request body into json: malformed JSON object");
-  }
-  return j;
-}
+Result<json> ParseObject(const std::string& body) { return ParseRequestObject(body); }
 
 // Reads an optional string field; a present field of another type is an error.
 Status ReadString(const json& body, const char* field, std::optional<std::string>& out) {

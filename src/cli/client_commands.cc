@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/encoding.h"
+#include "common/json.h"
 #include "http/client.h"
 #include "store/zip.h"
 
@@ -20,6 +21,13 @@ namespace {
 int Fail(const std::string& message) {
   std::cerr << "alto: error: " << message << "\n";
   return 1;
+}
+
+// A reply of the server as JSON, discarded when it is not. Replies can carry documents a function
+// wrote (errors, records), hence the function-document depth limit rather than the API one.
+json ParseReply(std::string_view body) {
+  auto j = ParseJson(body, kFunctionJsonDepth);
+  return j ? std::move(*j) : json(json::value_t::discarded);
 }
 
 // Sends a request; returns the response, or prints why it failed and returns nullopt.
@@ -48,7 +56,7 @@ std::optional<http::Response> Call(const ClientOptions& o, const std::string& me
 // Prints a Lambda error response as "Type: Message".
 int FailFrom(const http::Response& r) {
   std::string type(r.HeaderValue("x-amzn-ErrorType"));
-  auto j = json::parse(r.body, nullptr, false);
+  auto j = ParseReply(r.body);
   std::string msg = j.is_object() ? j.value("Message", j.value("message", r.body)) : r.body;
   return Fail((type.empty() ? "HTTP " + std::to_string(r.status) : type) + ": " + msg);
 }
@@ -88,10 +96,10 @@ int Publish(const ClientOptions& o, const std::string& name, const std::string& 
             std::string* version) {
   json body = json::object();
   if (!description.empty()) body["Description"] = description;
-  auto r = Call(o, "POST", FnPath(name) + "/versions", body.dump());
+  auto r = Call(o, "POST", FnPath(name) + "/versions", DumpJson(body));
   if (!r) return 1;
   if (r->status != 201) return FailFrom(*r);
-  auto j = json::parse(r->body, nullptr, false);
+  auto j = ParseReply(r->body);
   *version = j.value("Version", "");
   std::cout << "published " << name << " version " << *version << "\n";
   return 0;
@@ -112,7 +120,7 @@ int MoveAlias(const ClientOptions& o, const std::string& name, const std::string
   } else if (got->status != 200) {
     return FailFrom(*got);
   } else {
-    auto current = json::parse(got->body, nullptr, false);
+    auto current = ParseReply(got->body);
     std::string primary = current.value("FunctionVersion", "");
     if (weight_percent < 0 || weight_percent >= 100 || primary == version || primary == "$LATEST") {
       body = {{"FunctionVersion", version}, {"RoutingConfig", json::object()}};
@@ -122,11 +130,11 @@ int MoveAlias(const ClientOptions& o, const std::string& name, const std::string
           {"RoutingConfig", {{"AdditionalVersionWeights", {{version, weight_percent / 100.0}}}}}};
     }
   }
-  auto r = Call(o, method, target, body.dump());
+  auto r = Call(o, method, target, DumpJson(body));
   if (!r) return 1;
   if (r->status / 100 != 2) return FailFrom(*r);
   std::cout << "alias ";
-  PrintAlias(json::parse(r->body, nullptr, false));
+  PrintAlias(ParseReply(r->body));
   return 0;
 }
 
@@ -154,12 +162,12 @@ int FnAlias(const ClientOptions& o, const std::string& name, const std::string& 
   if (!description.empty()) body["Description"] = description;
   json create = body;
   create["Name"] = alias;
-  auto r = Call(o, "POST", AliasPath(name), create.dump());
+  auto r = Call(o, "POST", AliasPath(name), DumpJson(create));
   if (!r) return 1;
-  if (r->status == 409) r = Call(o, "PUT", AliasPath(name, alias), body.dump());
+  if (r->status == 409) r = Call(o, "PUT", AliasPath(name, alias), DumpJson(body));
   if (!r) return 1;
   if (r->status / 100 != 2) return FailFrom(*r);
-  PrintAlias(json::parse(r->body, nullptr, false));
+  PrintAlias(ParseReply(r->body));
   return 0;
 }
 
@@ -171,7 +179,7 @@ int FnAliasList(const ClientOptions& o, const std::string& name) {
     auto r = Call(o, "GET", target);
     if (!r) return 1;
     if (r->status != 200) return FailFrom(*r);
-    auto j = json::parse(r->body, nullptr, false);
+    auto j = ParseReply(r->body);
     for (const auto& a : j.value("Aliases", json::array())) PrintAlias(a);
     marker = j.value("NextMarker", "");
   } while (!marker.empty());
@@ -228,16 +236,16 @@ int FnDeploy(const ClientOptions& o, const DeployArgs& a) {
   auto exists = Call(o, "GET", FnPath(a.name) + "/configuration");
   if (!exists) return 1;
   std::optional<http::Response> r = exists;
-  if (exists->status != 200) r = Call(o, "POST", "/2015-03-31/functions", create.dump());
+  if (exists->status != 200) r = Call(o, "POST", "/2015-03-31/functions", DumpJson(create));
   if (!r) return 1;
   if (r->status == 200 || r->status == 409) {
     // Exists: update the code, then whatever configuration was given.
-    auto rc = Call(o, "PUT", FnPath(a.name) + "/code", json{{"ZipFile", zip_b64}}.dump());
+    auto rc = Call(o, "PUT", FnPath(a.name) + "/code", DumpJson(json{{"ZipFile", zip_b64}}));
     if (!rc) return 1;
     if (rc->status != 200) return FailFrom(*rc);
     r = rc;
     if (!config.empty()) {
-      auto ru = Call(o, "PUT", FnPath(a.name) + "/configuration", config.dump());
+      auto ru = Call(o, "PUT", FnPath(a.name) + "/configuration", DumpJson(config));
       if (!ru) return 1;
       if (ru->status != 200) return FailFrom(*ru);
       r = ru;
@@ -245,7 +253,7 @@ int FnDeploy(const ClientOptions& o, const DeployArgs& a) {
   } else if (r->status != 201) {
     return FailFrom(*r);
   }
-  auto j = json::parse(r->body, nullptr, false);
+  auto j = ParseReply(r->body);
   std::cout << "deployed " << j.value("FunctionName", a.name) << " (" << j.value("Runtime", "")
             << ", " << j.value("CodeSize", 0) << " bytes, sha256 " << j.value("CodeSha256", "")
             << ")\n";
@@ -264,7 +272,7 @@ int FnInvoke(const ClientOptions& o, const std::string& name, const std::string&
     if (!bytes) return Fail("cannot read " + payload.substr(1));
     payload = std::move(*bytes);
   }
-  if (!payload.empty() && !json::accept(payload)) return Fail("--payload is not valid JSON");
+  if (!payload.empty() && !IsJson(payload)) return Fail("--payload is not valid JSON");
   std::vector<http::Header> headers;
   if (show_log && !async) headers.push_back({"X-Amz-Log-Type", "Tail"});
   if (async) headers.push_back({"X-Amz-Invocation-Type", "Event"});
@@ -298,7 +306,7 @@ int FnList(const ClientOptions& o) {
     auto r = Call(o, "GET", target);
     if (!r) return 1;
     if (r->status != 200) return FailFrom(*r);
-    auto j = json::parse(r->body, nullptr, false);
+    auto j = ParseReply(r->body);
     if (!header) {
       std::printf("%-40s %-16s %7s %8s  %s\n", "NAME", "RUNTIME", "MEMORY", "TIMEOUT",
                   "LAST MODIFIED");
@@ -318,7 +326,7 @@ int FnGet(const ClientOptions& o, const std::string& name) {
   auto r = Call(o, "GET", FnPath(name) + "/configuration");
   if (!r) return 1;
   if (r->status != 200) return FailFrom(*r);
-  std::cout << json::parse(r->body, nullptr, false).dump(2) << "\n";
+  std::cout << DumpJson(ParseReply(r->body), 2) << "\n";
   return 0;
 }
 
@@ -335,7 +343,7 @@ int FnLogs(const ClientOptions& o, const std::string& name, int limit) {
                 "/v1/functions/" + PercentEncode(name) + "/logs?limit=" + std::to_string(limit));
   if (!r) return 1;
   if (r->status != 200) return FailFrom(*r);
-  auto j = json::parse(r->body, nullptr, false);
+  auto j = ParseReply(r->body);
   for (const auto& inv : j.value("Invocations", json::array())) std::cout << inv.value("Log", "");
   return 0;
 }
@@ -344,7 +352,7 @@ int FnStats(const ClientOptions& o, const std::string& name) {
   auto r = Call(o, "GET", "/v1/functions/" + PercentEncode(name) + "/stats");
   if (!r) return 1;
   if (r->status != 200) return FailFrom(*r);
-  auto j = json::parse(r->body, nullptr, false);
+  auto j = ParseReply(r->body);
   const auto& a = j["Async"];
   std::printf("%s\n", j.value("FunctionName", name).c_str());
   const auto& inv = j["Invocations"];
@@ -376,7 +384,7 @@ int QueueCreate(const ClientOptions& o, const std::string& name) {
   auto r = Call(o, "PUT", "/v1/queues/" + PercentEncode(name));
   if (!r) return 1;
   if (r->status != 200) return FailFrom(*r);
-  std::cout << json::parse(r->body, nullptr, false).value("Arn", name) << "\n";
+  std::cout << ParseReply(r->body).value("Arn", name) << "\n";
   return 0;
 }
 
@@ -384,7 +392,7 @@ int QueueList(const ClientOptions& o) {
   auto r = Call(o, "GET", "/v1/queues");
   if (!r) return 1;
   if (r->status != 200) return FailFrom(*r);
-  for (const auto& q : json::parse(r->body, nullptr, false).value("Queues", json::array())) {
+  for (const auto& q : ParseReply(r->body).value("Queues", json::array())) {
     std::cout << q.value("Name", "") << "\t" << q.value("Arn", "") << "\n";
   }
   return 0;
@@ -396,8 +404,8 @@ int QueueRead(const ClientOptions& o, const std::string& name, int max, bool pee
                     "&consume=" + (peek ? "false" : "true"));
   if (!r) return 1;
   if (r->status != 200) return FailFrom(*r);
-  for (const auto& m : json::parse(r->body, nullptr, false).value("Messages", json::array())) {
-    std::cout << m.dump() << "\n";
+  for (const auto& m : ParseReply(r->body).value("Messages", json::array())) {
+    std::cout << DumpJson(m) << "\n";
   }
   return 0;
 }
@@ -414,7 +422,7 @@ int FnUrl(const ClientOptions& o, const UrlArgs& a) {
   if (r->status != 200 && !(r->status == 404 && a.create)) {
     if (r->status == 404 && r->HeaderValue("x-amzn-ErrorType") == "ResourceNotFoundException") {
       // Either the function or its URL is missing; the server's message says which.
-      auto j = json::parse(r->body, nullptr, false);
+      auto j = ParseReply(r->body);
       std::string msg = j.is_object() ? j.value("Message", "") : "";
       if (msg.starts_with("Function not found")) return FailFrom(*r);
       return Fail(a.name + " has no function URL (create one with --create)");
@@ -428,11 +436,11 @@ int FnUrl(const ClientOptions& o, const UrlArgs& a) {
       body["Cors"] = {
           {"AllowOrigins", a.cors_origins}, {"AllowMethods", {"*"}}, {"AllowHeaders", {"*"}}};
     }
-    r = Call(o, r->status == 404 ? "POST" : "PUT", path, body.dump());
+    r = Call(o, r->status == 404 ? "POST" : "PUT", path, DumpJson(body));
     if (!r) return 1;
     if (r->status / 100 != 2) return FailFrom(*r);
   }
-  auto j = json::parse(r->body, nullptr, false);
+  auto j = ParseReply(r->body);
   if (!j.is_object() || !j.contains("FunctionUrl")) return Fail("unexpected answer: " + r->body);
   std::cout << j["FunctionUrl"].get<std::string>() << "\n";
   return 0;

@@ -9,10 +9,14 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <charconv>
+#include <optional>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/encoding.h"
+#include "common/log_throttle.h"
 #include "http/body_stream.h"
+#include "http/request_head.h"
 
 namespace alto::http {
 
@@ -93,53 +97,141 @@ Response JsonResponse(int status, std::string body) {
   return r;
 }
 
+void ListenerStats::CountStatus(int status) {
+  for (size_t i = 0; i < kStatuses.size(); ++i) {
+    if (kStatuses[i] == status) {
+      answered[i].fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+}
+
+std::string ListenerMetrics(const std::vector<std::pair<std::string, const ListenerStats*>>& all) {
+  std::string m;
+  auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
+    m.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    m.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+  };
+  auto sample = [&](std::string_view name, const std::string& labels, auto value) {
+    m.append(name).append("{").append(labels).append("} ").append(std::to_string(value));
+    m.append("\n");
+  };
+  auto each = [&](auto&& fn) {
+    for (const auto& [listener, s] : all) fn("listener=\"" + listener + "\"", *s);
+  };
+  family("alto_http_connections_open", "gauge", "Open HTTP connections.");
+  each([&](const std::string& l, const ListenerStats& s) {
+    sample("alto_http_connections_open", l, s.open.load());
+  });
+  family("alto_http_connections_accepted_total", "counter", "HTTP connections accepted.");
+  each([&](const std::string& l, const ListenerStats& s) {
+    sample("alto_http_connections_accepted_total", l, s.accepted.load());
+  });
+  family("alto_http_connections_refused_total", "counter",
+         "Connections answered 503 and closed at once: over the listener's cap (total) or over "
+         "the cap per client address (per_client).");
+  each([&](const std::string& l, const ListenerStats& s) {
+    sample("alto_http_connections_refused_total", l + ",reason=\"total\"", s.refused_total.load());
+    sample("alto_http_connections_refused_total", l + ",reason=\"per_client\"",
+           s.refused_per_client.load());
+  });
+  family("alto_http_accept_errors_total", "counter",
+         "Failed accepts (EMFILE, ENFILE, ...); the accept loop backs off after each.");
+  each([&](const std::string& l, const ListenerStats& s) {
+    sample("alto_http_accept_errors_total", l, s.accept_errors.load());
+  });
+  family("alto_http_connections_shed_total", "counter",
+         "Idle connections closed to free a file descriptor.");
+  each([&](const std::string& l, const ListenerStats& s) {
+    sample("alto_http_connections_shed_total", l, s.shed.load());
+  });
+  family("alto_http_timeouts_total", "counter",
+         "Connections closed by a timeout: header (a head not complete in time, or nothing sent "
+         "on a new connection), idle (keep-alive), body (a stalled body), write (a client that "
+         "reads nothing).");
+  static constexpr std::array<const char*, ListenerStats::kTimeoutKinds> kKinds = {"header", "idle",
+                                                                                   "body", "write"};
+  each([&](const std::string& l, const ListenerStats& s) {
+    for (size_t k = 0; k < kKinds.size(); ++k) {
+      sample("alto_http_timeouts_total", l + ",kind=\"" + kKinds[k] + "\"", s.timeouts[k].load());
+    }
+  });
+  family("alto_http_rejected_requests_total", "counter",
+         "Requests the server answered itself with an error status, before any handler.");
+  each([&](const std::string& l, const ListenerStats& s) {
+    for (size_t i = 0; i < ListenerStats::kStatuses.size(); ++i) {
+      sample("alto_http_rejected_requests_total",
+             l + ",status=\"" + std::to_string(ListenerStats::kStatuses[i]) + "\"",
+             s.answered[i].load());
+    }
+  });
+  return m;
+}
+
 namespace {
 
 using RequestParser = bhttp::request_parser<bhttp::string_body>;
+using SteadyClock = std::chrono::steady_clock;
 
-// The body of a streamed request, pulled from the connection by the handler. The server detaches
-// it when the handler returns: the socket, buffer and parser it reads through are the session's.
-class ParserBodySource final : public BodySource {
- public:
-  ParserBodySource(tcp::socket& socket, beast::flat_buffer& buffer, RequestParser& parser)
-      : socket_(socket), buffer_(buffer), parser_(parser) {}
+// Where a connection is; the sweeper holds each phase to its timeout.
+enum class Phase : uint8_t { kFresh, kIdle, kHead, kBody, kHandler, kWrite, kLinger };
 
-  asio::awaitable<Result<std::optional<std::string>>> Next() override {
-    for (;;) {
-      if (detached_) co_return MakeError(Errc::kUnavailable, "request is over");
-      auto& body = parser_.get().body();
-      if (!body.empty()) {
-        std::string piece = std::move(body);
-        body.clear();
-        co_return std::optional<std::string>(std::move(piece));
-      }
-      if (parser_.is_done()) co_return std::optional<std::string>();
-      auto [ec, n] = co_await bhttp::async_read_some(socket_, buffer_, parser_, kTuple);
-      if (ec == bhttp::error::body_limit)
-        co_return MakeError(Errc::kTooLarge, "request body over its limit");
-      if (ec) co_return MakeError(Errc::kUnavailable, "reading request body: " + ec.message());
-    }
+// After an error answer, the client's unread bytes are discarded this long (and at most
+// kLingerBytes) so that it can read the answer instead of getting a reset.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr size_t kLingerBytes = 64 * 1024 * 1024;
+constexpr size_t kReadChunk = 64 * 1024;
+
+// One accepted connection, owned by its session coroutine and listed in the server's set.
+struct Conn {
+  explicit Conn(tcp::socket s) : socket(std::move(s)) {}
+  tcp::socket socket;
+  std::string client;
+  Phase phase = Phase::kFresh;
+  SteadyClock::time_point since = SteadyClock::now();
+  // Set by the sweeper (or when shed) as it cancels the socket's pending operation, so that the
+  // session tells a timeout from a client that left.
+  bool expired = false;
+
+  void Enter(Phase p) {
+    phase = p;
+    since = SteadyClock::now();
+    expired = false;
   }
-
-  std::string Trailer(std::string_view name) const override {
-    if (detached_ || !parser_.is_done()) return {};
-    auto it = parser_.get().find(beast::string_view(name.data(), name.size()));
-    if (it == parser_.get().end()) return {};
-    return std::string(it->value());
-  }
-
-  void Detach() { detached_ = true; }
-
- private:
-  tcp::socket& socket_;
-  beast::flat_buffer& buffer_;
-  RequestParser& parser_;
-  bool detached_ = false;
 };
 
-// Fields the server sets itself on a streamed response.
-bool FramingHeader(std::string_view name) {
-  return IEquals(name, "Content-Length") || IEquals(name, "Transfer-Encoding");
+// Reads what the socket has (up to kReadChunk) into buffer.
+asio::awaitable<boost::system::error_code> ReadSome(Conn& c, beast::flat_buffer& buffer) {
+  const size_t room = buffer.capacity() - buffer.size();
+  const size_t want = std::clamp<size_t>(room, 1024, kReadChunk);
+  auto [ec, n] = co_await c.socket.async_read_some(buffer.prepare(want), kTuple);
+  buffer.commit(n);
+  co_return ec;
+}
+
+std::string_view Buffered(const beast::flat_buffer& buffer) {
+  auto d = buffer.data();
+  return {static_cast<const char*>(d.data()), d.size()};
+}
+
+// A client may send empty lines before a request line (RFC 9112 2.2); Beast would call them a
+// bad method.
+void DropLeadingEmptyLines(beast::flat_buffer& buffer) {
+  std::string_view b = Buffered(buffer);
+  size_t n = 0;
+  while (n < b.size() && (b[n] == '\r' || b[n] == '\n')) ++n;
+  buffer.consume(n);
+}
+
+// Parses what the buffer holds of a request's head; stops once the head is done.
+boost::system::error_code ParseHead(beast::flat_buffer& buffer, RequestParser& parser) {
+  boost::system::error_code ec;
+  while (!parser.is_header_done() && buffer.size() > 0) {
+    const size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec || used == 0) break;
+  }
+  return ec;
 }
 
 // Feeds the parser what the buffer already holds. A small body arrives with its head, and
@@ -154,6 +246,59 @@ boost::system::error_code ParseBuffered(beast::flat_buffer& buffer, RequestParse
     if (ec || used == 0) break;
   }
   return ec;
+}
+
+// The body of a streamed request, pulled from the connection by the handler. The server detaches
+// it when the handler returns: the connection, buffer and parser it reads through are the
+// session's.
+class ParserBodySource final : public BodySource {
+ public:
+  ParserBodySource(Conn& conn, beast::flat_buffer& buffer, RequestParser& parser)
+      : conn_(conn), buffer_(buffer), parser_(parser) {}
+
+  asio::awaitable<Result<std::optional<std::string>>> Next() override {
+    for (;;) {
+      if (detached_) co_return MakeError(Errc::kUnavailable, "request is over");
+      auto& body = parser_.get().body();
+      if (!body.empty()) {
+        std::string piece = std::move(body);
+        body.clear();
+        co_return std::optional<std::string>(std::move(piece));
+      }
+      if (parser_.is_done()) co_return std::optional<std::string>();
+      auto ec = ParseBuffered(buffer_, parser_);
+      if (ec == bhttp::error::body_limit)
+        co_return MakeError(Errc::kTooLarge, "request body over its limit");
+      if (ec) co_return MakeError(Errc::kInvalidArgument, "request body: " + ec.message());
+      if (!body.empty() || parser_.is_done()) continue;
+      conn_.Enter(Phase::kBody);
+      auto rec = co_await ReadSome(conn_, buffer_);
+      const bool timed_out = rec && conn_.expired;
+      conn_.Enter(Phase::kHandler);
+      if (timed_out) co_return MakeError(Errc::kUnavailable, "request body timed out");
+      if (rec) co_return MakeError(Errc::kUnavailable, "reading request body: " + rec.message());
+    }
+  }
+
+  std::string Trailer(std::string_view name) const override {
+    if (detached_ || !parser_.is_done()) return {};
+    auto it = parser_.get().find(beast::string_view(name.data(), name.size()));
+    if (it == parser_.get().end()) return {};
+    return std::string(it->value());
+  }
+
+  void Detach() { detached_ = true; }
+
+ private:
+  Conn& conn_;
+  beast::flat_buffer& buffer_;
+  RequestParser& parser_;
+  bool detached_ = false;
+};
+
+// Fields the server sets itself on a streamed response.
+bool FramingHeader(std::string_view name) {
+  return IEquals(name, "Content-Length") || IEquals(name, "Transfer-Encoding");
 }
 
 // 1xx, 204 and 304 responses have no body and no Content-Length.
@@ -188,69 +333,317 @@ std::string ResponseHead(const Response& res, unsigned version, bool keep_alive)
   return head;
 }
 
+// The body of an answer the server gives itself: a JSON message of printable ASCII only (the
+// reason may quote a client's bytes).
+std::string ErrorBody(int status, std::string_view reason) {
+  const auto phrase = bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(status)));
+  std::string body = R"({"message":")";
+  body.append(phrase.data(), phrase.size());
+  if (!reason.empty()) body.append(": ");
+  for (char ch : reason.substr(0, 200)) {
+    const bool printable = ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
+    body.push_back(printable ? ch : '?');
+  }
+  body.append("\"}");
+  return body;
+}
+
+// Sent to a connection over a cap, without reading its request.
+constexpr std::string_view kRefusal =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+    "Connection: close\r\nContent-Length: 42\r\n\r\n{\"message\":\"Too many connections, "
+    "retry\"}\n";
+
+constexpr size_t kMaxLingeringRefusals = 64;
+constexpr auto kRefusalLinger = std::chrono::milliseconds(500);
+
+bool OutOfDescriptors(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
 }  // namespace
 
 struct Server::State : std::enable_shared_from_this<Server::State> {
   State(asio::any_io_executor ex, Handler h, ServerOptions o)
-      : executor(std::move(ex)), acceptor(executor), handler(std::move(h)), options(std::move(o)) {}
+      : executor(std::move(ex)),
+        acceptor(executor),
+        sweep_timer(executor),
+        handler(std::move(h)),
+        options(std::move(o)),
+        stats(options.stats ? options.stats : std::make_shared<ListenerStats>()) {}
 
   asio::any_io_executor executor;
   tcp::acceptor acceptor;
+  asio::steady_timer sweep_timer;
   Handler handler;
   ServerOptions options;
-  std::unordered_set<tcp::socket*> sockets;
+  std::shared_ptr<ListenerStats> stats;
+  std::unordered_set<Conn*> conns;
+  std::unordered_map<std::string, size_t> per_client;
   bool accepting = true;
+  bool running = true;
+  bool sweeper_parked = false;  // waiting for a first connection, not ticking
+  LogThrottle accept_log{std::chrono::seconds(10)};
+  LogThrottle refuse_log{std::chrono::seconds(10)};
+  size_t lingering_refusals = 0;
+
+  std::chrono::milliseconds LimitFor(Phase p) const {
+    switch (p) {
+      case Phase::kFresh:
+      case Phase::kHead:
+        return options.header_timeout;
+      case Phase::kIdle:
+        return options.keepalive_timeout;
+      case Phase::kBody:
+        return options.body_timeout;
+      case Phase::kWrite:
+        return options.write_timeout;
+      case Phase::kLinger:
+        return std::chrono::duration_cast<std::chrono::milliseconds>(kLingerTime);
+      case Phase::kHandler:
+        break;
+    }
+    return std::chrono::milliseconds(0);
+  }
+
+  static std::optional<ListenerStats::Timeout> TimeoutKind(Phase p) {
+    switch (p) {
+      case Phase::kFresh:
+      case Phase::kHead:
+        return ListenerStats::kHeader;
+      case Phase::kIdle:
+        return ListenerStats::kIdle;
+      case Phase::kBody:
+        return ListenerStats::kBody;
+      case Phase::kWrite:
+        return ListenerStats::kWrite;
+      default:
+        return std::nullopt;
+    }
+  }
+
+  // How often the sweeper looks: a quarter of the shortest timeout, within [20 ms, 1 s].
+  std::chrono::milliseconds SweepTick() const {
+    std::chrono::milliseconds shortest(1000);
+    for (auto t : {options.header_timeout, options.keepalive_timeout, options.body_timeout,
+                   options.write_timeout}) {
+      if (t.count() > 0) shortest = std::min(shortest, t / 4);
+    }
+    return std::max(shortest, std::chrono::milliseconds(20));
+  }
+
+  // Holds every connection to its phase's timeout. One timer per listener rather than one per
+  // connection: re-arming a timer per request phase would cost a posted cancellation each time.
+  asio::awaitable<void> Sweep() {
+    auto self = shared_from_this();
+    const auto tick = SweepTick();
+    while (running) {
+      sweeper_parked = conns.empty();
+      if (sweeper_parked) {
+        sweep_timer.expires_at(SteadyClock::time_point::max());
+      } else {
+        sweep_timer.expires_after(tick);
+      }
+      co_await sweep_timer.async_wait(kTuple);
+      sweeper_parked = false;
+      if (!running) break;
+      const auto now = SteadyClock::now();
+      for (Conn* c : conns) {
+        const auto limit = LimitFor(c->phase);
+        if (limit.count() == 0 || c->expired || now - c->since < limit) continue;
+        c->expired = true;
+        if (auto kind = TimeoutKind(c->phase))
+          stats->timeouts[*kind].fetch_add(1, std::memory_order_relaxed);
+        boost::system::error_code ignored;
+        c->socket.cancel(ignored);
+      }
+    }
+  }
+
+  // Out of descriptors: close the connection that has waited longest for a request, so that the
+  // listener can take new ones.
+  void ShedOldestIdle() {
+    Conn* oldest = nullptr;
+    for (Conn* c : conns) {
+      if ((c->phase == Phase::kIdle || c->phase == Phase::kFresh) && !c->expired &&
+          (!oldest || c->since < oldest->since))
+        oldest = c;
+    }
+    if (!oldest) return;
+    oldest->expired = true;
+    stats->shed.fetch_add(1, std::memory_order_relaxed);
+    boost::system::error_code ignored;
+    oldest->socket.cancel(ignored);
+  }
+
+  // Answers a connection over a cap with 503 without reading its request. The socket lingers
+  // briefly (reading and dropping what the client sends) so that the client reads the 503
+  // instead of a reset; only a few linger at once, so refusals cannot hold descriptors.
+  void Refuse(tcp::socket socket, const std::string& client, const char* why) {
+    boost::system::error_code ec;
+    socket.non_blocking(true, ec);
+    socket.write_some(asio::buffer(kRefusal), ec);
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    stats->CountStatus(503);
+    if (auto n = refuse_log.Admit(SteadyClock::now())) {
+      spdlog::warn("http {}: refused a connection from {}: {} ({} more since the last report)",
+                   options.name, client, why, *n);
+    }
+    if (lingering_refusals >= kMaxLingeringRefusals) return;  // closed here
+    ++lingering_refusals;
+    asio::co_spawn(executor, LingerRefused(std::move(socket)), asio::detached);
+  }
+
+  asio::awaitable<void> LingerRefused(tcp::socket socket) {
+    auto self = shared_from_this();
+    asio::steady_timer limit(executor, kRefusalLinger);
+    limit.async_wait([&socket](const boost::system::error_code& e) {
+      boost::system::error_code ignored;
+      if (!e) socket.cancel(ignored);
+    });
+    std::array<char, 4096> sink;
+    for (int reads = 0; reads < 16; ++reads) {
+      auto [rec, got] = co_await socket.async_read_some(asio::buffer(sink), kTuple);
+      if (rec) break;
+    }
+    limit.cancel();
+    --lingering_refusals;
+  }
 
   asio::awaitable<void> AcceptLoop() {
     auto self = shared_from_this();
+    asio::steady_timer pause(executor);
+    std::chrono::milliseconds backoff(0);
     while (accepting) {
       auto [ec, socket] = co_await acceptor.async_accept(kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
-        spdlog::warn("http: accept failed: {}", ec.message());
+        stats->accept_errors.fetch_add(1, std::memory_order_relaxed);
+        const bool exhausted = OutOfDescriptors(ec);
+        if (auto n = accept_log.Admit(SteadyClock::now())) {
+          spdlog::warn("http {}: accept failed: {} ({} more failures since the last report){}",
+                       options.name, ec.message(), *n,
+                       exhausted ? "; backing off and shedding idle connections" : "");
+        }
+        if (exhausted) {
+          // Spinning on accept would burn a core and change nothing: wait for descriptors to
+          // free up, longer each time it fails again.
+          ShedOldestIdle();
+          backoff = std::clamp(backoff * 2, std::chrono::milliseconds(10),
+                               std::chrono::milliseconds(1000));
+          pause.expires_after(backoff);
+          co_await pause.async_wait(kTuple);
+        }
         continue;
       }
-      asio::co_spawn(executor, Session(std::move(socket)), asio::detached);
+      backoff = std::chrono::milliseconds(0);
+      stats->accepted.fetch_add(1, std::memory_order_relaxed);
+      std::string client;
+      {
+        boost::system::error_code rec;
+        auto ep = socket.remote_endpoint(rec);
+        if (!rec) client = ep.address().to_string();
+      }
+      if (conns.size() >= options.max_connections) {
+        stats->refused_total.fetch_add(1, std::memory_order_relaxed);
+        Refuse(std::move(socket), client, "over the listener's connection cap");
+        continue;
+      }
+      if (options.max_connections_per_client > 0) {
+        auto it = per_client.find(client);
+        if (it != per_client.end() && it->second >= options.max_connections_per_client) {
+          stats->refused_per_client.fetch_add(1, std::memory_order_relaxed);
+          Refuse(std::move(socket), client, "over the per-client connection cap");
+          continue;
+        }
+      }
+      asio::co_spawn(executor, Session(std::move(socket), std::move(client)), asio::detached);
     }
   }
 
-  static void WriteResponseHeaders(bhttp::response<bhttp::string_body>& out, const Response& res) {
-    // insert, not set: repeated headers (one Set-Cookie per cookie) must all go out.
-    for (const auto& h : res.headers) out.insert(h.name, h.value);
+  // Writes what the socket takes at once, then the rest asynchronously, each write under the
+  // write timeout. A response usually fits the socket's buffer whole, and an async_write that
+  // completes at once still costs a posted completion: one more trip through the scheduler, and
+  // an epoll_wait, per response.
+  template <class Buffers>
+  static asio::awaitable<boost::system::error_code> WriteAll(Conn& c, const Buffers& buffers) {
+    boost::system::error_code ec;
+    const size_t sent = c.socket.write_some(buffers, ec);  // the socket is non-blocking
+    if (ec == asio::error::would_block) ec = {};
+    if (ec || sent == asio::buffer_size(buffers)) co_return ec;
+    beast::buffers_suffix<Buffers> rest(buffers);
+    rest.consume(sent);
+    while (asio::buffer_size(rest) > 0) {
+      c.Enter(Phase::kWrite);  // per write: a slow reader that keeps reading is not cut off
+      auto [wec, n] = co_await c.socket.async_write_some(rest, kTuple);
+      if (wec) co_return wec;
+      rest.consume(n);
+    }
+    co_return ec;
   }
 
-  asio::awaitable<void> WriteTooLarge(tcp::socket& socket) {
-    Response res = options.too_large();
-    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), 11};
-    WriteResponseHeaders(out, res);
-    out.body() = std::move(res.body);
-    out.keep_alive(false);
-    out.prepare_payload();
-    auto [ec, n] = co_await bhttp::async_write(socket, out, kTuple);
-    if (ec) co_return;
-    // Lingering close: the client is usually still sending the oversized body; discard it for a
-    // bounded time so it can finish and read the 413 instead of getting a reset.
+  // Answers a request the server refuses itself, then closes: lingering, so that a client still
+  // sending reads the answer instead of a reset.
+  asio::awaitable<void> AnswerAndClose(Conn& c, int status, std::string_view reason,
+                                       unsigned version = 11) {
+    Response res =
+        status == 413 ? options.too_large() : JsonResponse(status, ErrorBody(status, reason));
+    stats->CountStatus(res.status);
+    const std::string head = ResponseHead(res, version >= 10 ? version : 11, false);
+    const std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(res.body)};
+    if (auto ec = co_await WriteAll(c, out)) co_return;
     boost::system::error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_send, ignored);
-    asio::steady_timer limit(executor, std::chrono::seconds(2));
-    limit.async_wait([&socket](const boost::system::error_code& e) {
-      boost::system::error_code ig;
-      if (!e) socket.cancel(ig);
-    });
-    std::array<char, 65536> sink;
+    c.socket.shutdown(tcp::socket::shutdown_send, ignored);
+    c.Enter(Phase::kLinger);
+    std::array<char, 16384> sink;
     size_t discarded = 0;
-    while (discarded < 64 * 1024 * 1024) {
-      auto [rec, got] = co_await socket.async_read_some(asio::buffer(sink), kTuple);
+    while (discarded < kLingerBytes) {
+      auto [rec, got] = co_await c.socket.async_read_some(asio::buffer(sink), kTuple);
       if (rec) break;
       discarded += got;
     }
-    limit.cancel();
+  }
+
+  // Reads a request's head into parser. Returns 0 once it is parsed, a status to answer, or -1
+  // to close without an answer (the client left, or sent nothing before its timeout).
+  asio::awaitable<int> ReadHead(Conn& c, beast::flat_buffer& buffer, RequestParser& parser,
+                                bool first) {
+    // The request line is judged here before the parser takes it (the parser consumes it as
+    // soon as it is complete, and would wait for the whole head to refuse an HTTP/0.9 line).
+    bool line_ok = false;
+    for (;;) {
+      if (!line_ok) DropLeadingEmptyLines(buffer);
+      if (buffer.size() > 0) {
+        if (!line_ok) {
+          const int line = RequestLineVerdict(Buffered(buffer), options.request_line_limit);
+          if (line > 0) co_return line;
+          line_ok = line == 0;
+        }
+        auto ec = ParseHead(buffer, parser);
+        if (ec == bhttp::error::header_limit) co_return 431;
+        // A declared Content-Length over the limit fails already at the head.
+        if (ec == bhttp::error::body_limit) co_return 413;
+        if (ec && ec != bhttp::error::need_more) co_return 400;
+        if (parser.is_header_done()) co_return 0;
+        // The clock runs from the first byte of the head, or from the accept for a new
+        // connection's first request (as nginx's client_header_timeout).
+        if (c.phase == Phase::kFresh) {
+          c.phase = Phase::kHead;
+        } else if (c.phase != Phase::kHead) {
+          c.Enter(Phase::kHead);
+        }
+      } else {
+        c.Enter(first ? Phase::kFresh : Phase::kIdle);
+      }
+      auto ec = co_await ReadSome(c, buffer);
+      if (ec) co_return (c.expired && c.phase == Phase::kHead) ? 408 : -1;
+    }
   }
 
   // Writes a response whose body continues with res.stream, chunk by chunk as the stream yields.
   // Returns whether the connection can carry another request.
-  asio::awaitable<bool> WriteStreamed(tcp::socket& socket, Response& res, unsigned version,
-                                      bool keep_alive) {
+  asio::awaitable<bool> WriteStreamed(Conn& c, Response& res, unsigned version, bool keep_alive) {
     auto stream = res.stream;
     const bool chunked = version >= 11;
     bhttp::response<bhttp::empty_body> out{static_cast<bhttp::status>(res.status), version};
@@ -260,20 +653,25 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     out.keep_alive(keep_alive && chunked);
     if (chunked) out.chunked(true);
     bhttp::response_serializer<bhttp::empty_body> head{out};
-    auto [hec, hn] = co_await bhttp::async_write_header(socket, head, kTuple);
+    c.Enter(Phase::kWrite);
+    auto [hec, hn] = co_await bhttp::async_write_header(c.socket, head, kTuple);
     bool ok = !hec;
     std::optional<std::string> piece;
     if (!res.body.empty()) piece = std::move(res.body);
     while (ok) {
-      if (!piece) piece = co_await stream->Read();
+      if (!piece) {
+        c.Enter(Phase::kHandler);
+        piece = co_await stream->Read();
+      }
       if (!piece) break;
       boost::system::error_code wec;
+      c.Enter(Phase::kWrite);  // per chunk: the timeout is for a client that reads nothing
       if (chunked) {
         auto [e, n] = co_await asio::async_write(
-            socket, bhttp::make_chunk(asio::const_buffer(piece->data(), piece->size())), kTuple);
+            c.socket, bhttp::make_chunk(asio::const_buffer(piece->data(), piece->size())), kTuple);
         wec = e;
       } else {
-        auto [e, n] = co_await asio::async_write(socket, asio::buffer(*piece), kTuple);
+        auto [e, n] = co_await asio::async_write(c.socket, asio::buffer(*piece), kTuple);
         wec = e;
       }
       ok = !wec;
@@ -285,115 +683,132 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     }
     // A stream that failed mid-way ends without the last chunk: the client sees it incomplete.
     if (stream->failed() || !chunked) co_return false;
-    auto [lec, ln] = co_await asio::async_write(socket, bhttp::make_chunk_last(), kTuple);
+    c.Enter(Phase::kWrite);
+    auto [lec, ln] = co_await asio::async_write(c.socket, bhttp::make_chunk_last(), kTuple);
     co_return !lec && out.keep_alive();
   }
 
-  // Writes what the socket takes at once, then the rest asynchronously. A response usually fits
-  // the socket's buffer whole, and an async_write that completes at once still costs a posted
-  // completion: one more trip through the scheduler, and an epoll_wait, per response.
-  template <class Buffers>
-  static asio::awaitable<boost::system::error_code> WriteAll(tcp::socket& socket,
-                                                             const Buffers& buffers) {
-    boost::system::error_code ec;
-    const size_t sent = socket.write_some(buffers, ec);  // the socket is non-blocking
-    if (ec == asio::error::would_block) ec = {};
-    if (ec || sent == asio::buffer_size(buffers)) co_return ec;
-    beast::buffers_suffix<Buffers> rest(buffers);
-    rest.consume(sent);
-    auto [wec, n] = co_await asio::async_write(socket, rest, kTuple);
-    co_return wec;
+  void Register(Conn& c) {
+    conns.insert(&c);
+    ++per_client[c.client];
+    stats->open.fetch_add(1, std::memory_order_relaxed);
+    if (sweeper_parked) {
+      sweeper_parked = false;
+      sweep_timer.cancel();
+    }
   }
 
-  asio::awaitable<void> Session(tcp::socket socket) {
+  void Unregister(Conn& c) {
+    conns.erase(&c);
+    if (auto it = per_client.find(c.client); it != per_client.end() && --it->second == 0)
+      per_client.erase(it);
+    stats->open.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  asio::awaitable<void> Session(tcp::socket socket, std::string client) {
     auto self = shared_from_this();
-    socket.set_option(tcp::no_delay(true));
+    Conn c(std::move(socket));
+    c.client = std::move(client);
     {
       boost::system::error_code ec;
-      socket.non_blocking(true, ec);  // for WriteAll's first attempt
+      c.socket.set_option(tcp::no_delay(true), ec);
+      c.socket.non_blocking(true, ec);  // for WriteAll's first attempt
     }
-    sockets.insert(&socket);
-    std::string remote;
-    {
-      boost::system::error_code ec;
-      auto ep = socket.remote_endpoint(ec);
-      if (!ec) remote = ep.address().to_string();
-    }
+    Register(c);
     const size_t head_limit = options.stream_request
                                   ? std::max(options.body_limit, options.stream_body_limit)
                                   : options.body_limit;
+    const HeadLimits limits{options.request_line_limit, options.header_field_limit};
     beast::flat_buffer buffer;
-    // Beast reads at most the free capacity (512 bytes at first): room for a whole signed SDK
-    // request head (~1 KB) saves a connection's first request a second recv and a regrowth.
+    // Room for a whole signed SDK request head (~1 KB) in the first read.
     buffer.reserve(4096);
-    for (;;) {
+    for (bool first = true;; first = false) {
       RequestParser parser;
       parser.header_limit(static_cast<uint32_t>(options.header_limit));
       parser.body_limit(head_limit);
-      auto [hec, hn] = co_await bhttp::async_read_header(socket, buffer, parser, kTuple);
-      // A declared Content-Length over the limit fails already at the header.
-      if (hec == bhttp::error::body_limit) {
-        co_await WriteTooLarge(socket);
+      const int got = co_await ReadHead(c, buffer, parser, first);
+      if (got < 0) break;
+      if (got > 0) {
+        co_await AnswerAndClose(c, got,
+                                got == 408 ? "the request head did not arrive in time" : "");
         break;
       }
-      if (hec) break;
       auto& in = parser.get();
       Request req;
       req.method = std::string(in.method_string());
       req.target = std::string(in.target());
-      size_t q = req.target.find('?');
-      req.path = req.target.substr(0, q);
-      if (q != std::string::npos) req.query = req.target.substr(q + 1);
       req.headers.reserve(16);
       for (const auto& f : in)
         req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-      req.remote_ip = remote;
+      const unsigned version = in.version();
+      if (auto verdict = CheckRequestHead(version, req.method, req.target, req.headers, limits);
+          !verdict.ok()) {
+        co_await AnswerAndClose(c, verdict.status, verdict.reason);
+        break;
+      }
+      size_t q = req.target.find('?');
+      req.path = req.target.substr(0, q);
+      if (q != std::string::npos) req.query = req.target.substr(q + 1);
+      req.remote_ip = c.client;
       const bool streamed = options.stream_request && options.stream_request(req);
       if (!streamed) {
         auto declared = parser.content_length();
         if (declared && *declared > options.body_limit) {
-          co_await WriteTooLarge(socket);
+          co_await AnswerAndClose(c, 413, "");
           break;
         }
         parser.body_limit(options.body_limit);
       }
       if (IEquals(in[bhttp::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(kContinue), kTuple);
-        if (wec) break;
+        const std::array<asio::const_buffer, 1> cont{asio::buffer(kContinue)};
+        if (auto wec = co_await WriteAll(c, cont)) break;
       }
       std::shared_ptr<ParserBodySource> source;
       if (streamed) {
-        source = std::make_shared<ParserBodySource>(socket, buffer, parser);
+        source = std::make_shared<ParserBodySource>(c, buffer, parser);
         req.body_source = source;
       } else {
         boost::system::error_code ec = ParseBuffered(buffer, parser);
-        if (!ec && !parser.is_done()) {
-          auto [rec, n] = co_await bhttp::async_read(socket, buffer, parser, kTuple);
-          ec = rec;
+        bool timed_out = false, left = false;
+        while (!ec && !parser.is_done()) {
+          c.Enter(Phase::kBody);  // per read: the timeout is for a body that stalls
+          if (auto rec = co_await ReadSome(c, buffer)) {
+            (c.expired ? timed_out : left) = true;
+            break;
+          }
+          ec = ParseBuffered(buffer, parser);
         }
-        if (ec == bhttp::error::body_limit) {
-          co_await WriteTooLarge(socket);
+        if (left) break;
+        if (timed_out) {
+          co_await AnswerAndClose(c, 408, "the request body stalled");
           break;
         }
-        if (ec) break;
+        if (ec == bhttp::error::body_limit) {
+          co_await AnswerAndClose(c, 413, "");
+          break;
+        }
+        if (ec) {
+          co_await AnswerAndClose(c, 400, "malformed body: " + ec.message());
+          break;
+        }
         req.body = std::move(in.body());
       }
       bool keep_alive = in.keep_alive();
-      unsigned version = in.version();
 
+      c.Enter(Phase::kHandler);
       Response res = co_await handler(std::move(req));
       if (source) {
         source->Detach();
         // A handler that left part of the body unread leaves the connection unusable.
         if (!parser.is_done()) keep_alive = false;
       }
-      if (!socket.is_open()) {
+      if (!c.socket.is_open()) {
         if (res.stream) res.stream->Abandon();
         break;
       }
       if (res.stream) {
-        bool reusable = co_await WriteStreamed(socket, res, version, keep_alive && accepting);
+        bool reusable = co_await WriteStreamed(c, res, version, keep_alive && accepting);
         if (!reusable) break;
         continue;
       }
@@ -402,13 +817,13 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       if (!BodyAllowed(res.status)) res.body.clear();
       // One gathered write: head and body leave in a single sendmsg.
       const std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(res.body)};
-      auto wec = co_await WriteAll(socket, out);
+      auto wec = co_await WriteAll(c, out);
       if (wec || !reuse) break;
     }
     boost::system::error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_both, ignored);
-    socket.close(ignored);
-    sockets.erase(&socket);
+    c.socket.shutdown(tcp::socket::shutdown_both, ignored);
+    c.socket.close(ignored);
+    Unregister(c);
   }
 };
 
@@ -444,7 +859,10 @@ Status Server::Adopt(int fd) {
   return {};
 }
 
-void Server::Start() { asio::co_spawn(state_->executor, state_->AcceptLoop(), asio::detached); }
+void Server::Start() {
+  asio::co_spawn(state_->executor, state_->AcceptLoop(), asio::detached);
+  asio::co_spawn(state_->executor, state_->Sweep(), asio::detached);
+}
 
 void Server::StopAccepting() {
   state_->accepting = false;
@@ -454,13 +872,17 @@ void Server::StopAccepting() {
 
 void Server::Stop() {
   StopAccepting();
-  for (auto* s : state_->sockets) {
+  state_->running = false;
+  state_->sweep_timer.cancel();
+  for (auto* c : state_->conns) {
     boost::system::error_code ignored;
-    s->cancel(ignored);
-    s->shutdown(tcp::socket::shutdown_both, ignored);
+    c->socket.cancel(ignored);
+    c->socket.shutdown(tcp::socket::shutdown_both, ignored);
   }
 }
 
-size_t Server::open_connections() const { return state_->sockets.size(); }
+size_t Server::open_connections() const { return state_->conns.size(); }
+
+const ListenerStats& Server::stats() const { return *state_->stats; }
 
 }  // namespace alto::http

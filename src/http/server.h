@@ -1,7 +1,18 @@
 // HTTP/1.1 server on Boost.Beast with C++20 coroutines: keep-alive, chunked bodies and trailers
-// (Beast's parser), Expect: 100-continue, header and body limits. One instance per listener.
+// (Beast's parser), Expect: 100-continue. One instance per listener.
+//
+// Hostile clients are answered as nginx answers them: 400 for any framing or syntax error, 414
+// for a request line over its limit, 431 for too many header bytes or fields, 413 for a body
+// over its limit, 501 for a transfer coding other than chunked, 505 for an HTTP major version
+// other than 1, 408 when a head or a body stalls past its timeout. Idle connections are closed,
+// connections are capped in total and per client address (the excess gets 503 at once), and
+// running out of file descriptors makes the accept loop back off instead of spinning.
+//
+// The server runs on one thread: its executor must not run handlers concurrently.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
@@ -9,6 +20,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/result.h"
 #include "http/message.h"
@@ -17,9 +30,33 @@ namespace alto::http {
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request)>;
 
+// Counters of one listener (or of a family of listeners, such as every sandbox's Runtime API),
+// for /metrics. Shared between servers, so plain atomics.
+struct ListenerStats {
+  enum Timeout { kHeader, kIdle, kBody, kWrite, kTimeoutKinds };
+  // The statuses the server itself answers (handlers answer the rest).
+  static constexpr std::array<int, 8> kStatuses = {400, 408, 413, 414, 431, 501, 503, 505};
+
+  std::atomic<int64_t> open{0};
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> refused_total{0};       // over max_connections
+  std::atomic<uint64_t> refused_per_client{0};  // over max_connections_per_client
+  std::atomic<uint64_t> accept_errors{0};       // EMFILE, ENFILE, ENOBUFS...
+  std::atomic<uint64_t> shed{0};                // idle connections closed to free a descriptor
+  std::array<std::atomic<uint64_t>, kTimeoutKinds> timeouts{};
+  std::array<std::atomic<uint64_t>, kStatuses.size()> answered{};
+
+  void CountStatus(int status);
+};
+
+// Prometheus text for listeners, by label: alto_http_connections_open{listener="api"}, ...
+std::string ListenerMetrics(const std::vector<std::pair<std::string, const ListenerStats*>>& all);
+
 struct ServerOptions {
   size_t body_limit = 8 * 1024 * 1024;
-  size_t header_limit = 64 * 1024;
+  size_t header_limit = 64 * 1024;  // request line and header fields, in bytes
+  size_t request_line_limit = 8 * 1024;
+  size_t header_field_limit = 200;  // header fields in a request
   // The answer when a body exceeds body_limit; the connection is closed after it.
   std::function<Response()> too_large = [] {
     return JsonResponse(413, R"({"message":"Request body too large"})");
@@ -28,6 +65,21 @@ struct ServerOptions {
   // from the request's head; up to stream_body_limit bytes. Other requests are read whole first.
   std::function<bool(const Request&)> stream_request;
   size_t stream_body_limit = 200 * 1024 * 1024;
+
+  // Timeouts; zero disables one. A handler's own run time is never limited here.
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};  // first byte to whole head;
+                                                                       // also a new connection's
+                                                                       // wait for its first byte
+  std::chrono::milliseconds keepalive_timeout{std::chrono::seconds(60)};  // idle between requests
+  std::chrono::milliseconds body_timeout{std::chrono::seconds(30)};   // no body byte for this long
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(60)};  // client reads nothing
+
+  size_t max_connections = 4096;          // open connections on this listener
+  size_t max_connections_per_client = 0;  // per remote address; 0: no per-client cap
+
+  // Where this listener counts; servers of one family may share one.
+  std::shared_ptr<ListenerStats> stats = std::make_shared<ListenerStats>();
+  std::string name = "api";  // in log lines
 };
 
 class Server {
@@ -47,6 +99,7 @@ class Server {
   // Stops accepting new connections; open connections finish their current request.
   void StopAccepting();
   size_t open_connections() const;
+  const ListenerStats& stats() const;
 
  private:
   struct State;

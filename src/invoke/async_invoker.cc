@@ -9,6 +9,8 @@
 
 #include "common/blocking.h"
 #include "common/encoding.h"
+#include "common/json.h"
+#include "invoke/async_record.h"
 #include "invoke/retry_policy.h"
 
 namespace alto {
@@ -140,23 +142,15 @@ asio::awaitable<void> AsyncInvoker::DispatchLoop() {
 std::string AsyncInvoker::Record(const AsyncEvent& e, const std::string& condition,
                                  const std::string& function_arn, const std::string& response,
                                  bool function_error) {
-  auto as_json = [](const std::string& text) {
-    auto j = json::parse(text, nullptr, false);
-    return j.is_discarded() ? json(text) : j;
-  };
-  json response_context = {{"statusCode", 200}, {"executedVersion", e.version}};
-  if (function_error) response_context["functionError"] = "Unhandled";
-  json record = {{"version", "1.0"},
-                 {"timestamp", FormatIsoMillis(clock_.WallMillis())},
-                 {"requestContext",
-                  {{"requestId", e.request_id},
-                   {"functionArn", function_arn},
-                   {"condition", condition},
-                   {"approximateInvokeCount", e.invoke_count}}},
-                 {"requestPayload", as_json(e.payload)},
-                 {"responseContext", response_context}};
-  if (!response.empty()) record["responsePayload"] = as_json(response);
-  return record.dump();
+  AsyncRecordContext context;
+  context.timestamp_ms = clock_.WallMillis();
+  context.request_id = e.request_id;
+  context.function_arn = function_arn;
+  context.condition = condition;
+  context.approximate_invoke_count = e.invoke_count;
+  context.executed_version = e.version;
+  context.function_error = function_error;
+  return AsyncRecordJson(context, e.payload, response);
 }
 
 Result<EventFinish> AsyncInvoker::DestinationFinish(const AsyncEvent& e,
@@ -186,7 +180,8 @@ asio::awaitable<void> AsyncInvoker::Fail(AsyncEvent e, const std::string& condit
                                          const std::string& function_arn,
                                          const std::string& dead_letter_arn,
                                          const EventInvokeConfig& config,
-                                         const std::string& response, bool function_error) {
+                                         const std::string& response, bool function_error,
+                                         const std::string& reason) {
   auto& c = counters_[e.function];
   std::string record = Record(e, condition, function_arn, response, function_error);
   auto finish = DestinationFinish(e, config.on_failure, record);
@@ -200,20 +195,22 @@ asio::awaitable<void> AsyncInvoker::Fail(AsyncEvent e, const std::string& condit
     auto dlq = ParseDestinationArn(dead_letter_arn);
     if (dlq && dlq->kind == Destination::Kind::kQueue) {
       // Lambda's ErrorMessage attribute: the function's errorMessage, first 1 KB.
-      std::string message = condition;
+      std::string message = reason.empty() ? condition : reason;
       if (function_error) {
-        auto doc = json::parse(response, nullptr, false);
-        message = doc.is_object() && doc.contains("errorMessage") && doc["errorMessage"].is_string()
-                      ? doc["errorMessage"].get<std::string>()
+        // A function's error document, as the runtime session rebuilt it (bounded depth).
+        auto doc = ParseJson(response, kFunctionJsonDepth);
+        message = doc && doc->is_object() && doc->contains("errorMessage") &&
+                          (*doc)["errorMessage"].is_string()
+                      ? (*doc)["errorMessage"].get<std::string>()
                       : response;
-        message = message.substr(0, 1024);
+        message = message.substr(0, 1024);  // may cut a UTF-8 sequence: DumpJson replaces it
       }
       json attrs = {{"RequestID", e.request_id},
                     {"ErrorCode", function_error ? 200 : 0},
                     {"ErrorMessage", message},
                     {"Condition", condition}};
       finish->messages.push_back(
-          QueueMessage{0, dlq->name, e.payload, attrs.dump(), clock_.WallMillis()});
+          QueueMessage{0, dlq->name, e.payload, DumpJson(attrs), clock_.WallMillis()});
     }
   }
   bool sent = !finish->messages.empty() || finish->follow_up.has_value();
@@ -283,18 +280,57 @@ asio::awaitable<void> AsyncInvoker::Deliver(AsyncEvent e) {
     co_return;
   }
 
-  // Claim the attempt. The dispatcher works from a snapshot: an event finished or rescheduled
-  // by another delivery since then must not run again.
+  if (e.attempt_interrupted) {
+    // The previous attempt was in a sandbox when the server stopped or died, and the event may be
+    // what killed it: a failed attempt that spends the retry budget, so that a poison event ends
+    // in OnFailure / the dead-letter queue instead of killing every restart.
+    e.attempt_interrupted = false;
+    auto decision = DecideAfterAttempt(AttemptResult::kInterrupted, e.retries_used, e.invoke_count,
+                                       e.enqueued_ms, clock_.WallMillis(), policy);
+    const std::string reason = "The server stopped during delivery attempt " +
+                               std::to_string(e.invoke_count) +
+                               " of this event (a crash or a restart while it ran)";
+    spdlog::warn("async: {} event {}: {}", e.function, e.request_id, reason);
+    if (decision.fate == EventFate::kRetry) {
+      ++c.retries;
+      ++e.retries_used;
+      e.next_attempt_ms = decision.next_attempt_ms;
+      co_await RunBlocking(blocking_, [&] { return store_.Reschedule(e); });
+      co_return;
+    }
+    if (decision.condition == "EventAgeExceeded") ++c.dropped_by_age;
+    const std::string response =
+        DumpJson(json{{"errorType", "Alto.ServerStopped"}, {"errorMessage", reason}});
+    co_await Fail(std::move(e), decision.condition, arn, dlq, config, response, false, reason);
+    co_return;
+  }
+
+  // Claim the attempt once a sandbox is leased, right before the event is handed to it, and mark
+  // it open: an attempt that was open when the server died is counted at the next start (above).
+  // The claim also guards against the dispatcher's snapshot: an event finished or rescheduled by
+  // another delivery since then must not run again.
   ++e.invoke_count;
-  auto claimed = co_await RunBlocking(blocking_, [&] { return store_.RecordAttempt(e); });
-  if (!claimed || !*claimed) co_return;
+  bool reached_sandbox = false;
+  bool claim_lost = false;
   InvokeRequest req;
   req.function = *fn;
   req.payload = e.payload;
   req.invoked_arn = FunctionArn(account_, e.function, e.qualifier);
   req.hop = e.hop;
   req.request_id = e.request_id;
+  req.before_handoff = [this, &e, &reached_sandbox, &claim_lost]() -> asio::awaitable<bool> {
+    reached_sandbox = true;
+    auto claimed = co_await RunBlocking(blocking_, [&] { return store_.RecordAttempt(e, true); });
+    claim_lost = !claimed || !*claimed;
+    co_return !claim_lost;
+  };
   auto result = co_await invoker_.Invoke(std::move(req));
+  if (claim_lost) co_return;
+  if (!reached_sandbox) {
+    // Throttled, or no sandbox could start: still an attempt (approximateInvokeCount, back-off).
+    auto claimed = co_await RunBlocking(blocking_, [&] { return store_.RecordAttempt(e, false); });
+    if (!claimed || !*claimed) co_return;
+  }
 
   AttemptResult attempt = !result                  ? AttemptResult::kThrottledOrPlatformError
                           : result->function_error ? AttemptResult::kFunctionError

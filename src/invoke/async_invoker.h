@@ -85,7 +85,7 @@ class AsyncInvoker {
                                     const std::string& function_arn,
                                     const std::string& dead_letter_arn,
                                     const EventInvokeConfig& config, const std::string& response,
-                                    bool function_error);
+                                    bool function_error, const std::string& reason = {});
   Result<EventFinish> DestinationFinish(const AsyncEvent& event, const std::string& destination,
                                         const std::string& record);
   std::string Record(const AsyncEvent& event, const std::string& condition,

@@ -93,6 +93,13 @@ boost::asio::awaitable<Result<InvokeResponse>> Invoker::Invoke(InvokeRequest req
     }
     co_return lease.error();
   }
+  if (req.before_handoff) {
+    const bool go = co_await req.before_handoff();
+    if (!go) {
+      scheduler_.Release(std::move(lease.value()), true);
+      co_return MakeError(Errc::kConflict, "the invocation was abandoned before it started");
+    }
+  }
   const bool cold = lease.value()->cold;
   Invocation inv;
   inv.request_id = req.request_id.empty() ? NewUuid() : std::move(req.request_id);

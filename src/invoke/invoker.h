@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,11 @@ struct InvokeRequest {
   int hop = 0;  // recursion depth, carried in the trace header's Lineage for the runtime's SDK
   // Where a streamed answer goes as it arrives; see Invocation::sink.
   std::shared_ptr<http::BodyStream> sink;
+  // Awaited once a sandbox is leased, right before the event is handed to it; false abandons the
+  // invocation (the sandbox goes back unused, Invoke returns kConflict). The async path records
+  // its attempt here, so that only an attempt that reached a sandbox can count as one that was
+  // running when the server died.
+  std::function<boost::asio::awaitable<bool>()> before_handoff;
 };
 
 struct InvokeResponse {

@@ -7,7 +7,16 @@
 
 namespace alto {
 
-enum class AttemptResult { kSuccess, kFunctionError, kThrottledOrPlatformError };
+enum class AttemptResult {
+  kSuccess,
+  kFunctionError,
+  kThrottledOrPlatformError,
+  // A platform failure of the worst kind: the attempt was in a sandbox when the server stopped or
+  // died, and the event may be what killed it. Unlike a throttle it spends the retry budget
+  // (MaximumRetryAttempts), so a poison event ends in OnFailure / the dead-letter queue after a
+  // bounded number of restarts instead of killing every new server.
+  kInterrupted,
+};
 
 enum class EventFate {
   kDone,    // delivered: OnSuccess destination
@@ -40,8 +49,8 @@ inline int64_t ThrottleRetryDelayMs(int attempts_so_far, double scale) {
   return static_cast<int64_t>(static_cast<double>(std::min<int64_t>(base, 300000)) * scale);
 }
 
-// retries_used: function-error retries already spent (before this attempt's result);
-// invoke_count: attempts including this one.
+// retries_used: retries already spent after function errors and interruptions (before this
+// attempt's result); invoke_count: attempts including this one.
 inline EventDecision DecideAfterAttempt(AttemptResult result, int retries_used, int invoke_count,
                                         int64_t enqueued_ms, int64_t now_ms, const RetryPolicy& p) {
   EventDecision d;
@@ -51,12 +60,16 @@ inline EventDecision DecideAfterAttempt(AttemptResult result, int retries_used, 
       d.condition = "Success";
       return d;
     case AttemptResult::kFunctionError:
+    case AttemptResult::kInterrupted:
       if (retries_used >= p.max_retry_attempts) {
         d.fate = EventFate::kFailed;
         d.condition = "RetriesExhausted";
         return d;
       }
-      d.next_attempt_ms = now_ms + FunctionErrorRetryDelayMs(retries_used + 1, p.time_scale);
+      // After an interruption the restart itself was the pause: retry at once.
+      d.next_attempt_ms = result == AttemptResult::kInterrupted
+                              ? now_ms
+                              : now_ms + FunctionErrorRetryDelayMs(retries_used + 1, p.time_scale);
       break;
     case AttemptResult::kThrottledOrPlatformError:
       d.next_attempt_ms = now_ms + ThrottleRetryDelayMs(invoke_count, p.time_scale);

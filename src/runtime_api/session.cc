@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/encoding.h"
+#include "common/json.h"
 #include "http/server.h"
 
 namespace alto {
@@ -21,13 +22,22 @@ namespace {
 
 http::Response RuntimeError(int status, std::string_view type, std::string_view message) {
   nlohmann::json j = {{"errorType", type}, {"errorMessage", message}};
-  return http::JsonResponse(status, j.dump());
+  return http::JsonResponse(status, DumpJson(j));  // messages quote the runtime's bytes
 }
 
 http::Response Accepted() { return http::JsonResponse(202, R"({"status":"OK"})"); }
 
 std::string ErrorDocument(std::string_view type, std::string_view message) {
-  return nlohmann::json{{"errorType", type}, {"errorMessage", message}}.dump();
+  return DumpJson(nlohmann::json{{"errorType", type}, {"errorMessage", message}});
+}
+
+// A runtime's error document (/error, /init/error, a streamed error trailer) is the function's:
+// parsed with the function-document depth limit, since it is copied and dumped; one that is not
+// JSON or is nested deeper is treated as a plain body (discarded, then wrapped).
+nlohmann::json ParseErrorDocument(std::string_view body) {
+  auto doc = ParseJson(body, kFunctionJsonDepth);
+  if (!doc) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return std::move(*doc);
 }
 
 void AppendCapped(std::string& log, std::string_view data) {
@@ -54,7 +64,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
             [weak = std::weak_ptr<Impl*>(alive)](http::Request r) {
               return Dispatch(weak, std::move(r));
             },
-            ServerOptions()),
+            ServerOptions(opts)),
         output(ex),
         exit_watch(ex),
         next_wake(ex),
@@ -80,9 +90,19 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     co_return co_await (*token)->Handle(std::move(r));
   }
 
-  http::ServerOptions ServerOptions() {
+  // Reads the constructor's options: the member is not built yet when the server is.
+  http::ServerOptions ServerOptions(const SessionOptions& session) {
     http::ServerOptions o;
+    o.name = "runtime";
     o.body_limit = kMaxRuntimeResponseBytes;
+    // A runtime's requests are small but for its response body; its heads are a few hundred
+    // bytes (Lambda-Runtime-Function-Error-Type, the error body header, trace ids).
+    o.header_limit = 16 * 1024;
+    o.max_connections = session.runtime_api_max_connections;
+    if (session.runtime_api_stats) o.stats = session.runtime_api_stats;
+    // A streaming function may pause between writes as long as its own timeout lets it: the
+    // invocation's deadline bounds the body, not a fixed body timeout.
+    o.body_timeout = std::chrono::milliseconds(0);
     o.stream_request = [](const http::Request& r) {
       return r.method == "POST" && r.path.ends_with("/response") &&
              r.HeaderValue(kResponseModeHeader) == "streaming";
@@ -341,7 +361,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     std::string error_type = req.body_source->Trailer(kErrorTypeHeader);
     if (!error_type.empty()) {
       auto decoded = Base64Decode(req.body_source->Trailer(kErrorBodyHeader));
-      auto doc = nlohmann::json::parse(decoded.value_or(""), nullptr, false);
+      auto doc = ParseErrorDocument(decoded.value_or(""));
       // The same document /error would give (a streamed request's `body` is empty).
       Complete(OutcomeKind::kFunctionError, CallerErrorBody(req, doc, error_type), error_type,
                false);
@@ -384,14 +404,14 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
                                      const std::string& type) {
     if (doc.is_object()) {
       doc.erase("errorCause");
-      return doc.dump();
+      return DumpJson(doc);
     }
     return ErrorDocument(type, req.body);
   }
 
   http::Response ReportError(const std::string& id, http::Request& req) {
     if (auto bad = CheckAnswerable(id)) return *bad;
-    auto doc = nlohmann::json::parse(req.body, nullptr, false);
+    auto doc = ParseErrorDocument(req.body);
     std::string type = ErrorTypeOf(req, doc, "Unhandled");
     DrainAnswered();
     Complete(OutcomeKind::kFunctionError, CallerErrorBody(req, doc, type), type, false);
@@ -402,7 +422,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
     if (phase != Phase::kInit) {
       return RuntimeError(403, "InvalidStateTransition", "Init has already completed");
     }
-    auto doc = nlohmann::json::parse(req.body, nullptr, false);
+    auto doc = ParseErrorDocument(req.body);
     std::string type = ErrorTypeOf(req, doc, "Runtime.Unknown");
     Outcome o;
     o.kind = OutcomeKind::kFunctionError;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "http/body_stream.h"
+#include "http/server.h"
 #include "sandbox/unique_fd.h"
 
 namespace alto {
@@ -69,6 +70,12 @@ struct SessionOptions {
   // False for a provisioned sandbox: it was initialised ahead of demand, and Lambda's REPORT
   // shows no Init Duration for its first invocation.
   bool report_init = true;
+  // The sandbox's Runtime API listener: connections it serves at once (the official runtime
+  // interface clients hold one; an extension or two may add theirs), beyond which a function's
+  // connections get 503, so that no function takes more of the server than its share; and where
+  // its counters go (one ListenerStats shared by every sandbox, for /metrics).
+  size_t runtime_api_max_connections = 8;
+  std::shared_ptr<http::ListenerStats> runtime_api_stats;
 };
 
 class RuntimeSession : public std::enable_shared_from_this<RuntimeSession> {

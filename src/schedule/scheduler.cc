@@ -244,6 +244,8 @@ Lease Scheduler::NewLease(const FunctionConfig& f, std::unique_ptr<Sandbox> sand
   so.peak_memory = [sb] { return sb->PeakMemoryBytes(); };
   so.oom_killed = [sb] { return sb->OomKilled(); };
   so.report_init = provision_scope.empty();
+  so.runtime_api_max_connections = options_.runtime_api_max_connections;
+  so.runtime_api_stats = options_.runtime_api_stats;
   lease->session = std::make_shared<RuntimeSession>(io_, sb->TakeRuntimeApiListener(),
                                                     sb->process().TakeOutput(),
                                                     sb->process().pidfd(), std::move(so));

@@ -42,6 +42,9 @@ struct SchedulerOptions {
   int stem_ceiling = 4;
   // Sandbox starts in flight on the node at once (PlanStarts); the blocking pool's size.
   int max_parallel_starts = 4;
+  // Each sandbox's Runtime API listener: its connection cap and the counters all of them share.
+  size_t runtime_api_max_connections = 8;
+  std::shared_ptr<http::ListenerStats> runtime_api_stats;
 };
 
 struct StemCounters {

@@ -2,9 +2,11 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
+#include <cstring>
 #include <fstream>
 #include <limits>
 
@@ -54,6 +56,39 @@ Result<std::unique_ptr<Driver>> MakeDriver(const ServerConfig& cfg) {
   }
   return MakeError(Errc::kInvalidArgument,
                    "unknown driver '" + cfg.driver + "' (oci, process or auto)");
+}
+
+// Service managers start processes with a soft RLIMIT_NOFILE of 1024, which a thousand idle
+// connections exhaust. The hard limit is the process's to take; below what the connection caps
+// need, say so at start rather than in the middle of an incident.
+void RaiseFdLimit(size_t needed) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    spdlog::warn("getrlimit(RLIMIT_NOFILE): {}", std::strerror(errno));
+    return;
+  }
+  const rlim_t before = lim.rlim_cur;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+      spdlog::warn("raising the file descriptor limit from {} to {}: {}", before, lim.rlim_max,
+                   std::strerror(errno));
+      lim.rlim_cur = before;
+    } else {
+      spdlog::info("file descriptor limit raised from {} to {}", before, lim.rlim_cur);
+    }
+  }
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
+    spdlog::warn(
+        "file descriptor limit {} is below the {} the connection caps need (--max-connections "
+        "plus sandboxes and stores); raise the hard limit (LimitNOFILE=, ulimit -Hn) or lower "
+        "--max-connections: past it, new connections wait until descriptors free up",
+        lim.rlim_cur, needed);
+  }
+}
+
+std::chrono::milliseconds Millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
 }  // namespace
@@ -110,6 +145,10 @@ int RunServer(const ServerConfig& cfg) {
   }
   if (auto refs = (*store)->ReferencedCode()) code.GarbageCollect(*refs);
 
+  // Each connection holds one descriptor; sandboxes, their Runtime API listeners and the stores
+  // hold about a thousand more on a busy node.
+  RaiseFdLimit(cfg.max_connections + 1024);
+
   auto driver = MakeDriver(cfg);
   if (!driver) {
     spdlog::error("sandbox driver: {}", driver.error().message);
@@ -132,6 +171,9 @@ int RunServer(const ServerConfig& cfg) {
   so.stem_floor = cfg.stem_floor;
   so.stem_ceiling = cfg.stem_ceiling;
   so.max_parallel_starts = kBlockingThreads;
+  so.runtime_api_max_connections = cfg.runtime_api_max_connections;
+  auto runtime_api_stats = std::make_shared<http::ListenerStats>();
+  so.runtime_api_stats = runtime_api_stats;
   Scheduler scheduler(io.get_executor(), blocking, background, **driver, code, so);
   if (auto all = (*store)->ListFunctions("", std::numeric_limits<int>::max())) {
     for (const auto& f : *all) {
@@ -170,6 +212,12 @@ int RunServer(const ServerConfig& cfg) {
 
   http::ServerOptions ho;
   ho.body_limit = kMaxCreateRequestBytes + 1024;
+  ho.max_connections = cfg.max_connections;
+  ho.max_connections_per_client = cfg.max_connections_per_client;
+  ho.header_timeout = Millis(cfg.header_timeout_s);
+  ho.keepalive_timeout = Millis(cfg.keepalive_timeout_s);
+  ho.body_timeout = Millis(cfg.body_timeout_s);
+  ho.write_timeout = Millis(cfg.write_timeout_s);
   ho.too_large = [] {
     auto r = LambdaError(
         413, "RequestTooLargeException",
@@ -185,6 +233,9 @@ int RunServer(const ServerConfig& cfg) {
         return api.Handle(std::move(r));
       },
       ho);
+  api.AttachMetrics([&server, runtime_api_stats] {
+    return http::ListenerMetrics({{"api", &server.stats()}, {"runtime", runtime_api_stats.get()}});
+  });
   auto port = server.Listen(endpoint->host, endpoint->port);
   if (!port) {
     spdlog::error("{}", port.error().message);

@@ -26,6 +26,14 @@ struct ServerConfig {
   int stem_ceiling = 4;                          // 0: one execution per 128 MB of memory capacity
   std::string sandbox_subnet = "10.213.0.0/16";  // oci sandboxes' network; "none": loopback only
   std::vector<std::string> sandbox_allow;        // private CIDRs sandboxes may reach anyway
+  // The API listener's defences against hostile or broken clients (see http::ServerOptions).
+  size_t max_connections = 4096;
+  size_t max_connections_per_client = 512;
+  double header_timeout_s = 10;
+  double keepalive_timeout_s = 60;
+  double body_timeout_s = 30;
+  double write_timeout_s = 60;
+  size_t runtime_api_max_connections = 8;  // per sandbox
   double async_retry_scale = 1.0;  // shrinks async retry spacing (tests)  // sandbox memory the
                                    // node offers; 0: 80% of physical
 };

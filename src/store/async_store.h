@@ -27,6 +27,9 @@ struct AsyncEvent {
   int retries_used = 0;  // retries after function errors
   int invoke_count = 0;  // every attempt, Lambda's approximateInvokeCount
   int hop = 0;           // recursion depth: events sent by destinations or by functions
+  // Read back from the store: an attempt was handed to a sandbox and its outcome never recorded,
+  // so the server stopped (or died) during it. See RecordAttempt.
+  bool attempt_interrupted = false;
 };
 
 struct EventInvokeConfig {
@@ -65,13 +68,17 @@ class AsyncStore {
   // Events due at now_ms, oldest first, at most per_function of each function (so one busy
   // function cannot hide the others).
   virtual Result<std::vector<AsyncEvent>> Due(int64_t now_ms, size_t per_function) = 0;
-  virtual Result<int64_t> NextDueMs() = 0;                 // 0 when the queue is empty
-  virtual Status Reschedule(const AsyncEvent& event) = 0;  // next_attempt, counters
-  // Claims an attempt before it runs: sets invoke_count to event.invoke_count if the stored count
-  // is still event.invoke_count - 1. False when the event is gone or another attempt already
-  // claimed it (a stale snapshot). Survives a crash of the process (WAL), not necessarily a power
-  // loss: it is a counter, not the event.
-  virtual Result<bool> RecordAttempt(const AsyncEvent& event) = 0;
+  virtual Result<int64_t> NextDueMs() = 0;  // 0 when the queue is empty
+  // next_attempt, counters; the attempt it follows is over (clears the handed-off mark).
+  virtual Status Reschedule(const AsyncEvent& event) = 0;
+  // Claims an attempt: sets invoke_count to event.invoke_count if the stored count is still
+  // event.invoke_count - 1. False when the event is gone or another attempt already claimed it (a
+  // stale snapshot). handed_off: the event is about to be handed to a sandbox, so the claim also
+  // marks the attempt open until Reschedule or Finish; an event read back with the mark set
+  // (attempt_interrupted) was in a sandbox when the server died, which is how a poison event that
+  // kills the server is recognized at the next start. Survives a crash of the process (WAL), not
+  // necessarily a power loss: it is a counter and a flag, not the event.
+  virtual Result<bool> RecordAttempt(const AsyncEvent& event, bool handed_off) = 0;
   virtual Status Finish(int64_t event_id, EventFinish finish) = 0;
   virtual Result<QueueStats> Stats(std::string_view function) = 0;
   virtual Status DropFunctionEvents(std::string_view function) = 0;

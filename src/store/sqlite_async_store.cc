@@ -13,7 +13,7 @@ using sqlite::Tx;
 
 constexpr const char* kEventColumns =
     "id, request_id, function, payload, enqueued_ms, next_attempt_ms, retries_used, invoke_count, "
-    "hop, qualifier, version";
+    "hop, qualifier, version, attempt_open";
 
 AsyncEvent EventFromRow(Stmt& s) {
   AsyncEvent e;
@@ -29,6 +29,7 @@ AsyncEvent EventFromRow(Stmt& s) {
   e.qualifier = s.Text(9);
   e.version = s.Text(10);
   if (e.version.empty()) e.version = "$LATEST";
+  e.attempt_interrupted = s.Int(11) != 0;
   return e;
 }
 
@@ -46,7 +47,26 @@ class SqliteAsyncStore final : public AsyncStore {
       auto st = sqlite::Exec(db_, sql.c_str());
       if (!st && st.error().message.find("duplicate column") == std::string::npos) return st;
     }
+    // Schema 2 marks an attempt handed to a sandbox until its outcome is recorded. The column's
+    // presence is the schema version: the async tables share their file with other stores, so
+    // PRAGMA user_version is not this store's to own.
+    auto has = HasColumn("async_events", "attempt_open");
+    if (!has) return has.error();
+    if (!*has) {
+      auto st = sqlite::Exec(
+          db_, "ALTER TABLE async_events ADD COLUMN attempt_open INTEGER NOT NULL DEFAULT 0");
+      if (!st) return st;
+    }
     return {};
+  }
+
+  Result<bool> HasColumn(const char* table, std::string_view column) {
+    Stmt s(db_, (std::string("PRAGMA table_info(") + table + ")").c_str());
+    if (!s.ok()) return DbError("table info");
+    while (s.Step() == SQLITE_ROW) {
+      if (s.Text(1) == column) return true;
+    }
+    return false;
   }
 
   Status CreateTables() {
@@ -106,7 +126,8 @@ class SqliteAsyncStore final : public AsyncStore {
   Status Reschedule(const AsyncEvent& e) override {
     std::lock_guard lock(mu_);
     Stmt s(db_,
-           "UPDATE async_events SET next_attempt_ms=?, retries_used=?, invoke_count=? WHERE id=?");
+           "UPDATE async_events SET next_attempt_ms=?, retries_used=?, invoke_count=?, "
+           "attempt_open=0 WHERE id=?");
     s.Bind(1, e.next_attempt_ms);
     s.Bind(2, int64_t{e.retries_used});
     s.Bind(3, int64_t{e.invoke_count});
@@ -115,13 +136,15 @@ class SqliteAsyncStore final : public AsyncStore {
     return {};
   }
 
-  Result<bool> RecordAttempt(const AsyncEvent& e) override {
+  Result<bool> RecordAttempt(const AsyncEvent& e, bool handed_off) override {
     std::lock_guard lock(mu_);
     (void)sqlite::Exec(db_, "PRAGMA synchronous=NORMAL");
-    Stmt s(db_, "UPDATE async_events SET invoke_count=? WHERE id=? AND invoke_count=?");
+    Stmt s(db_,
+           "UPDATE async_events SET invoke_count=?, attempt_open=? WHERE id=? AND invoke_count=?");
     s.Bind(1, int64_t{e.invoke_count});
-    s.Bind(2, e.id);
-    s.Bind(3, int64_t{e.invoke_count - 1});
+    s.Bind(2, int64_t{handed_off ? 1 : 0});
+    s.Bind(3, e.id);
+    s.Bind(4, int64_t{e.invoke_count - 1});
     int rc = s.Step();
     bool claimed = sqlite3_changes(db_) == 1;
     (void)sqlite::Exec(db_, "PRAGMA synchronous=FULL");

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/encoding.h"
+#include "common/json.h"
 #include "store/sqlite_util.h"
 #include "store/store.h"
 
@@ -34,12 +35,14 @@ std::string SerializeFunction(const FunctionConfig& f) {
                       {"dead_letter_arn", f.dead_letter_arn},
                       {"reserved_concurrency", f.reserved_concurrency},
                       {"network_mode", f.network_mode}};
-  return j.dump();
+  return DumpJson(j);
 }
 
 bool DeserializeFunction(const std::string& text, FunctionConfig& f) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return false;
+  // Records read back are Alto's own flat objects; the API depth limit is ample.
+  auto parsed = ParseJson(text, kApiJsonDepth);
+  if (!parsed || !parsed->is_object()) return false;
+  const nlohmann::json& j = *parsed;
   f.name = j.value("name", "");
   f.version = j.value("version", "$LATEST");
   f.runtime = j.value("runtime", "");
@@ -327,8 +330,10 @@ class SqliteStore final : public MetadataStore {
 
   // The stored text of a function: secret values sealed, never in the clear.
   Result<std::string> Encode(const FunctionConfig& f) {
-    auto j = nlohmann::json::parse(SerializeFunction(f));
-    if (f.secret_names.empty()) return j.dump();
+    auto parsed = ParseJson(SerializeFunction(f), kApiJsonDepth);
+    if (!parsed) return parsed.error();
+    nlohmann::json& j = *parsed;
+    if (f.secret_names.empty()) return DumpJson(j);
     if (!secrets_) return MakeError(Errc::kInternal, "no secret key configured to seal secrets");
     nlohmann::json sealed = nlohmann::json::object();
     for (const auto& k : f.secret_names) {
@@ -339,7 +344,7 @@ class SqliteStore final : public MetadataStore {
       sealed[k] = Base64Encode(*box);
     }
     j["sealed_secrets"] = std::move(sealed);
-    return j.dump();
+    return DumpJson(j);
   }
 
   Result<FunctionConfig> Decode(const std::string& text) {
@@ -347,9 +352,10 @@ class SqliteStore final : public MetadataStore {
     if (!DeserializeFunction(text, f)) return MakeError(Errc::kInternal, "corrupt function record");
     if (f.secret_names.empty()) return f;
     if (!secrets_) return MakeError(Errc::kInternal, "no secret key configured to open secrets");
-    auto j = nlohmann::json::parse(text, nullptr, false);
+    auto j = ParseJson(text, kApiJsonDepth);
+    if (!j) return MakeError(Errc::kInternal, "corrupt function record");
     // A named local: items() of a temporary would dangle.
-    const nlohmann::json sealed = j.value("sealed_secrets", nlohmann::json::object());
+    const nlohmann::json sealed = j->value("sealed_secrets", nlohmann::json::object());
     for (const auto& [k, v] : sealed.items()) {
       auto raw = Base64Decode(v.is_string() ? v.get<std::string>() : std::string());
       if (!raw) return MakeError(Errc::kInternal, "corrupt sealed secret in " + f.name);
@@ -406,7 +412,7 @@ class SqliteStore final : public MetadataStore {
     s.Bind(3, a.function_version);
     s.Bind(4, a.additional_version);
     s.Bind(5, a.revision_id);
-    s.Bind(6, AliasJson(a).dump());
+    s.Bind(6, DumpJson(AliasJson(a)));
   }
 
   static AliasConfig AliasFromRow(Stmt& s) {
@@ -416,10 +422,10 @@ class SqliteStore final : public MetadataStore {
     a.function_version = s.Text(2);
     a.additional_version = s.Text(3);
     a.revision_id = s.Text(4);
-    auto j = nlohmann::json::parse(s.Text(5), nullptr, false);
-    if (j.is_object()) {
-      a.description = j.value("description", "");
-      a.additional_weight = j.value("additional_weight", 0.0);
+    auto j = ParseJson(s.Text(5), kApiJsonDepth);
+    if (j && j->is_object()) {
+      a.description = j->value("description", "");
+      a.additional_weight = j->value("additional_weight", 0.0);
     }
     return a;
   }

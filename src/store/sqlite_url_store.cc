@@ -5,6 +5,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "common/json.h"
 #include "store/function_url.h"
 #include "store/sqlite_util.h"
 
@@ -24,12 +25,14 @@ std::string SerializeFunctionUrl(const FunctionUrlConfig& u) {
         {"allow_methods", u.cors.allow_methods},         {"allow_origins", u.cors.allow_origins},
         {"expose_headers", u.cors.expose_headers},       {"max_age", u.cors.max_age}};
   }
-  return j.dump();
+  return DumpJson(j);
 }
 
 bool DeserializeFunctionUrl(const std::string& text, FunctionUrlConfig& u) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return false;
+  // Alto's own record, a few levels deep: the API depth limit is ample.
+  auto parsed = ParseJson(text, kApiJsonDepth);
+  if (!parsed || !parsed->is_object()) return false;
+  const nlohmann::json& j = *parsed;
   using Strings = std::vector<std::string>;
   u.url_id = j.value("url_id", "");
   u.function = j.value("function", "");

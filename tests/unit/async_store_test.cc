@@ -1,6 +1,7 @@
 #include "store/async_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 
@@ -104,11 +105,75 @@ TEST_F(AsyncStoreTest, AnAttemptIsClaimedOnce) {
   ASSERT_TRUE(store_->Enqueue(batch).ok());
   AsyncEvent snapshot = batch[0];
   snapshot.invoke_count = 1;
-  EXPECT_TRUE(*store_->RecordAttempt(snapshot));
-  EXPECT_FALSE(*store_->RecordAttempt(snapshot));  // a second delivery from the same snapshot
+  EXPECT_TRUE(*store_->RecordAttempt(snapshot, true));
+  EXPECT_FALSE(*store_->RecordAttempt(snapshot, true));  // a second delivery, same snapshot
   ASSERT_TRUE(store_->Finish(snapshot.id, {}).ok());
   snapshot.invoke_count = 2;
-  EXPECT_FALSE(*store_->RecordAttempt(snapshot));  // the event is gone
+  EXPECT_FALSE(*store_->RecordAttempt(snapshot, true));  // the event is gone
+}
+
+// The durable mark that recognizes a poison event: an attempt handed to a sandbox stays open
+// until its outcome is recorded; a restart (reopen) sees it as interrupted.
+TEST_F(AsyncStoreTest, AnOpenAttemptIsSeenAsInterruptedAfterReopen) {
+  std::vector<AsyncEvent> batch = {Event("a", 10), Event("b", 10)};
+  ASSERT_TRUE(store_->Enqueue(batch).ok());
+  EXPECT_FALSE((*store_->Due(100, 10))[0].attempt_interrupted);
+  AsyncEvent handed = batch[0];
+  handed.invoke_count = 1;
+  ASSERT_TRUE(*store_->RecordAttempt(handed, /*handed_off=*/true));
+  AsyncEvent throttled = batch[1];
+  throttled.invoke_count = 1;
+  ASSERT_TRUE(*store_->RecordAttempt(throttled, /*handed_off=*/false));
+  store_ = Open();  // the server died
+  auto due = store_->Due(100, 10);
+  ASSERT_EQ(due->size(), 2u);
+  const AsyncEvent& a = (*due)[0].function == "a" ? (*due)[0] : (*due)[1];
+  const AsyncEvent& b = (*due)[0].function == "a" ? (*due)[1] : (*due)[0];
+  EXPECT_TRUE(a.attempt_interrupted);
+  EXPECT_EQ(a.invoke_count, 1);
+  EXPECT_FALSE(b.attempt_interrupted);  // never reached a sandbox
+  EXPECT_EQ(b.invoke_count, 1);
+  // Recording the outcome (a retry) closes the attempt.
+  AsyncEvent next = a;
+  next.retries_used = 1;
+  ASSERT_TRUE(store_->Reschedule(next).ok());
+  store_ = Open();
+  auto after = store_->Due(100, 10);  // a named local: the loop must not outlive a temporary
+  ASSERT_TRUE(after.ok());
+  for (const auto& e : *after) EXPECT_FALSE(e.attempt_interrupted) << e.function;
+}
+
+// A database from before the attempt mark keeps working: the column is added on open.
+TEST_F(AsyncStoreTest, OldSchemaIsMigrated) {
+  store_.reset();
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "alto.db").string().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db,
+                   "CREATE TABLE async_events (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                   " request_id TEXT NOT NULL, function TEXT NOT NULL, payload BLOB NOT NULL,"
+                   " enqueued_ms INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL,"
+                   " retries_used INTEGER NOT NULL DEFAULT 0,"
+                   " invoke_count INTEGER NOT NULL DEFAULT 0, hop INTEGER NOT NULL DEFAULT 0);"
+                   "INSERT INTO async_events(request_id, function, payload, enqueued_ms,"
+                   " next_attempt_ms, invoke_count) VALUES('r1', 'old', '{}', 5, 5, 1);",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  store_ = Open();
+  auto due = store_->Due(100, 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].function, "old");
+  EXPECT_EQ((*due)[0].version, "$LATEST");
+  EXPECT_FALSE((*due)[0].attempt_interrupted);
+  AsyncEvent e = (*due)[0];
+  e.invoke_count = 2;
+  EXPECT_TRUE(*store_->RecordAttempt(e, true));
+  store_ = Open();  // and a second open finds the column already there
+  EXPECT_TRUE((*store_->Due(100, 10))[0].attempt_interrupted);
 }
 
 TEST_F(AsyncStoreTest, ConfigsAndQueues) {

@@ -30,6 +30,36 @@ TEST(RetryPolicy, ZeroRetriesFailsAtOnce) {
   EXPECT_EQ(d.condition, "RetriesExhausted");
 }
 
+// A poison event: an attempt the server died during spends the retry budget like a function
+// error, and is retried at once (the restart was the pause), so it cannot loop forever.
+TEST(RetryPolicy, InterruptedAttemptsSpendTheRetryBudget) {
+  RetryPolicy p;  // 2 retries
+  auto d1 = DecideAfterAttempt(AttemptResult::kInterrupted, 0, 1, kT0, kT0 + 500, p);
+  EXPECT_EQ(d1.fate, EventFate::kRetry);
+  EXPECT_EQ(d1.next_attempt_ms, kT0 + 500);
+  auto d2 = DecideAfterAttempt(AttemptResult::kInterrupted, 1, 2, kT0, kT0 + 900, p);
+  EXPECT_EQ(d2.fate, EventFate::kRetry);
+  auto d3 = DecideAfterAttempt(AttemptResult::kInterrupted, 2, 3, kT0, kT0 + 1300, p);
+  EXPECT_EQ(d3.fate, EventFate::kFailed);
+  EXPECT_EQ(d3.condition, "RetriesExhausted");
+}
+
+TEST(RetryPolicy, InterruptedWithZeroRetriesFailsAtOnce) {
+  RetryPolicy p;
+  p.max_retry_attempts = 0;
+  auto d = DecideAfterAttempt(AttemptResult::kInterrupted, 0, 1, kT0, kT0, p);
+  EXPECT_EQ(d.fate, EventFate::kFailed);
+  EXPECT_EQ(d.condition, "RetriesExhausted");
+}
+
+TEST(RetryPolicy, InterruptedPastTheMaximumAgeIsAgeExceeded) {
+  RetryPolicy p;
+  p.max_event_age_ms = 60000;
+  auto d = DecideAfterAttempt(AttemptResult::kInterrupted, 0, 1, kT0, kT0 + 60001, p);
+  EXPECT_EQ(d.fate, EventFate::kFailed);
+  EXPECT_EQ(d.condition, "EventAgeExceeded");
+}
+
 TEST(RetryPolicy, ThrottlesBackOffExponentiallyToFiveMinutes) {
   EXPECT_EQ(ThrottleRetryDelayMs(1, 1.0), 1000);
   EXPECT_EQ(ThrottleRetryDelayMs(2, 1.0), 2000);
