@@ -59,12 +59,39 @@ bool IsFramingHeader(std::string_view name) {
          http::IEquals(name, "upgrade");
 }
 
+// The server writes a function's header names and values into the response head as they are:
+// a CR or LF would end the head early and let the function forge headers or a whole second
+// response (found by tests/fuzz/fuzz_http_event). Names must be RFC 9110 tokens; values may hold
+// any byte but controls other than tab.
+bool IsHeaderName(std::string_view name) {
+  static constexpr std::string_view kTokenPunct = "!#$%&'*+-.^_`|~";
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        kTokenPunct.find(c) == std::string_view::npos)
+      return false;
+  }
+  return true;
+}
+
+bool IsHeaderValue(std::string_view value) {
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
 Status ApplyHeaders(const json& headers, http::Response& r) {
   if (headers.is_null()) return {};
   if (!headers.is_object()) return MakeError(Errc::kInvalidArgument, "headers must be an object");
   for (const auto& [name, value] : headers.items()) {
     if (IsFramingHeader(name) || value.is_null()) continue;
-    r.Set(name, value.is_string() ? value.get<std::string>() : DumpJson(value));
+    std::string text = value.is_string() ? value.get<std::string>() : DumpJson(value);
+    if (!IsHeaderName(name) || !IsHeaderValue(text)) {
+      return MakeError(Errc::kInvalidArgument, "a header name or value holds invalid characters");
+    }
+    r.Set(name, std::move(text));
   }
   return {};
 }
@@ -74,6 +101,9 @@ Status ApplyCookies(const json& cookies, http::Response& r) {
   if (!cookies.is_array()) return MakeError(Errc::kInvalidArgument, "cookies must be an array");
   for (const auto& c : cookies) {
     if (!c.is_string()) return MakeError(Errc::kInvalidArgument, "a cookie must be a string");
+    if (!IsHeaderValue(c.get_ref<const std::string&>())) {
+      return MakeError(Errc::kInvalidArgument, "a cookie holds invalid characters");
+    }
     r.headers.push_back({"Set-Cookie", c.get<std::string>()});  // one header per cookie
   }
   return {};

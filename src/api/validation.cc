@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "api/function_json.h"
 #include "common/json.h"
-#include "invoke/async_invoker.h"
+#include "invoke/destination.h"
 #include "sandbox/runtimes.h"
 
 namespace alto {
@@ -57,6 +60,17 @@ template <class T>
 Status Read(const json& body, const char* field, T& out) {
   auto it = body.find(field);
   if (it == body.end() || it->is_null()) return {};
+  if constexpr (std::is_integral_v<T>) {
+    // get<int> would truncate 128.5, wrap 4294967424 to 128, and 1e300 is undefined behaviour
+    // (found by tests/fuzz/fuzz_api_validation): integers only, and only in T's range.
+    const bool fits =
+        (it->is_number_unsigned() &&
+         it->template get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())) ||
+        (it->is_number_integer() && !it->is_number_unsigned() &&
+         it->template get<int64_t>() >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+         it->template get<int64_t>() <= static_cast<int64_t>(std::numeric_limits<T>::max()));
+    if (!fits) return Invalid(std::string("Value for '") + field + "' has the wrong type");
+  }
   try {
     out = it->get<T>();
   } catch (const json::exception&) {
@@ -117,7 +131,9 @@ Status ReadConfigFields(const json& body, FunctionConfig& f) {
     if (!it->is_object() || !it->contains("Size") || !(*it)["Size"].is_number_integer()) {
       return Invalid("EphemeralStorage must be {\"Size\": integer}");
     }
-    f.ephemeral_storage_mb = (*it)["Size"].get<int>();
+    if (!Read(*it, "Size", f.ephemeral_storage_mb)) {
+      return Invalid("EphemeralStorage must be {\"Size\": integer}");
+    }
   }
   if (auto it = body.find("DeadLetterConfig"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) return Invalid("DeadLetterConfig must be an object");

@@ -23,6 +23,7 @@
 #include "api/function_json.h"
 #include "common/result.h"
 #include "common/time.h"
+#include "invoke/destination.h"
 #include "invoke/function_catalog.h"
 #include "invoke/invoker.h"
 #include "store/async_store.h"
@@ -113,14 +114,5 @@ class AsyncInvoker {
   size_t in_flight_total_ = 0;
   std::map<std::string, AsyncCounters> counters_;
 };
-
-// Destination ARNs Alto can deliver to: an Alto function or an Alto queue (SQS-style ARN).
-struct Destination {
-  enum class Kind { kFunction, kQueue } kind;
-  std::string name;
-};
-Result<Destination> ParseDestinationArn(std::string_view arn);
-std::string QueueArn(const AccountInfo& account, const std::string& name);
-bool IsValidQueueName(std::string_view name);
 
 }  // namespace alto

@@ -80,6 +80,7 @@ Status ExtractZip(std::string_view zip, const fs::path& dest, const ExtractLimit
   }
   uint64_t total = 0;
   uint64_t entries = 0;
+  std::vector<fs::path> links;
   archive_entry* entry = nullptr;
   for (;;) {
     int rc = archive_read_next_header(ar.get(), &entry);
@@ -115,6 +116,7 @@ Status ExtractZip(std::string_view zip, const fs::path& dest, const ExtractLimit
         return BadZip("symlink '" + name + "' points outside the package");
       }
       if (::symlink(target, out.c_str()) != 0) return SysError("symlink " + out.string());
+      links.push_back(out);
       continue;
     }
     if (type != AE_IFREG && type != 0) return BadZip("entry '" + name + "' is not a regular file");
@@ -154,6 +156,21 @@ Status ExtractZip(std::string_view zip, const fs::path& dest, const ExtractLimit
     ::fchmod(fd, mode);
     ::close(fd);
     if (!st) return st;
+  }
+  // Each target was checked lexically, but a target may climb through another symlink of the
+  // package (d/up -> .., then l -> d/up/..): resolved on disk, l is dest's parent. Only the
+  // extracted tree can tell, whatever the entries' order, so every link is resolved once more.
+  std::error_code ec;
+  const fs::path root = fs::canonical(dest, ec);
+  if (ec) return SysError("resolve " + dest.string(), ec.value());
+  for (const auto& link : links) {
+    fs::path resolved = fs::weakly_canonical(link, ec);
+    if (ec) return BadZip("symlink '" + link.lexically_relative(dest).string() + "' loops");
+    fs::path rel = resolved.lexically_relative(root);
+    if (rel.empty() || *rel.begin() == "..") {
+      return BadZip("symlink '" + link.lexically_relative(dest).string() +
+                    "' points outside the package");
+    }
   }
   return {};
 }

@@ -144,6 +144,15 @@ TEST(UrlResult, PlainValuesAre200JsonVerbatim) {
 
 TEST(UrlResult, InvalidOutputIsAnError) {
   EXPECT_FALSE(InterpretUrlResult("not json").ok());
+  // A CR or LF in a header would split the response (fuzz_http_event found it).
+  EXPECT_FALSE(
+      InterpretUrlResult(R"({"statusCode":200,"headers":{"X-A":"a\r\nSet-Cookie: x=1"}})").ok());
+  EXPECT_FALSE(InterpretUrlResult(R"({"statusCode":200,"headers":{"X A":"1"}})").ok());
+  EXPECT_FALSE(InterpretUrlResult(R"({"statusCode":200,"headers":{"":"1"}})").ok());
+  EXPECT_FALSE(InterpretUrlResult(R"({"statusCode":200,"cookies":["a=1\nb"]})").ok());
+  EXPECT_FALSE(InterpretStreamedResult(std::string(R"({"headers":{"X":"\r\n"}})") +
+                                       std::string(kStreamPreludeDelimiter) + "body")
+                   .has_value());
   EXPECT_FALSE(InterpretUrlResult(R"({"statusCode":"200"})").ok());
   EXPECT_FALSE(InterpretUrlResult(R"({"statusCode":42})").ok());
   EXPECT_FALSE(InterpretUrlResult(R"({"statusCode":200,"body":"%%","isBase64Encoded":true})").ok());

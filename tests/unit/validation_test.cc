@@ -76,10 +76,23 @@ TEST(CreateRequest, EnforcesLimits) {
     const char* field;
     json value;
   } bad[] = {
-      {"MemorySize", 127},    {"MemorySize", 10241},   {"Timeout", 0},
-      {"Timeout", 901},       {"Runtime", "cobol"},    {"Handler", ""},
-      {"Handler", "a b"},     {"MemorySize", "big"},   {"Description", std::string(257, 'd')},
-      {"Role", "not-a-role"}, {"PackageType", "Image"}};
+      {"MemorySize", 127},
+      {"MemorySize", 10241},
+      {"Timeout", 0},
+      {"Timeout", 901},
+      {"Runtime", "cobol"},
+      {"Handler", ""},
+      {"Handler", "a b"},
+      {"MemorySize", "big"},
+      {"Description", std::string(257, 'd')},
+      {"Role", "not-a-role"},
+      {"PackageType", "Image"},
+      // Integers only, and only in range (1e300 was undefined behaviour; fuzz_api_validation).
+      {"MemorySize", 128.5},
+      {"MemorySize", 1e300},
+      {"MemorySize", 4294967424ull},
+      {"Timeout", -4294967293ll},
+      {"EphemeralStorage", {{"Size", 4294967808ull}}}};
   for (const auto& b : bad) {
     json body = CreateBody();
     body[b.field] = b.value;

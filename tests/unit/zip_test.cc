@@ -95,6 +95,9 @@ TEST_F(ZipTest, RefusesHostileEntries) {
       {{"evil", "", AE_IFLNK, "/etc/passwd", 0777}},
       {{"evil", "", AE_IFLNK, "../../etc/passwd", 0777}},
       {{"dir", "", AE_IFLNK, ".", 0777}, {"dir/../../x", "y"}},
+      // Each target is inside lexically, but l climbs out through d/up (fuzz_zip found it).
+      {{"d/up", "", AE_IFLNK, "..", 0777}, {"l", "", AE_IFLNK, "d/up/..", 0777}},
+      {{"l", "", AE_IFLNK, "d/up/..", 0777}, {"d/up", "", AE_IFLNK, "..", 0777}},
   };
   for (size_t i = 0; i < hostile.size(); ++i) {
     fs::path out = dir_ / ("h" + std::to_string(i));
