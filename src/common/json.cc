@@ -40,7 +40,15 @@ int JsonDepth(std::string_view text, int stop_after) {
   return deepest;
 }
 
+// nlohmann's input adapters stop at a NUL byte and take what came before it as the whole text,
+// so "1\0<anything>" would pass as JSON and its tail be copied on verbatim. Valid JSON never holds
+// a raw NUL (inside strings it must be escaped), so any NUL makes the text malformed.
+namespace {
+bool HasNul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
+}  // namespace
+
 Result<json> ParseJson(std::string_view text, int max_depth) {
+  if (HasNul(text)) return MakeError(Errc::kInvalidArgument, "malformed JSON (a NUL byte)");
   // The scan comes first so that no DOM deeper than the limit is ever built.
   if (JsonDepth(text, max_depth) > max_depth) {
     return MakeError(Errc::kInvalidArgument,
@@ -51,7 +59,9 @@ Result<json> ParseJson(std::string_view text, int max_depth) {
   return j;
 }
 
-bool IsJson(std::string_view text) { return json::accept(text.begin(), text.end()); }
+bool IsJson(std::string_view text) {
+  return !HasNul(text) && json::accept(text.begin(), text.end());
+}
 
 std::string DumpJson(const json& j, int indent) {
   return j.dump(indent, ' ', false, json::error_handler_t::replace);

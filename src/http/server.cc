@@ -335,6 +335,14 @@ bool FramingHeader(std::string_view name) {
   return IEquals(name, "Content-Length") || IEquals(name, "Transfer-Encoding");
 }
 
+// A header that would split the response: a CR or LF (or NUL) in its name or value. Handlers
+// refuse what functions send (the URL gateway answers 502 for it); this is the last line, so
+// that no handler's mistake can let a client or a function write a second response.
+bool Splits(const Header& h) {
+  auto bad = [](std::string_view s) { return s.find_first_of("\r\n\0", 0, 3) != s.npos; };
+  return h.name.empty() || bad(h.name) || bad(h.value);
+}
+
 // 1xx, 204 and 304 responses have no body and no Content-Length.
 bool BodyAllowed(int status) { return status / 100 != 1 && status != 204 && status != 304; }
 
@@ -354,7 +362,7 @@ std::string ResponseHead(const Response& res, unsigned version, bool keep_alive)
   auto end = std::to_chars(num, num + sizeof num, res.status).ptr;
   head.append(num, end).append(" ").append(reason.data(), reason.size()).append("\r\n");
   for (const auto& h : res.headers) {
-    if (FramingHeader(h.name) || IEquals(h.name, "Connection")) continue;
+    if (FramingHeader(h.name) || IEquals(h.name, "Connection") || Splits(h)) continue;
     head.append(h.name).append(": ").append(h.value).append("\r\n");
   }
   if (version >= 11 && !keep_alive) head.append("Connection: close\r\n");
@@ -689,7 +697,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     const bool chunked = version >= 11;
     bhttp::response<bhttp::empty_body> out{static_cast<bhttp::status>(res.status), version};
     for (const auto& h : res.headers) {
-      if (!FramingHeader(h.name)) out.insert(h.name, h.value);
+      if (!FramingHeader(h.name) && !Splits(h)) out.insert(h.name, h.value);
     }
     out.keep_alive(keep_alive && chunked);
     if (chunked) out.chunked(true);

@@ -219,6 +219,35 @@ TEST(HttpServerHostile, ConnectionsOverTheCapsGet503AtOnce) {
   ::close(b);
 }
 
+TEST(HttpServerHostile, HeadersThatWouldSplitTheResponseAreNotWritten) {
+  asio::io_context io;
+  Server server(io.get_executor(), [](Request) -> asio::awaitable<Response> {
+    Response r = JsonResponse(200, "{}");
+    r.headers.push_back({"X-A", "a\r\nSet-Cookie: evil=1"});
+    r.headers.push_back({"X-B\r\nX-C", "c"});
+    r.headers.push_back({"X-D", "ok"});
+    co_return r;
+  });
+  auto port = server.Listen("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  server.Start();
+  std::string got;
+  std::thread client([&] {
+    asio::io_context cio;
+    asio::ip::tcp::socket s(cio);
+    s.connect({asio::ip::make_address("127.0.0.1"), *port});
+    const std::string req = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    asio::write(s, asio::buffer(req));
+    boost::system::error_code ec;
+    asio::read(s, asio::dynamic_buffer(got), ec);
+  });
+  io.run_for(std::chrono::seconds(3));
+  client.join();
+  EXPECT_EQ(got.find("evil"), std::string::npos) << got;
+  EXPECT_EQ(got.find("X-C"), std::string::npos) << got;
+  EXPECT_NE(got.find("X-D: ok\r\n"), std::string::npos) << got;
+}
+
 TEST(HttpServerHostile, MetricsNameEveryListener) {
   ServerOptions o;
   Fixture f{o};

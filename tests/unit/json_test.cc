@@ -36,6 +36,14 @@ TEST(JsonDepth, IgnoresBracketsInsideStrings) {
   EXPECT_EQ(JsonDepth(R"(["\\\"[[", "\u005b"])"), 1);
 }
 
+TEST(Json, NulByteMakesTextMalformed) {
+  const std::string text("1\0garbage", 9);
+  EXPECT_FALSE(IsJson(text));
+  EXPECT_FALSE(ParseJson(text).ok());
+  EXPECT_EQ(JsonOrString(text), "\"1\\u0000garbage\"");
+  EXPECT_TRUE(IsJson("\"a\\u0000b\""));
+}
+
 TEST(JsonDepth, StopsEarly) { EXPECT_EQ(JsonDepth(Nested(100000), 64), 65); }
 
 TEST(ParseJson, DepthLimitExactBoundary) {
