@@ -77,25 +77,31 @@ HeadVerdict CheckRequestHead(unsigned version, std::string_view method, std::str
     return {431, "too many header fields (limit " + std::to_string(limits.fields) + ")"};
   }
 
+  // One pass over the fields; a name is compared only when its length matches (this runs for
+  // every request).
+  const Header* host = nullptr;
+  const Header* length = nullptr;
   size_t hosts = 0, lengths = 0, encodings = 0;
   for (const auto& f : fields) {
-    if (IEquals(f.name, "Host")) ++hosts;
-    if (IEquals(f.name, "Content-Length")) ++lengths;
-    if (IEquals(f.name, "Transfer-Encoding")) ++encodings;
+    if (f.name.size() == 4 && IEquals(f.name, "Host")) {
+      ++hosts;
+      host = &f;
+    } else if (f.name.size() == 14 && IEquals(f.name, "Content-Length")) {
+      ++lengths;
+      length = &f;
+    } else if (f.name.size() == 17 && IEquals(f.name, "Transfer-Encoding")) {
+      ++encodings;
+    }
   }
   if (hosts > 1) return {400, "more than one Host header"};
   if (hosts == 0 && version >= 11) return {400, "missing Host header"};
-  for (const auto& f : fields) {
-    if (IEquals(f.name, "Host") && !ValidHost(f.value)) return {400, "invalid Host header"};
-  }
+  if (host && !ValidHost(host->value)) return {400, "invalid Host header"};
   // RFC 9112 6.3 lets a recipient take "5, 5" or two equal fields as one; nginx refuses them, and
   // so does Alto: whoever sends two lengths may be smuggling a second request past a proxy.
   if (lengths > 1) return {400, "more than one Content-Length"};
-  for (const auto& f : fields) {
-    if (!IEquals(f.name, "Content-Length")) continue;
-    if (f.value.empty() || f.value.find_first_not_of("0123456789") != std::string::npos)
-      return {400, "invalid Content-Length"};
-  }
+  if (length &&
+      (length->value.empty() || length->value.find_first_not_of("0123456789") != std::string::npos))
+    return {400, "invalid Content-Length"};
 
   // Request target: origin-form, or absolute-form (rewritten), or '*' for OPTIONS only.
   if (target.empty()) return {400, "empty request target"};
