@@ -11,8 +11,6 @@
 // The server runs on one thread: its executor must not run handlers concurrently.
 #pragma once
 
-#include <array>
-#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
@@ -24,33 +22,12 @@
 #include <vector>
 
 #include "common/result.h"
+#include "http/listener_stats.h"
 #include "http/message.h"
 
 namespace alto::http {
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request)>;
-
-// Counters of one listener (or of a family of listeners, such as every sandbox's Runtime API),
-// for /metrics. Shared between servers, so plain atomics.
-struct ListenerStats {
-  enum Timeout { kHeader, kIdle, kBody, kWrite, kTimeoutKinds };
-  // The statuses the server itself answers (handlers answer the rest).
-  static constexpr std::array<int, 8> kStatuses = {400, 408, 413, 414, 431, 501, 503, 505};
-
-  std::atomic<int64_t> open{0};
-  std::atomic<uint64_t> accepted{0};
-  std::atomic<uint64_t> refused_total{0};       // over max_connections
-  std::atomic<uint64_t> refused_per_client{0};  // over max_connections_per_client
-  std::atomic<uint64_t> accept_errors{0};       // EMFILE, ENFILE, ENOBUFS...
-  std::atomic<uint64_t> shed{0};                // idle connections closed to free a descriptor
-  std::array<std::atomic<uint64_t>, kTimeoutKinds> timeouts{};
-  std::array<std::atomic<uint64_t>, kStatuses.size()> answered{};
-
-  void CountStatus(int status);
-};
-
-// Prometheus text for listeners, by label: alto_http_connections_open{listener="api"}, ...
-std::string ListenerMetrics(const std::vector<std::pair<std::string, const ListenerStats*>>& all);
 
 struct ServerOptions {
   size_t body_limit = 8 * 1024 * 1024;
