@@ -564,11 +564,11 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   // Answers a request the server refuses itself, then closes: lingering, so that a client still
   // sending reads the answer instead of a reset.
   asio::awaitable<void> AnswerAndClose(Conn& c, int status, std::string_view reason,
-                                       unsigned version = 11) {
+                                       std::string_view target = {}) {
     Response res =
-        status == 413 ? options.too_large() : JsonResponse(status, ErrorBody(status, reason));
+        status == 413 ? options.too_large(target) : JsonResponse(status, ErrorBody(status, reason));
     stats->CountStatus(res.status);
-    const std::string head = ResponseHead(res, version >= 10 ? version : 11, false);
+    const std::string head = ResponseHead(res, 11, false);
     const std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(res.body)};
     if (auto ec = co_await WriteAll(c, out)) co_return;
     boost::system::error_code ignored;
@@ -721,8 +721,10 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       const int got = co_await ReadHead(c, buffer, parser, first);
       if (got < 0) break;
       if (got > 0) {
-        co_await AnswerAndClose(c, got,
-                                got == 408 ? "the request head did not arrive in time" : "");
+        // Past a 413 the parser has read the request line: the target is known.
+        const std::string target = got == 413 ? std::string(parser.get().target()) : "";
+        co_await AnswerAndClose(c, got, got == 408 ? "the request head did not arrive in time" : "",
+                                target);
         break;
       }
       auto& in = parser.get();
@@ -746,7 +748,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       if (!streamed) {
         auto declared = parser.content_length();
         if (declared && *declared > options.body_limit) {
-          co_await AnswerAndClose(c, 413, "");
+          co_await AnswerAndClose(c, 413, "", req.target);
           break;
         }
         parser.body_limit(options.body_limit);
@@ -778,7 +780,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
           break;
         }
         if (ec == bhttp::error::body_limit) {
-          co_await AnswerAndClose(c, 413, "");
+          co_await AnswerAndClose(c, 413, "", req.target);
           break;
         }
         if (ec) {

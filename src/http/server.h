@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -34,8 +35,9 @@ struct ServerOptions {
   size_t header_limit = 64 * 1024;  // request line and header fields, in bytes
   size_t request_line_limit = 8 * 1024;
   size_t header_field_limit = 200;  // header fields in a request
-  // The answer when a body exceeds body_limit; the connection is closed after it.
-  std::function<Response()> too_large = [] {
+  // The answer when a body exceeds body_limit, given the request's target (empty when the head
+  // was not read far enough to know it); the connection is closed after it.
+  std::function<Response(std::string_view target)> too_large = [](std::string_view) {
     return JsonResponse(413, R"({"message":"Request body too large"})");
   };
   // Requests whose handler reads the body itself as it arrives (Request::body_source), decided

@@ -108,18 +108,21 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
              r.HeaderValue(kResponseModeHeader) == "streaming";
     };
     o.stream_body_limit = kMaxStreamedResponseBytes;
-    o.too_large = [weak = std::weak_ptr<Impl*>(alive)] {
+    o.too_large = [weak = std::weak_ptr<Impl*>(alive)](std::string_view target) {
       auto token = weak.lock();
       if (!token) return RuntimeError(500, "Runtime.Unknown", "Sandbox is shutting down");
-      return (*token)->TooLarge();
+      return (*token)->TooLarge(target);
     };
     return o;
   }
 
-  http::Response TooLarge() {
+  // Only an oversized /response ends the invocation as Function.ResponseSizeTooLarge (as in
+  // Lambda); an oversized request to any other path is refused and changes nothing.
+  http::Response TooLarge(std::string_view target) {
     std::string msg = "Response payload size exceeded maximum allowed payload size (" +
                       std::to_string(kMaxRuntimeResponseBytes) + " bytes).";
-    if (current && !outcome)
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (current && !outcome && path.ends_with("/response"))
       Complete(OutcomeKind::kFunctionError, ErrorDocument("Function.ResponseSizeTooLarge", msg),
                "Function.ResponseSizeTooLarge", false);
     return RuntimeError(413, "RequestEntityTooLarge",
@@ -351,7 +354,7 @@ struct RuntimeSession::Impl : std::enable_shared_from_this<RuntimeSession::Impl>
           co_return RuntimeError(400, "InvalidRequestID", "Invalid request ID: " + id);
       } else if (total > kMaxRuntimeResponseBytes) {
         streaming = false;
-        co_return TooLarge();
+        co_return TooLarge(req.target);
       } else {
         whole += **piece;
       }

@@ -218,7 +218,7 @@ int RunServer(const ServerConfig& cfg) {
   ho.keepalive_timeout = Millis(cfg.keepalive_timeout_s);
   ho.body_timeout = Millis(cfg.body_timeout_s);
   ho.write_timeout = Millis(cfg.write_timeout_s);
-  ho.too_large = [] {
+  ho.too_large = [](std::string_view) {
     auto r = LambdaError(
         413, "RequestTooLargeException",
         "Request must be smaller than " + std::to_string(kMaxCreateRequestBytes) + " bytes");
