@@ -37,8 +37,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int max_depth = data[0] % 72;
   std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
 
-  const bool valid = json::accept(text);
-  FUZZ_CHECK(alto::IsJson(text) == valid, "IsJson agrees with nlohmann's validator");
+  // nlohmann's validator stops reading at a NUL byte (it takes "1\0<tail>" for "1"); a raw NUL
+  // is never valid JSON, and Alto's entry points refuse it.
+  const bool valid = text.find('\0') == std::string_view::npos && json::accept(text);
+  FUZZ_CHECK(alto::IsJson(text) == valid, "IsJson agrees with nlohmann's validator, NUL aside");
 
   auto parsed = alto::ParseJson(text, max_depth);
   if (parsed.ok()) {
