@@ -33,12 +33,14 @@ std::string ListenerMetrics(const std::vector<std::pair<std::string, const Liste
     sample("alto_http_connections_accepted_total", l, s.accepted.load());
   });
   family("alto_http_connections_refused_total", "counter",
-         "Connections answered 503 and closed at once: over the listener's cap (total) or over "
-         "the cap per client address (per_client).");
+         "Connections answered 503 and closed at once: over the listener's cap (total), over "
+         "the cap per client address (per_client), or with the process's file descriptors "
+         "nearly all in use (fds).");
   each([&](const std::string& l, const ListenerStats& s) {
     sample("alto_http_connections_refused_total", l + ",reason=\"total\"", s.refused_total.load());
     sample("alto_http_connections_refused_total", l + ",reason=\"per_client\"",
            s.refused_per_client.load());
+    sample("alto_http_connections_refused_total", l + ",reason=\"fds\"", s.refused_fds.load());
   });
   family("alto_http_accept_errors_total", "counter",
          "Failed accepts (EMFILE, ENFILE, ...); the accept loop backs off after each.");

@@ -22,6 +22,7 @@ struct ListenerStats {
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> refused_total{0};       // over max_connections
   std::atomic<uint64_t> refused_per_client{0};  // over max_connections_per_client
+  std::atomic<uint64_t> refused_fds{0};         // the process's descriptors nearly all in use
   std::atomic<uint64_t> accept_errors{0};       // EMFILE, ENFILE, ENOBUFS...
   std::atomic<uint64_t> shed{0};                // idle connections closed to free a descriptor
   std::array<std::atomic<uint64_t>, kTimeoutKinds> timeouts{};

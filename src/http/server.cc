@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <boost/asio.hpp>
@@ -365,6 +366,23 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   LogThrottle accept_log{std::chrono::seconds(10)};
   LogThrottle refuse_log{std::chrono::seconds(10)};
   size_t lingering_refusals = 0;
+  int fd_ceiling = -1;  // read once, at the first accept (the server raises its limit before)
+
+  // Descriptors at or above this number are not used for connections: a quarter of the soft
+  // limit, at most 256, stays free for everything else.
+  int FdCeiling() {
+    if (fd_ceiling < 0) {
+      rlimit lim{};
+      if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY ||
+          lim.rlim_cur > (1u << 30)) {
+        fd_ceiling = 1 << 30;
+      } else {
+        const int soft = static_cast<int>(lim.rlim_cur);
+        fd_ceiling = soft - std::min(256, soft / 4);
+      }
+    }
+    return fd_ceiling;
+  }
 
   std::chrono::milliseconds LimitFor(Phase p) const {
     switch (p) {
@@ -458,7 +476,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   // Answers a connection over a cap with 503 without reading its request. The socket lingers
   // briefly (reading and dropping what the client sends) so that the client reads the 503
   // instead of a reset; only a few linger at once, so refusals cannot hold descriptors.
-  void Refuse(tcp::socket socket, const std::string& client, const char* why) {
+  void Refuse(tcp::socket socket, const std::string& client, const char* why, bool linger = true) {
     boost::system::error_code ec;
     socket.non_blocking(true, ec);
     socket.write_some(asio::buffer(kRefusal), ec);
@@ -468,7 +486,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       spdlog::warn("http {}: refused a connection from {}: {} ({} more since the last report)",
                    options.name, client, why, *n);
     }
-    if (lingering_refusals >= kMaxLingeringRefusals) return;  // closed here
+    if (!linger || lingering_refusals >= kMaxLingeringRefusals) return;  // closed here
     ++lingering_refusals;
     asio::co_spawn(executor, LingerRefused(std::move(socket)), asio::detached);
   }
@@ -522,6 +540,14 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
         boost::system::error_code rec;
         auto ep = socket.remote_endpoint(rec);
         if (!rec) client = ep.address().to_string();
+      }
+      // Linux hands out the lowest free descriptor: one this high means the process is nearly
+      // out of them. Refusing here keeps headroom for what else needs descriptors (sandbox starts,
+      // the stores, the sanitizers' own pipes) instead of letting connections take the last one.
+      if (socket.native_handle() >= FdCeiling()) {
+        stats->refused_fds.fetch_add(1, std::memory_order_relaxed);
+        Refuse(std::move(socket), client, "file descriptors nearly exhausted", /*linger=*/false);
+        continue;
       }
       if (conns.size() >= options.max_connections) {
         stats->refused_total.fetch_add(1, std::memory_order_relaxed);

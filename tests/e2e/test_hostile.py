@@ -828,7 +828,10 @@ class HostileFdExhaustionTest(unittest.TestCase):
             self.assertLess(grown, 64 * 1024, "the log grew by %d bytes during fd exhaustion" % grown)
             self.assertLess(cpu, 0.5, "the server used %.0f%% CPU during fd exhaustion" % (cpu * 100))
             text = server.log_text()
-            emfile = [l for l in text.splitlines() if re.search(r"(?i)too many open files|emfile", l)]
+            # The server refuses connections once its descriptors are nearly all in use (keeping
+            # headroom), and backs off if accept fails with EMFILE anyway: either is logged.
+            emfile = [l for l in text.splitlines()
+                      if re.search(r"(?i)too many open files|emfile|descriptors nearly exhausted", l)]
             self.assertTrue(emfile, "nothing in the log says the server ran out of fds")
             self.assertLessEqual(len(emfile), 20, "one line per failed accept? %d lines" % len(emfile))
 
