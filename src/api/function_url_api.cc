@@ -1,6 +1,7 @@
 // CreateFunctionUrlConfig / GetFunctionUrlConfig / UpdateFunctionUrlConfig /
 // DeleteFunctionUrlConfig / ListFunctionUrlConfigs. The configs live in the function_urls table
 // (src/store/sqlite_url_store.cc) behind the UrlCatalog that the URL gateway serves from.
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <cctype>
 #include <nlohmann/json.hpp>
@@ -34,7 +35,15 @@ Status ReadStrings(const json& cors, const char* key, size_t max_items, size_t m
                                                    " items must be strings of 1 to " +
                                                    std::to_string(max_len) + " characters");
     }
-    out.push_back(v.get<std::string>());
+    // The items go into response headers as they are: a control character (CR, LF, NUL...)
+    // would let the config split every response of the URL.
+    const auto& text = v.get_ref<const std::string&>();
+    if (std::any_of(text.begin(), text.end(),
+                    [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
+      return MakeError(Errc::kInvalidArgument,
+                       std::string("Cors.") + key + " items must not hold control characters");
+    }
+    out.push_back(text);
   }
   return {};
 }

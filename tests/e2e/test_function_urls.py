@@ -329,7 +329,11 @@ class FunctionUrlConfigTest(AltoTestCase):
         path = "/2021-10-31/functions/%s/url" % name
         for body in ({"AuthType": "BASIC"}, {}, {"AuthType": "NONE", "InvokeMode": "X"},
                      {"AuthType": "NONE", "Cors": {"MaxAge": 100000}},
-                     {"AuthType": "NONE", "Cors": {"AllowMethods": ["GET"] * 7}}):
+                     {"AuthType": "NONE", "Cors": {"AllowMethods": ["GET"] * 7}},
+                     # Items go into response headers: CR/LF would split every response.
+                     {"AuthType": "NONE", "Cors": {"AllowHeaders": ["x\r\nSet-Cookie: a=b"]}},
+                     {"AuthType": "NONE", "Cors": {"ExposeHeaders": ["x\u0000"]}},
+                     {"AuthType": "NONE", "Cors": {"AllowOrigins": ["https://a\nb"]}}):
             res = self.server.request("POST", path, body)
             self.assertLambdaError(res, 400, "InvalidParameterValueException")
         res = self.server.request("POST", path + "?Qualifier=1", {"AuthType": "NONE"})
