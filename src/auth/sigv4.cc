@@ -72,7 +72,7 @@ std::optional<int64_t> ToUnix(int64_t y, int mo, int d, int h, int mi, int s) {
   if (mo < 1 || mo > 12 || d < 1 || d > DaysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) {
     return std::nullopt;
   }
-  return DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+  return DaysFromCivil(y, mo, d) * 86400 + int64_t{h} * 3600 + int64_t{mi} * 60 + s;
 }
 
 // RFC 1123, the form a Date header takes: "Fri, 24 May 2013 00:00:00 GMT".
@@ -259,10 +259,11 @@ struct PresignParams {
 
 PresignParams ScanQuery(std::string_view query) {
   PresignParams p;
-  internal::ForEachQueryPair(query, [&](std::string key, std::string value) {
+  internal::ForEachQueryPair(query, [&](const std::string& key, std::string value) {
     for (size_t i = 0; i < PresignParams::kNames.size(); ++i) {
       if (key != PresignParams::kNames[i]) continue;
       if (p.count[i]++ == 0) p.value[i] = std::move(value);
+      break;
     }
   });
   return p;
@@ -374,9 +375,9 @@ std::string FormatAmzDate(int64_t unix_s) {
   }
   const Civil c = CivilFromDays(days);
   std::array<char, 64> buf{};
-  std::snprintf(buf.data(), buf.size(), "%04lld%02d%02dT%02d%02d%02dZ", static_cast<long long>(c.y),
-                c.m, c.d, static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60),
-                static_cast<int>(secs % 60));
+  (void)std::snprintf(buf.data(), buf.size(), "%04lld%02d%02dT%02d%02d%02dZ",
+                      static_cast<long long>(c.y), c.m, c.d, static_cast<int>(secs / 3600),
+                      static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60));
   return buf.data();
 }
 

@@ -85,7 +85,7 @@ std::string CanonicalUri(std::string_view path, PathStyle style) {
 
 std::string CanonicalQuery(std::string_view query, bool presigned) {
   std::vector<std::pair<std::string, std::string>> pairs;
-  internal::ForEachQueryPair(query, [&](std::string name, std::string value) {
+  internal::ForEachQueryPair(query, [&](const std::string& name, const std::string& value) {
     // (a string_view comparison: GCC 12 warns falsely on std::string == literal here)
     if (presigned && std::string_view(name) == std::string_view("X-Amz-Signature")) return;
     pairs.emplace_back(UriEncode(name, false), UriEncode(value, false));
