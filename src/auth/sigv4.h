@@ -26,18 +26,17 @@ inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
 inline constexpr int64_t kMaxPresignExpires = 604800;
 
 enum class SigV4Fault {
-  kMissing,       // neither an Authorization header nor presigned X-Amz-* query parameters
-  kMalformed,     // a part missing, duplicated or unparsable (IncompleteSignatureException)
-  kBadAlgorithm,  // not AWS4-HMAC-SHA256
-  kBadScope,    // scope date != X-Amz-Date's date, terminator != aws4_request, empty region/service
-  kBadDate,     // X-Amz-Date (or Date) missing or not YYYYMMDDTHHMMSSZ
-  kSkewed,      // request time outside the allowed skew
-  kExpired,     // presigned URL past X-Amz-Date + X-Amz-Expires
-  kBadExpires,  // X-Amz-Expires not an integer in 1..604800
-  kSignedHeaderAbsent,  // a header named in SignedHeaders is not in the request, or host is not
-                        // signed
+  kMissing,             // neither an Authorization header nor presigned X-Amz-* parameters
+  kMalformed,           // a part missing, duplicated or unparsable (IncompleteSignature)
+  kBadAlgorithm,        // not AWS4-HMAC-SHA256
+  kBadScope,            // scope date != the request's, terminator, empty region/service
+  kBadDate,             // X-Amz-Date (or Date) missing or not YYYYMMDDTHHMMSSZ
+  kSkewed,              // request time outside the allowed skew
+  kExpired,             // presigned URL past X-Amz-Date + X-Amz-Expires
+  kBadExpires,          // X-Amz-Expires not an integer in 1..604800
+  kSignedHeaderAbsent,  // a SignedHeaders name absent from the request, or host not signed
   kMismatch,            // the signature does not match
-  kBodyMismatch,  // x-amz-content-sha256 does not match the body (or is not a digest/sentinel)
+  kBodyMismatch,        // x-amz-content-sha256 not the body's digest (nor a sentinel)
 };
 
 struct SigV4Error {

@@ -5,6 +5,7 @@ update bodies, routing configs, function outputs, and tiny zips (like tests/unit
 Rerun after changing it; the files are small and committed so that CI needs no generation step.
 Files it did not write (crash reproducers copied in by hand) are kept."""
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -165,6 +166,52 @@ def zip_seeds():
     write("fuzz_zip", b"hello world, no zip here")
 
 
+def sigv4_seeds():
+    # Flags byte, then METHOD, PATH, QUERY lines, headers, an empty line and the body (see
+    # fuzz_sigv4.cc). Some are validly signed with the harness's secret, so that mutations start
+    # from requests that verify; the paths and queries need no encoding, so the canonical forms
+    # here are simply the raw ones.
+    secret, date, amz = "fuzz-secret", "20260101", "20260101T000000Z"
+    scope = date + "/us-east-1/lambda/aws4_request"
+
+    def sig(canonical):
+        k = ("AWS4" + secret).encode()
+        for part in (date, "us-east-1", "lambda", "aws4_request"):
+            k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+        sts = "AWS4-HMAC-SHA256\n%s\n%s\n%s" % (amz, scope,
+                                                 hashlib.sha256(canonical.encode()).hexdigest())
+        return hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+
+    def seed(flags, method, path, query, headers, body):
+        lines = [method, path, query] + ["%s:%s" % h for h in headers]
+        write("fuzz_sigv4", bytes([flags]) + ("\n".join(lines) + "\n\n" + body).encode())
+
+    path, body = "/2015-03-31/functions/f/invocations", '{"k":"v"}'
+    canonical = "\n".join(["POST", path, "Qualifier=live", "host:localhost:9000",
+                           "x-amz-date:" + amz, "", "host;x-amz-date",
+                           hashlib.sha256(body.encode()).hexdigest()])
+    auth = ("AWS4-HMAC-SHA256 Credential=AKIDFUZZ/%s, SignedHeaders=host;x-amz-date, Signature=%s"
+            % (scope, sig(canonical)))
+    signed = [("Host", "localhost:9000"), ("X-Amz-Date", amz), ("Authorization", auth)]
+    seed(0, "POST", path, "Qualifier=live", signed, body)
+    seed(6, "POST", path, "Qualifier=live", signed + [("x-amz-content-sha256", "UNSIGNED-PAYLOAD")],
+         body)
+    seed(0, "POST", path, "Qualifier=live", [("Host", "h"), ("Date", "Thu, 01 Jan 2026 00:00:00 GMT"),
+                                             ("Authorization", auth)], body)
+    seed(0, "GET", "/", "", [("Host", "h"), ("Authorization", "AWS4-HMAC-SHA256 SignedHeaders=host")],
+         "")
+    seed(0, "GET", "/", "", [("Host", "h"), ("Authorization", "Bearer token")], "")
+    query = ("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDFUZZ%%2F%s&X-Amz-Date=%s"
+             "&X-Amz-Expires=3600&X-Amz-SignedHeaders=host" % (scope.replace("/", "%2F"), amz))
+    canonical = "\n".join(["GET", "/bucket/key", query, "host:s3.localhost", "", "host",
+                           "UNSIGNED-PAYLOAD"])
+    seed(1, "GET", "/bucket/key", query + "&X-Amz-Signature=" + sig(canonical),
+         [("Host", "s3.localhost")], "")
+    seed(5, "PUT", "/a/./b/../c//d%3A%2F%20e/", "b=2&a=1&a=0&c&d=x+y",
+         [("Host", "h"), ("My-Header", "  a   b  "), ("my-header", "c"), ("User-Agent", "x")],
+         "body")
+
+
 if __name__ == "__main__":
     http_seeds()
     api_seeds()
@@ -172,3 +219,4 @@ if __name__ == "__main__":
     event_stream_seeds()
     http_event_seeds()
     zip_seeds()
+    sigv4_seeds()
