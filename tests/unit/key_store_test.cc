@@ -1,0 +1,178 @@
+#include "auth/key_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "auth/bootstrap.h"
+#include "common/encoding.h"
+#include "store/secret_box.h"
+
+namespace alto::auth {
+namespace {
+
+namespace fs = std::filesystem;
+
+class KeyStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("alto-keys-" + RandomHex(6));
+    fs::create_directories(dir_);
+    auto box = SecretBox::LoadOrCreate(dir_ / "secret.key");
+    ASSERT_TRUE(box.ok());
+    box_ = *box;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::unique_ptr<KeyStore> Open() {
+    auto s = OpenSqliteKeyStore((dir_ / "alto.db").string(), box_, 1000);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+    return s.ok() ? std::move(s.value()) : nullptr;
+  }
+  static std::string Slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  fs::path dir_;
+  std::shared_ptr<const SecretBox> box_;
+};
+
+TEST_F(KeyStoreTest, AdminAccountExistsFromTheStart) {
+  auto s = Open();
+  auto accounts = s->ListAccounts();
+  ASSERT_TRUE(accounts.ok());
+  ASSERT_EQ(accounts->size(), 1u);
+  EXPECT_EQ((*accounts)[0].id, kAdminAccountId);
+  EXPECT_EQ((*accounts)[0].name, "admin");
+  EXPECT_TRUE(s->GetAccount("admin").ok());
+  EXPECT_EQ(s->GetAccount("123456789012").error().code, Errc::kNotFound);
+}
+
+TEST_F(KeyStoreTest, CreatedKeysSurviveReopenWithTheirSecretsSealed) {
+  std::string id, secret;
+  {
+    auto s = Open();
+    auto k = s->CreateKey(std::string(kAdminAccountId), "", "first");
+    ASSERT_TRUE(k.ok()) << k.error().message;
+    id = k->id;
+    secret = k->secret;
+    EXPECT_EQ(id.size(), 20u);
+    EXPECT_EQ(id.substr(0, 4), "AKIA");
+    EXPECT_EQ(secret.size(), 40u);
+    EXPECT_TRUE(s->Find(id)->active);
+  }
+  // The secret is not in the database file in clear.
+  EXPECT_EQ(Slurp(dir_ / "alto.db").find(secret), std::string::npos);
+  auto s = Open();
+  auto k = s->Find(id);
+  ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->secret, secret);
+  EXPECT_EQ(k->description, "first");
+  EXPECT_TRUE(k->policy_json.empty());
+  EXPECT_FALSE(s->Find("AKIAUNKNOWN").has_value());
+}
+
+TEST_F(KeyStoreTest, ADifferentSecretKeyFileCannotOpenTheKeys) {
+  {
+    auto s = Open();
+    ASSERT_TRUE(s->CreateKey(std::string(kAdminAccountId), "", "", "k1", "s1").ok());
+  }
+  fs::remove(dir_ / "secret.key");
+  box_ = *SecretBox::LoadOrCreate(dir_ / "secret.key");
+  auto s = OpenSqliteKeyStore((dir_ / "alto.db").string(), box_, 1000);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("secret.key"), std::string::npos) << s.error().message;
+}
+
+TEST_F(KeyStoreTest, DisableAndDeleteShowAtOnce) {
+  auto s = Open();
+  ASSERT_TRUE(s->CreateKey(std::string(kAdminAccountId), "", "", "k1", "s1").ok());
+  ASSERT_TRUE(s->SetActive("k1", false).ok());
+  EXPECT_FALSE(s->Find("k1")->active);
+  ASSERT_TRUE(s->SetActive("k1", true).ok());
+  EXPECT_TRUE(s->Find("k1")->active);
+  ASSERT_TRUE(s->DeleteKey("k1").ok());
+  EXPECT_FALSE(s->Find("k1").has_value());
+  EXPECT_EQ(s->DeleteKey("k1").error().code, Errc::kNotFound);
+  EXPECT_EQ(s->SetActive("k1", true).error().code, Errc::kNotFound);
+}
+
+TEST_F(KeyStoreTest, RefusesBadIdsDuplicatesUnknownAccountsAndBadPolicies) {
+  auto s = Open();
+  EXPECT_EQ(s->CreateKey(std::string(kAdminAccountId), "", "", "has/slash", "x").error().code,
+            Errc::kInvalidArgument);
+  EXPECT_EQ(s->CreateKey(std::string(kAdminAccountId), "", "", "ok", "has space").error().code,
+            Errc::kInvalidArgument);
+  ASSERT_TRUE(s->CreateKey(std::string(kAdminAccountId), "", "", "dup", "x").ok());
+  EXPECT_EQ(s->CreateKey(std::string(kAdminAccountId), "", "", "dup", "y").error().code,
+            Errc::kConflict);
+  EXPECT_EQ(s->CreateKey("999999999999", "", "").error().code, Errc::kNotFound);
+  EXPECT_EQ(s->CreateKey(std::string(kAdminAccountId), "{not json", "").error().code,
+            Errc::kInvalidArgument);
+  auto listed = s->ListKeys(std::string(kAdminAccountId));
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 1u);  // only "dup": nothing refused was stored
+}
+
+TEST_F(KeyStoreTest, PolicyKeysKeepTheirParsedPolicy) {
+  auto s = Open();
+  std::string doc =
+      R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:Get*","Resource":"*"}]})";
+  auto k = s->CreateKey(std::string(kAdminAccountId), doc, "ro");
+  ASSERT_TRUE(k.ok()) << k.error().message;
+  EXPECT_NE(k->policy, nullptr);
+  auto again = Open()->Find(k->id);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->policy_json, doc);
+  EXPECT_NE(again->policy, nullptr);
+}
+
+TEST_F(KeyStoreTest, BootstrapMakesOneAdminKeyAndWritesIt0600) {
+  auto s = Open();
+  auto first = EnsureAdminKey(*s, "", "", dir_ / "credentials");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_TRUE(first->created);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "credentials").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string text = Slurp(dir_ / "credentials");
+  EXPECT_NE(text.find("[alto]"), std::string::npos);
+  EXPECT_NE(text.find(first->access_key_id), std::string::npos);
+  EXPECT_NE(text.find(s->Find(first->access_key_id)->secret), std::string::npos);
+  auto second = EnsureAdminKey(*s, "other", "other", dir_ / "credentials");
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->created);  // the env pair applies at the first start only
+  EXPECT_EQ(second->access_key_id, first->access_key_id);
+  EXPECT_FALSE(s->Find("other").has_value());
+}
+
+TEST_F(KeyStoreTest, BootstrapTakesTheEnvironmentPairAndRefusesHalfOfIt) {
+  auto s = Open();
+  auto half = EnsureAdminKey(*s, "test", "", dir_ / "credentials");
+  EXPECT_FALSE(half.ok());
+  auto made = EnsureAdminKey(*s, "test", "test", dir_ / "credentials");
+  ASSERT_TRUE(made.ok());
+  EXPECT_EQ(made->access_key_id, "test");
+  EXPECT_EQ(s->Find("test")->secret, "test");
+}
+
+TEST(AccessKeyShapes, GeneratedIdsAndSecretsAreValidAndDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 200; ++i) {
+    std::string id = NewAccessKeyId();
+    EXPECT_TRUE(ValidKeyId(id)) << id;
+    EXPECT_TRUE(ValidSecret(NewSecretAccessKey()));
+    EXPECT_TRUE(seen.insert(id).second);
+  }
+  EXPECT_FALSE(ValidKeyId(""));
+  EXPECT_FALSE(ValidKeyId(std::string(129, 'A')));
+  EXPECT_FALSE(ValidSecret("a\tb"));
+}
+
+}  // namespace
+}  // namespace alto::auth
