@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "cli/admin_commands.h"
 #include "cli/client_commands.h"
 #include "common/rate_limited_sink.h"
 #include "server/server.h"
@@ -204,7 +205,50 @@ int main(int argc, char** argv) {
   urlcmd->add_option("--cors-origin", url.cors_origins,
                      "Allowed CORS origin (repeatable; with --create sets the URL's Cors)");
 
+  // The admin API: accounts, access keys, the audit log.
+  auto add_endpoint = [&](CLI::App* cmd) {
+    cmd->add_option("--endpoint", client.endpoint, "Alto API endpoint (env ALTO_ENDPOINT)")
+        ->capture_default_str();
+  };
+  auto* account = app.add_subcommand("account", "Accounts (tenants)");
+  add_endpoint(account);
+  account->require_subcommand(1);
+  account->add_subcommand("ls", "List the accounts you can see");
+  alto::cli::KeyArgs key_args;
+  auto* key = app.add_subcommand("key", "Access keys (SigV4 credentials)");
+  add_endpoint(key);
+  key->require_subcommand(1);
+  auto* key_create = key->add_subcommand("create", "Create a key and print its secret (once)");
+  key_create->add_option("--account", key_args.account, "Account id or name (default: yours)");
+  key_create->add_option("--policy", key_args.policy_file,
+                         "IAM-style policy document (JSON file); without it: an administrator key");
+  key_create->add_option("--description", key_args.description, "What the key is for");
+  auto* key_ls = key->add_subcommand("ls", "List keys (never their secrets)");
+  key_ls->add_option("--account", key_args.account, "Account id or name (default: yours)");
+  auto* key_rm = key->add_subcommand("rm", "Delete a key: it stops working at once");
+  key_rm->add_option("id", key_args.id)->required();
+  auto* key_disable = key->add_subcommand("disable", "Disable a key: it stops working at once");
+  key_disable->add_option("id", key_args.id)->required();
+  auto* key_enable = key->add_subcommand("enable", "Enable a disabled key");
+  key_enable->add_option("id", key_args.id)->required();
+  alto::cli::AuditArgs audit_args;
+  auto* audit = app.add_subcommand("audit", "Read the audit log of control-plane changes");
+  add_endpoint(audit);
+  audit->add_option("--since", audit_args.since, "90s, 10m, 2h, 7d, or epoch milliseconds");
+  audit->add_option("--account", audit_args.account, "Only this account");
+  audit->add_option("--max", audit_args.max, "At most this many entries")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+
   CLI11_PARSE(app, argc, argv);
+
+  if (account->got_subcommand("ls")) return alto::cli::AccountList(client);
+  if (key->got_subcommand("create")) return alto::cli::KeyCreate(client, key_args);
+  if (key->got_subcommand("ls")) return alto::cli::KeyList(client, key_args);
+  if (key->got_subcommand("rm")) return alto::cli::KeyRemove(client, key_args);
+  if (key->got_subcommand("disable")) return alto::cli::KeySetActive(client, key_args, false);
+  if (key->got_subcommand("enable")) return alto::cli::KeySetActive(client, key_args, true);
+  if (audit->parsed()) return alto::cli::AuditRead(client, audit_args);
 
   if (srv->parsed()) {
     // At most 50 lines a second after a burst of 1,000 (see rate_limited_sink.h).

@@ -5,6 +5,7 @@
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
+#include "api/access.h"
 #include "api/errors.h"
 #include "api/routes.h"
 #include "api/validation.h"
@@ -80,134 +81,186 @@ bool BoolField(const json& body, const char* name) {
 asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
   auto route = MatchRoute(req.method, req.path);
   http::Response res;
-  if (!route.match) {
+  // Health probes are the one thing a caller without a key may ask.
+  if (route.match && route.match->op == Op::kHealth) {
+    res = Json(200, {{"status", "ok"}});
+    res.Set("x-amzn-RequestId", NewUuid());
+    co_return res;
+  }
+  auto who = d_.auth.Authenticate(req, "lambda", auth::PathStyle::kDoubleEncoded);
+  std::optional<PendingAudit> audit;
+  if (auto* failure = std::get_if<auth::AuthFailure>(&who)) {
+    res = LambdaAuthError(*failure);
+  } else if (!route.match) {
     res = route.miss == RouteMiss::kWrongMethod
               ? LambdaError(405, "MethodNotAllowedException",
                             "Method " + req.method + " is not allowed on " + req.path)
               : LambdaError(404, "UnknownOperationException",
                             "Unknown operation " + req.method + " " + req.path);
   } else {
-    Ctx c{std::move(req), *route.match, {}};
-    try {
-      switch (c.match.op) {
-        case Op::kCreateFunction:
-          res = co_await CreateFunction(c);
-          break;
-        case Op::kListFunctions:
-          res = co_await ListFunctions(c);
-          break;
-        case Op::kGetFunction:
-          res = co_await GetFunction(c, false);
-          break;
-        case Op::kGetFunctionConfiguration:
-          res = co_await GetFunction(c, true);
-          break;
-        case Op::kDeleteFunction:
-          res = co_await DeleteFunction(c);
-          break;
-        case Op::kUpdateFunctionConfiguration:
-          res = co_await UpdateFunctionConfiguration(c);
-          break;
-        case Op::kUpdateFunctionCode:
-          res = co_await UpdateFunctionCode(c);
-          break;
-        case Op::kInvoke:
-          res = co_await Invoke(c);
-          break;
-        case Op::kInvokeWithResponseStream:
-          res = co_await InvokeWithResponseStream(c);
-          break;
-        case Op::kGetAccountSettings:
-          res = co_await GetAccountSettings(c);
-          break;
-        case Op::kNativeFunctionLogs:
-          res = co_await FunctionLogsNative(c);
-          break;
-        case Op::kNativeFunctionCode:
-          res = co_await FunctionCodeNative(c);
-          break;
-        case Op::kInvokeAsyncLegacy: {
-          // No co_await inside a conditional expression: GCC 12 miscompiles it.
-          auto f = co_await LoadQualified(c, true);
-          if (f) {
-            res = co_await InvokeEvent(c, *f, true);
-          } else {
-            res = LambdaErrorFrom(f.error());
-          }
-          break;
-        }
-        case Op::kPublishVersion:
-          res = co_await PublishVersion(c);
-          break;
-        case Op::kListVersionsByFunction:
-          res = co_await ListVersions(c);
-          break;
-        case Op::kListAliases:
-          res = co_await ListAliases(c);
-          break;
-        case Op::kCreateAlias:
-        case Op::kGetAlias:
-        case Op::kUpdateAlias:
-        case Op::kDeleteAlias:
-          res = co_await AliasOp(c);
-          break;
-        case Op::kPutEventInvokeConfig:
-          res = co_await PutEventInvokeConfig(c, false);
-          break;
-        case Op::kUpdateEventInvokeConfig:
-          res = co_await PutEventInvokeConfig(c, true);
-          break;
-        case Op::kGetEventInvokeConfig:
-          res = co_await GetEventInvokeConfig(c, false);
-          break;
-        case Op::kListEventInvokeConfigs:
-          res = co_await GetEventInvokeConfig(c, true);
-          break;
-        case Op::kDeleteEventInvokeConfig:
-          res = co_await DeleteEventInvokeConfig(c);
-          break;
-        case Op::kNativeFunctionStats:
-          res = co_await FunctionStatsNative(c);
-          break;
-        case Op::kNativeListQueues:
-        case Op::kNativeCreateQueue:
-        case Op::kNativeSendMessage:
-        case Op::kNativeReadMessages:
-          res = co_await QueuesNative(c);
-          break;
-        case Op::kMetrics:
-          res = co_await Metrics(c);
-          break;
-        case Op::kPutProvisionedConcurrencyConfig:
-        case Op::kGetProvisionedConcurrencyConfig:
-        case Op::kDeleteProvisionedConcurrencyConfig:
-          res = co_await ProvisionedConcurrencyOp(c);
-          break;
-        case Op::kPutFunctionConcurrency:
-        case Op::kGetFunctionConcurrency:
-        case Op::kDeleteFunctionConcurrency:
-          res = co_await FunctionConcurrency(c);
-          break;
-        case Op::kCreateFunctionUrlConfig:
-        case Op::kGetFunctionUrlConfig:
-        case Op::kUpdateFunctionUrlConfig:
-        case Op::kDeleteFunctionUrlConfig:
-        case Op::kListFunctionUrlConfigs:
-          res = co_await FunctionUrlConfigOp(c);
-          break;
-        case Op::kHealth:
-          res = Json(200, {{"status", "ok"}});
-          break;
-      }
-    } catch (const std::exception& e) {
-      // An exception here is a bug: answer like Lambda does and keep serving.
-      spdlog::error("{} failed: {}", OpName(c.match.op), e.what());
-      res = LambdaError(500, "ServiceException", "Internal error", "Service");
+    auto& principal = std::get<auth::Caller>(who);
+    AccessTarget target = TargetOf(*route.match, req, d_.account);
+    if (IsControlPlaneChange(route.match->op, req.method))
+      audit = PendingAudit{principal, target, req.remote_ip};
+    if (auto denied = CheckAccess(principal, target)) {
+      res = std::move(*denied);
+    } else {
+      Ctx c{std::move(req), *route.match, {}, std::move(principal)};
+      res = co_await Dispatch(c);
     }
   }
   // Invoke answers with the invocation's own request id (the one in its log and context).
   if (res.HeaderValue("x-amzn-RequestId").empty()) res.Set("x-amzn-RequestId", NewUuid());
+  if (audit && audit_) co_await Audit(*audit, res);
   co_return res;
+}
+
+asio::awaitable<http::Response> LambdaApi::Dispatch(Ctx& c) {
+  http::Response res;
+  try {
+    switch (c.match.op) {
+      case Op::kCreateFunction:
+        res = co_await CreateFunction(c);
+        break;
+      case Op::kListFunctions:
+        res = co_await ListFunctions(c);
+        break;
+      case Op::kGetFunction:
+        res = co_await GetFunction(c, false);
+        break;
+      case Op::kGetFunctionConfiguration:
+        res = co_await GetFunction(c, true);
+        break;
+      case Op::kDeleteFunction:
+        res = co_await DeleteFunction(c);
+        break;
+      case Op::kUpdateFunctionConfiguration:
+        res = co_await UpdateFunctionConfiguration(c);
+        break;
+      case Op::kUpdateFunctionCode:
+        res = co_await UpdateFunctionCode(c);
+        break;
+      case Op::kInvoke:
+        res = co_await Invoke(c);
+        break;
+      case Op::kInvokeWithResponseStream:
+        res = co_await InvokeWithResponseStream(c);
+        break;
+      case Op::kGetAccountSettings:
+        res = co_await GetAccountSettings(c);
+        break;
+      case Op::kNativeFunctionLogs:
+        res = co_await FunctionLogsNative(c);
+        break;
+      case Op::kNativeFunctionCode:
+        res = co_await FunctionCodeNative(c);
+        break;
+      case Op::kInvokeAsyncLegacy: {
+        // No co_await inside a conditional expression: GCC 12 miscompiles it.
+        auto f = co_await LoadQualified(c, true);
+        if (f) {
+          res = co_await InvokeEvent(c, *f, true);
+        } else {
+          res = LambdaErrorFrom(f.error());
+        }
+        break;
+      }
+      case Op::kPublishVersion:
+        res = co_await PublishVersion(c);
+        break;
+      case Op::kListVersionsByFunction:
+        res = co_await ListVersions(c);
+        break;
+      case Op::kListAliases:
+        res = co_await ListAliases(c);
+        break;
+      case Op::kCreateAlias:
+      case Op::kGetAlias:
+      case Op::kUpdateAlias:
+      case Op::kDeleteAlias:
+        res = co_await AliasOp(c);
+        break;
+      case Op::kPutEventInvokeConfig:
+        res = co_await PutEventInvokeConfig(c, false);
+        break;
+      case Op::kUpdateEventInvokeConfig:
+        res = co_await PutEventInvokeConfig(c, true);
+        break;
+      case Op::kGetEventInvokeConfig:
+        res = co_await GetEventInvokeConfig(c, false);
+        break;
+      case Op::kListEventInvokeConfigs:
+        res = co_await GetEventInvokeConfig(c, true);
+        break;
+      case Op::kDeleteEventInvokeConfig:
+        res = co_await DeleteEventInvokeConfig(c);
+        break;
+      case Op::kNativeFunctionStats:
+        res = co_await FunctionStatsNative(c);
+        break;
+      case Op::kNativeListQueues:
+      case Op::kNativeCreateQueue:
+      case Op::kNativeSendMessage:
+      case Op::kNativeReadMessages:
+        res = co_await QueuesNative(c);
+        break;
+      case Op::kMetrics:
+        res = co_await Metrics(c);
+        break;
+      case Op::kPutProvisionedConcurrencyConfig:
+      case Op::kGetProvisionedConcurrencyConfig:
+      case Op::kDeleteProvisionedConcurrencyConfig:
+        res = co_await ProvisionedConcurrencyOp(c);
+        break;
+      case Op::kPutFunctionConcurrency:
+      case Op::kGetFunctionConcurrency:
+      case Op::kDeleteFunctionConcurrency:
+        res = co_await FunctionConcurrency(c);
+        break;
+      case Op::kCreateFunctionUrlConfig:
+      case Op::kGetFunctionUrlConfig:
+      case Op::kUpdateFunctionUrlConfig:
+      case Op::kDeleteFunctionUrlConfig:
+      case Op::kListFunctionUrlConfigs:
+        res = co_await FunctionUrlConfigOp(c);
+        break;
+      case Op::kHealth:
+        res = Json(200, {{"status", "ok"}});
+        break;
+      case Op::kAdminListAccounts:
+      case Op::kAdminListKeys:
+      case Op::kAdminCreateKey:
+      case Op::kAdminUpdateKey:
+      case Op::kAdminDeleteKey:
+      case Op::kAdminReadAudit:
+        if (admin_) {
+          res = co_await admin_->Handle(c.match, c.req, c.principal);
+        } else {
+          res = LambdaError(404, "UnknownOperationException", "The admin API is not enabled");
+        }
+        break;
+    }
+  } catch (const std::exception& e) {
+    // An exception here is a bug: answer like Lambda does and keep serving.
+    spdlog::error("{} failed: {}", OpName(c.match.op), e.what());
+    res = LambdaError(500, "ServiceException", "Internal error", "Service");
+  }
+  co_return res;
+}
+
+asio::awaitable<void> LambdaApi::Audit(const PendingAudit& a, const http::Response& res) {
+  auth::AuditEntry e;
+  e.time_ms = d_.clock.WallMillis();
+  e.account_id = a.principal.account_id;
+  e.access_key_id = a.principal.access_key_id;
+  e.action = a.target.action;
+  e.resource = a.target.resource;
+  e.source_ip = a.source_ip;
+  e.status = res.status;
+  if (res.status >= 300) e.error_type = std::string(res.HeaderValue("x-amzn-ErrorType"));
+  // Durable before the answer goes out, like the change it records.
+  auto st = co_await RunBlocking(d_.blocking, [&] { return audit_->Append(e); });
+  if (!st) spdlog::error("audit log: {}", st.error().message);
 }
 
 asio::awaitable<Result<FunctionConfig>> LambdaApi::Load(Ctx& c) {
@@ -329,12 +382,18 @@ asio::awaitable<http::Response> LambdaApi::GetFunction(Ctx& c, bool configuratio
   json config = FunctionConfigurationJson(*f, d_.account, r->qualifier);
   if (configuration_only) co_return Json(200, config);
   std::string host(c.req.HeaderValue("Host"));
-  json out = {{"Configuration", config},
-              {"Code",
-               {{"RepositoryType", "S3"},
-                {"Location", "http://" + (host.empty() ? "127.0.0.1" : host) + "/v1/functions/" +
-                                 f->name + "/code?Qualifier=" + PercentEncode(f->version)}}},
-              {"Tags", json::object()}};
+  if (host.empty()) host = "127.0.0.1";
+  // A presigned URL, as Lambda's: signed with the caller's own key for 10 minutes, so it is
+  // useless to whoever lacks it and stops working when the key is disabled.
+  std::string code_path = "/v1/functions/" + PercentEncode(f->name) + "/code";
+  std::string code_query = "Qualifier=" + PercentEncode(f->version);
+  std::string presigned = d_.auth.Presign(c.principal, "GET", host, code_path, code_query,
+                                          d_.account.region, "lambda", 600);
+  json out = {
+      {"Configuration", config},
+      {"Code",
+       {{"RepositoryType", "S3"}, {"Location", "http://" + host + code_path + "?" + presigned}}},
+      {"Tags", json::object()}};
   if (f->reserved_concurrency >= 0) {
     out["Concurrency"] = {{"ReservedConcurrentExecutions", f->reserved_concurrency}};
   }

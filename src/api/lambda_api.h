@@ -7,11 +7,16 @@
 #include <functional>
 #include <unordered_map>
 
+#include "api/access.h"
+#include "api/admin_api.h"
 #include "api/function_json.h"
 #include "api/resolver.h"
 #include "api/routes.h"
 #include "api/url_gateway.h"
 #include "api/validation.h"
+#include "auth/audit_log.h"
+#include "auth/authenticator.h"
+#include "auth/caller.h"
 #include "common/time.h"
 #include "http/message.h"
 #include "invoke/async_invoker.h"
@@ -39,6 +44,8 @@ struct LambdaApiDeps {
   boost::asio::thread_pool& blocking;
   const Clock& clock;
   AccountInfo account;
+  // Every request but /healthz is verified (SigV4) before routing and authorized after it.
+  const auth::Authenticator& auth;
 };
 
 // The last 4 KB of an invocation's log, base64: X-Amz-Log-Result and LogResult.
@@ -56,6 +63,11 @@ class LambdaApi {
   void AttachProvisioned(ProvisionedStore* store) { provisioned_ = store; }
   // More Prometheus text for /metrics from outside the API (the HTTP listeners' counters).
   void AttachMetrics(std::function<std::string()> more) { more_metrics_ = std::move(more); }
+  // The admin API (accounts, keys, audit) and the audit log every control-plane change goes to.
+  void AttachAdmin(AdminApi* admin, auth::AuditLog* audit) {
+    admin_ = admin;
+    audit_ = audit;
+  }
   // Applies every stored provisioned concurrency config (once, at start).
   boost::asio::awaitable<void> RestoreProvisioned();
 
@@ -64,7 +76,16 @@ class LambdaApi {
     http::Request req;
     RouteMatch match;
     FunctionRef ref;
+    auth::Caller principal;
   };
+  struct PendingAudit {  // a control-plane change to record once it is answered
+    auth::Caller principal;
+    AccessTarget target;
+    std::string source_ip;
+  };
+  // The operation's handler, once the request is verified and allowed.
+  boost::asio::awaitable<http::Response> Dispatch(Ctx& c);
+  boost::asio::awaitable<void> Audit(const PendingAudit& a, const http::Response& res);
   boost::asio::awaitable<http::Response> CreateFunction(Ctx& c);
   boost::asio::awaitable<http::Response> ListFunctions(Ctx& c);
   boost::asio::awaitable<http::Response> GetFunction(Ctx& c, bool configuration_only);
@@ -125,6 +146,8 @@ class LambdaApi {
   UrlCatalog* urls_ = nullptr;
   ProvisionedStore* provisioned_ = nullptr;
   std::function<std::string()> more_metrics_;
+  AdminApi* admin_ = nullptr;
+  auth::AuditLog* audit_ = nullptr;
 };
 
 }  // namespace alto

@@ -83,6 +83,12 @@ constexpr std::array kRoutes = {
           "DeleteFunctionUrlConfig"},
     Route{"GET", "/2021-10-31/functions/{name}/urls", Op::kListFunctionUrlConfigs,
           "ListFunctionUrlConfigs"},
+    Route{"GET", "/v1/accounts", Op::kAdminListAccounts, "ListAccounts"},
+    Route{"GET", "/v1/keys", Op::kAdminListKeys, "ListAccessKeys"},
+    Route{"POST", "/v1/keys", Op::kAdminCreateKey, "CreateAccessKey"},
+    Route{"PUT", "/v1/keys/{name}", Op::kAdminUpdateKey, "UpdateAccessKey"},
+    Route{"DELETE", "/v1/keys/{name}", Op::kAdminDeleteKey, "DeleteAccessKey"},
+    Route{"GET", "/v1/audit", Op::kAdminReadAudit, "ReadAuditLog"},
 };
 
 std::vector<std::string_view> Split(std::string_view path) {

@@ -51,6 +51,13 @@ enum class Op {
   kUpdateFunctionUrlConfig,
   kDeleteFunctionUrlConfig,
   kListFunctionUrlConfigs,
+  // Alto's admin API (admin_api.cc): accounts, access keys, the audit log.
+  kAdminListAccounts,  // GET /v1/accounts
+  kAdminListKeys,      // GET /v1/keys?Account=A
+  kAdminCreateKey,     // POST /v1/keys
+  kAdminUpdateKey,     // PUT /v1/keys/{name}  {"Status":"Active"|"Inactive"}
+  kAdminDeleteKey,     // DELETE /v1/keys/{name}
+  kAdminReadAudit,     // GET /v1/audit?Since=ms&Account=A&After=seq
 };
 
 struct RouteMatch {

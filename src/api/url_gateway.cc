@@ -8,6 +8,7 @@
 
 #include "api/http_event.h"
 #include "api/validation.h"
+#include "auth/policy.h"
 #include "common/blocking.h"
 #include "common/encoding.h"
 #include "common/json.h"
@@ -197,6 +198,22 @@ asio::awaitable<http::Response> UrlGateway::InvokeStreamed(std::string url_id, I
   co_return res;
 }
 
+bool UrlGateway::IamAllows(const FunctionUrlConfig& url, const http::Request& req) const {
+  if (url.auth_type != "AWS_IAM" || !d_.auth) return false;
+  auto who = d_.auth->Authenticate(req, "lambda", auth::PathStyle::kDoubleEncoded);
+  auto* p = std::get_if<auth::Caller>(&who);
+  if (!p) return false;
+  if (p->account_id != d_.account.account_id) return false;  // resource policies: not yet
+  if (p->admin) return true;
+  auth::AccessRequest r;
+  r.action = "lambda:InvokeFunctionUrl";
+  r.resource = FunctionArn(d_.account, url.function, url.qualifier.empty() ? "" : url.qualifier);
+  r.principal_account = p->account_id;
+  r.principal_arn = p->Arn();
+  r.context["lambda:functionurlauthtype"] = "AWS_IAM";
+  return p->policy && auth::Evaluate(*p->policy, r) == auth::Decision::kAllow;
+}
+
 bool UrlGateway::Claims(const http::Request& req) const {
   return req.path.starts_with(kPathPrefix) || UrlIdFromHost(req.HeaderValue("Host")).has_value();
 }
@@ -216,9 +233,8 @@ asio::awaitable<http::Response> UrlGateway::Handle(http::Request req) {
   bool preflight = false;
   if (!t.config) {
     res = UrlError(404, "ResourceNotFoundException", "Function URL not found");
-  } else if (t.config->auth_type != "NONE") {
-    // AWS_IAM needs SigV4 verification, which Alto does not do yet: refuse rather than let
-    // unsigned requests through.
+  } else if (t.config->auth_type != "NONE" && !IamAllows(*t.config, req)) {
+    // As Lambda: no detail on why (unsigned, unknown key, no permission).
     res = UrlError(403, "AccessDeniedException", "Forbidden");
   } else if (IsCorsPreflight(t.config->cors, req)) {
     preflight = true;

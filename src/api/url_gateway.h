@@ -14,6 +14,7 @@
 
 #include "api/function_json.h"
 #include "api/resolver.h"
+#include "auth/authenticator.h"
 #include "common/result.h"
 #include "common/time.h"
 #include "http/message.h"
@@ -63,6 +64,8 @@ struct UrlGatewayDeps {
   Invoker& invoker;
   const Clock& clock;
   AccountInfo account;
+  // Verifies URLs with AuthType AWS_IAM (SigV4, service "lambda"); without it they answer 403.
+  const auth::Authenticator* auth = nullptr;
 };
 
 class UrlGateway {
@@ -75,6 +78,8 @@ class UrlGateway {
   void StopAdmitting() { admitting_ = false; }
 
  private:
+  // A signed request whose key may lambda:InvokeFunctionUrl this URL's function.
+  bool IamAllows(const FunctionUrlConfig& url, const http::Request& req) const;
   boost::asio::awaitable<http::Response> InvokeStreamed(std::string url_id, InvokeRequest ir);
 
   UrlGatewayDeps d_;

@@ -1,11 +1,13 @@
 #include "cli/client_commands.h"
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/call.h"
 #include "common/encoding.h"
 #include "common/json.h"
 #include "http/client.h"
@@ -17,49 +19,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-int Fail(const std::string& message) {
-  std::cerr << "alto: error: " << message << "\n";
-  return 1;
-}
-
-// A reply of the server as JSON, discarded when it is not. Replies can carry documents a function
-// wrote (errors, records), hence the function-document depth limit rather than the API one.
-json ParseReply(std::string_view body) {
-  auto j = ParseJson(body, kFunctionJsonDepth);
-  return j ? std::move(*j) : json(json::value_t::discarded);
-}
-
-// Sends a request; returns the response, or prints why it failed and returns nullopt.
-std::optional<http::Response> Call(const ClientOptions& o, const std::string& method,
-                                   const std::string& target, std::string body = {},
-                                   std::vector<http::Header> headers = {}) {
-  auto ep = http::ParseEndpoint(o.endpoint);
-  if (!ep) {
-    Fail(ep.error().message);
-    return std::nullopt;
-  }
-  http::Request req;
-  req.method = method;
-  req.target = target;
-  req.headers = std::move(headers);
-  if (!body.empty()) req.headers.push_back({"Content-Type", "application/json"});
-  req.body = std::move(body);
-  auto res = http::Fetch(*ep, req);
-  if (!res) {
-    Fail(res.error().message + " (is `alto server` running? set --endpoint or ALTO_ENDPOINT)");
-    return std::nullopt;
-  }
-  return std::move(res.value());
-}
-
-// Prints a Lambda error response as "Type: Message".
-int FailFrom(const http::Response& r) {
-  std::string type(r.HeaderValue("x-amzn-ErrorType"));
-  auto j = ParseReply(r.body);
-  std::string msg = j.is_object() ? j.value("Message", j.value("message", r.body)) : r.body;
-  return Fail((type.empty() ? "HTTP " + std::to_string(r.status) : type) + ": " + msg);
-}
 
 std::string FnPath(const std::string& name) {
   return "/2015-03-31/functions/" + PercentEncode(name);

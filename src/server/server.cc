@@ -10,11 +10,16 @@
 #include <fstream>
 #include <limits>
 
+#include "api/admin_api.h"
 #include "api/errors.h"
 #include "api/lambda_api.h"
 #include "api/resolver.h"
 #include "api/url_gateway.h"
 #include "api/validation.h"
+#include "auth/audit_log.h"
+#include "auth/authenticator.h"
+#include "auth/bootstrap.h"
+#include "auth/key_store.h"
 #include "common/encoding.h"
 #include "common/time.h"
 #include "http/client.h"
@@ -91,6 +96,11 @@ std::chrono::milliseconds Millis(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
 }  // namespace
 
 int RunServer(const ServerConfig& cfg) {
@@ -116,6 +126,38 @@ int RunServer(const ServerConfig& cfg) {
   auto secrets = SecretBox::LoadOrCreate(cfg.data_dir / "secret.key");
   if (!secrets) {
     spdlog::error("secret key: {}", secrets.error().message);
+    return 1;
+  }
+  SystemClock clock;
+  auto keys =
+      auth::OpenSqliteKeyStore((cfg.data_dir / "alto.db").string(), *secrets, clock.WallMillis());
+  if (!keys) {
+    spdlog::error("key store: {}", keys.error().message);
+    return 1;
+  }
+  auto admin =
+      auth::EnsureAdminKey(**keys, Env("ALTO_ADMIN_ACCESS_KEY_ID"),
+                           Env("ALTO_ADMIN_SECRET_ACCESS_KEY"), cfg.data_dir / "credentials");
+  if (!admin) {
+    spdlog::error("admin key: {}", admin.error().message);
+    return 1;
+  }
+  // Read once: the helpers Alto runs (runc, ip) must not inherit the admin secret. No other
+  // thread runs yet, so changing the environment is safe here.
+  ::unsetenv("ALTO_ADMIN_ACCESS_KEY_ID");      // NOLINT(concurrency-mt-unsafe)
+  ::unsetenv("ALTO_ADMIN_SECRET_ACCESS_KEY");  // NOLINT(concurrency-mt-unsafe)
+  if (admin->created) {
+    spdlog::info(
+        "created the admin account's access key {}; its secret is in {} (0600, profile "
+        "[alto]). Use it with the aws CLI and alto:",
+        admin->access_key_id, admin->credentials_file.string());
+    spdlog::info("  export AWS_SHARED_CREDENTIALS_FILE={} AWS_PROFILE=alto",
+                 admin->credentials_file.string());
+  }
+  auth::Authenticator authenticator(**keys, clock);
+  auto audit_log = auth::OpenSqliteAuditLog((cfg.data_dir / "alto.db").string());
+  if (!audit_log) {
+    spdlog::error("audit log: {}", audit_log.error().message);
     return 1;
   }
   auto store = OpenSqliteStore((cfg.data_dir / "alto.db").string(), *secrets);
@@ -160,7 +202,6 @@ int RunServer(const ServerConfig& cfg) {
   constexpr int kBlockingThreads = 4;  // cold starts and specialisations run here
   asio::thread_pool blocking(kBlockingThreads);
   asio::thread_pool background(4);  // stem refills and teardown (Scheduler)
-  SystemClock clock;
   SchedulerOptions so;
   so.keep_alive = cfg.keep_alive;
   so.runtimes_dir = fs::absolute(cfg.runtimes_dir);
@@ -195,7 +236,8 @@ int RunServer(const ServerConfig& cfg) {
                      ao);
   FunctionResolver resolver(catalog, account);
   LambdaApi api(LambdaApiDeps{**store, catalog, resolver, code, scheduler, invoker, **async_store,
-                              async, logs, invocation_metrics, blocking, clock, account});
+                              async, logs, invocation_metrics, blocking, clock, account,
+                              authenticator});
   UrlCatalog urls(**url_store, blocking);
   // Blocking reads before serving starts: the I/O thread is not running yet.
   if (auto st = urls.Load([&](const std::string& fn) {
@@ -207,8 +249,10 @@ int RunServer(const ServerConfig& cfg) {
     return 1;
   }
   api.AttachUrls(&urls);
+  AdminApi admin_api(AdminApiDeps{**keys, authenticator, **audit_log, blocking});
+  api.AttachAdmin(&admin_api, audit_log->get());
   api.AttachProvisioned(provisioned_store->get());
-  UrlGateway gateway(UrlGatewayDeps{urls, resolver, invoker, clock, account});
+  UrlGateway gateway(UrlGatewayDeps{urls, resolver, invoker, clock, account, &authenticator});
 
   http::ServerOptions ho;
   ho.body_limit = kMaxCreateRequestBytes + 1024;
