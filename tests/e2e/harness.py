@@ -57,6 +57,34 @@ AWS_ENV = {
     "AWS_PAGER": "",
 }
 
+# Every server the harness starts makes this its admin key at first start, and every client
+# (aws CLI, boto3, the alto CLI, raw requests through sign_headers) signs with it.
+ADMIN_KEY_ID = "test"
+ADMIN_SECRET = "test"
+os.environ.setdefault("ALTO_ADMIN_ACCESS_KEY_ID", ADMIN_KEY_ID)
+os.environ.setdefault("ALTO_ADMIN_SECRET_ACCESS_KEY", ADMIN_SECRET)
+for _k, _v in AWS_ENV.items():
+    os.environ.setdefault(_k, _v)
+
+
+def sign_headers(method, host, port, path, body=b"", headers=None, key_id=ADMIN_KEY_ID, secret=ADMIN_SECRET,
+                 service="lambda", region=REGION):
+    """headers plus X-Amz-Date and a SigV4 Authorization for a request to host:port, as botocore
+    signs (path as sent on the wire, query included)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    if isinstance(body, str):
+        body = body.encode()
+    out = dict(headers or {})
+    if not any(k.lower() == "host" for k in out):
+        out["Host"] = "%s:%d" % (host, port)
+    req = AWSRequest(method=method, url="http://%s:%d%s" % (host, port, path), data=body or b"", headers=out)
+    SigV4Auth(Credentials(key_id, secret), service, region).add_auth(req)
+    return dict(req.headers.items())
+
+
 # Set when a server refused `--listen 127.0.0.1:0` and the harness had to pick a port itself.
 PORT_ZERO_FALLBACKS = []
 
@@ -323,8 +351,11 @@ class AltoServer:
     def client(self, **kw):
         return lambda_client(self.endpoint, **kw)
 
-    def request(self, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT_S):
-        return http_request(self.host, self.port, method, path, body, headers, timeout)
+    def request(self, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT_S, signed=True):
+        return http_request(self.host, self.port, method, path, body, headers, timeout, signed)
+
+    def sign(self, method, path, body=b"", headers=None, **kw):
+        return sign_headers(method, self.host, self.port, path, body, headers, **kw)
 
     def aws(self, *args, **kw):
         return aws_cli(self.endpoint, *args, **kw)
@@ -473,14 +504,17 @@ class Headers:
         return repr(self.pairs)
 
 
-def http_request(host, port, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT_S):
-    """One raw HTTP/1.1 request. Returns (status, Headers, body bytes)."""
+def http_request(host, port, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT_S, signed=True):
+    """One raw HTTP/1.1 request, signed with the admin key unless signed=False. Returns
+    (status, Headers, body bytes)."""
     if isinstance(body, (dict, list)):
         body = json.dumps(body).encode()
         headers = dict(headers or {})
         headers.setdefault("Content-Type", "application/json")
     elif isinstance(body, str):
         body = body.encode()
+    if signed:
+        headers = sign_headers(method, host, port, path, body or b"", headers)
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
@@ -497,9 +531,8 @@ def http_request_tolerant(host, port, method, path, body, headers=None, timeout=
     (status, Headers, body) or raises AssertionError if the server closed without any response."""
     import select
 
-    head = "%s %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Length: %d\r\nConnection: close\r\n" % (
-        method, path, host, port, len(body))
-    for k, v in (headers or {}).items():
+    head = "%s %s HTTP/1.1\r\nContent-Length: %d\r\nConnection: close\r\n" % (method, path, len(body))
+    for k, v in sign_headers(method, host, port, path, body, headers).items():
         head += "%s: %s\r\n" % (k, v)
     sock = socket.create_connection((host, port), timeout=timeout)
     try:

@@ -368,25 +368,93 @@ def size_cases():
     add(_case("chunk_max_u64_declared", sz, _post([TE], b"ffffffffffffffff\r\nxx"), (400, 413), close=True))
     # Actually sent: Invoke's and function URLs' 6 MiB, the Runtime API's 6 MiB + 100 bytes.
     over6 = b'"' + b"p" * (6 * 1024 * 1024 + 200) + b'"'  # over the Runtime API's 6 MiB + 100 too
+    # (On the API listener these two are signed: api_level_cases.)
     add(_case("body_over_6mib", sz, _post([_cl(len(over6)), b"Connection: close"], over6), (413,), close=True,
-              timeout=15))
+              timeout=15, listeners=("url_path", "url_host", "runtime")))
     add(_case("chunked_over_6mib", sz, _post([TE, b"Connection: close"],
                                             b"%x\r\n" % len(over6) + over6 + b"\r\n0\r\n\r\n"), (413,),
-              close=True, timeout=15))
+              close=True, timeout=15, listeners=("url_path", "url_host", "runtime")))
     return c
 
 
 LISTENERS = ("api", "url_path", "url_host", "runtime")
 
 
+def _remove_dot_segments(path):
+    """botocore's remove_dot_segments on bytes: RFC 3986 5.2.4, empty segments dropped too."""
+    out = []
+    for seg in path.split(b"/"):
+        if seg and seg != b".":
+            if seg == b"..":
+                if out:
+                    out.pop()
+            else:
+                out.append(seg)
+    last = b"/" if path.endswith(b"/") and out else b""
+    return b"/" + b"/".join(out) + last
+
+
+def _pct_decode(raw):
+    """Percent-decodes bytes; an escape that is not two hex digits stays as it is."""
+    out, i = bytearray(), 0
+    while i < len(raw):
+        if raw[i:i + 1] == b"%" and len(raw[i + 1:i + 3]) == 2 and all(
+                c in b"0123456789abcdefABCDEF" for c in raw[i + 1:i + 3]):
+            out.append(int(raw[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return bytes(out)
+
+
+def sign_raw(method, target, headers, body, key_id="test", secret="test", region="us-east-1",
+             service="lambda", when=None):
+    """The X-Amz-Date and Authorization header lines (bytes) of a SigV4 signature over a raw request
+    as the server canonicalises it: the wire path normalised and encoded again; query pairs
+    decoded once, encoded with the unreserved set and sorted; the listed headers trimmed."""
+    import datetime, hashlib, hmac
+    from urllib.parse import quote
+
+    when = when or datetime.datetime.utcnow()
+    amz_date = when.strftime("%Y%m%dT%H%M%SZ").encode()
+    path, _, query = target.partition(b"?")
+    cpath = quote(_remove_dot_segments(path), safe=b"/~").encode()
+    pairs = []
+    for p in query.split(b"&") if query else []:
+        k, _, v = p.partition(b"=")
+        pairs.append((quote(_pct_decode(k), safe=b"-_.~"), quote(_pct_decode(v), safe=b"-_.~")))
+    cquery = "&".join("%s=%s" % kv for kv in sorted(pairs)).encode()
+    hdrs = {}
+    for h in headers + [b"X-Amz-Date: " + amz_date]:
+        name, _, value = h.partition(b":")
+        hdrs.setdefault(name.strip().lower(), []).append(b" ".join(value.split()))
+    signed = sorted(hdrs)
+    canon = b"\n".join([method, cpath, cquery] + [n + b":" + b",".join(hdrs[n]) for n in signed] +
+                        [b"", b";".join(signed), hashlib.sha256(body).hexdigest().encode()])
+    scope = b"%s/%s/%s/aws4_request" % (amz_date[:8], region.encode(), service.encode())
+    sts = b"\n".join([b"AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canon).hexdigest().encode()])
+    k = ("AWS4" + secret).encode()
+    for part in (amz_date[:8], region.encode(), service.encode(), b"aws4_request"):
+        k = hmac.new(k, part, hashlib.sha256).digest()
+    sig = hmac.new(k, sts, hashlib.sha256).hexdigest().encode()
+    return [b"X-Amz-Date: " + amz_date,
+            b"Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s"
+            % (key_id.encode(), scope, b";".join(signed), sig)]
+
+
 def api_level_cases(fn, host):
-    """JSON, UTF-8, names and parameters of the control API (the third engineer's validation)."""
+    """JSON, UTF-8, names and parameters of the control API (the third engineer's validation),
+    each signed with the test key so that it reaches the operation's own checks."""
     def req(method, target, body=None, headers=()):
-        head = b"%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (method, target, host)
-        for h in headers:
+        signed = [b"Host: " + host] + list(headers)
+        if body is not None:
+            signed.append(b"Content-Type: application/json")
+        head = b"%s %s HTTP/1.1\r\nConnection: close\r\n" % (method, target)
+        for h in signed + sign_raw(method, target, signed, body or b""):
             head += h + CRLF
         if body is not None:
-            head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+            head += b"Content-Length: %d\r\n" % len(body)
         return head + CRLF + (body or b"")
 
     f = fn.encode()
@@ -465,6 +533,16 @@ def api_level_cases(fn, host):
     add(_case("url_path_name_300", nm, req(b"GET", b"/url/" + b"n" * 300 + b"/"), (400, 404)))
     add(_case("url_host_id_garbage", nm, req(b"GET", b"/").replace(
         b"Host: " + host, b"Host: %s.lambda-url.us-east-1.localhost" % (b"\xff" * 8)), B400, close=True))
+
+    # Invoke's 6 MiB, whole and chunked (the signature covers the decoded body).
+    over6 = b'"' + b"p" * (6 * 1024 * 1024 + 200) + b'"'
+    add(_case("invoke_body_over_6mib", "sizes", req(b"POST", inv, over6), (413,), close=True, timeout=15))
+    signed = [b"Host: " + host, b"Content-Type: application/json"]
+    chunked = b"POST %s HTTP/1.1\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n" % inv
+    for h in signed + sign_raw(b"POST", inv, signed, over6):
+        chunked += h + CRLF
+    chunked += CRLF + b"%x\r\n" % len(over6) + over6 + b"\r\n0\r\n\r\n"
+    add(_case("invoke_chunked_over_6mib", "sizes", chunked, (413,), close=True, timeout=15))
 
     pm = "parameters"
     add(_case("log_type_bogus", pm, req(b"POST", inv, b"{}", [b"X-Amz-Log-Type: Bogus"]), B400))

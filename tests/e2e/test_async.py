@@ -115,7 +115,8 @@ class EventConnection:
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             try:
-                self.conn.request("POST", INVOKE_PATH % function, body=body, headers=hdrs)
+                signed = harness.sign_headers("POST", self.host, self.port, INVOKE_PATH % function, body, hdrs)
+                self.conn.request("POST", INVOKE_PATH % function, body=body, headers=signed)
                 resp = self.conn.getresponse()
                 data = resp.read()
                 if resp.getheader("Connection", "").lower() == "close":

@@ -130,8 +130,10 @@ class AsyncCrashTest(unittest.TestCase):
                             conn, conn_gen = http.client.HTTPConnection(host, port, timeout=20), gen
                         try:
                             conn.request("POST", INVOKE_PATH % name, body=body,
-                                         headers={"X-Amz-Invocation-Type": "Event",
-                                                  "Content-Type": "application/json"})
+                                         headers=harness.sign_headers(
+                                             "POST", host, port, INVOKE_PATH % name, body,
+                                             {"X-Amz-Invocation-Type": "Event",
+                                              "Content-Type": "application/json"}))
                             resp = conn.getresponse()
                             resp.read()
                         except (OSError, http.client.HTTPException):

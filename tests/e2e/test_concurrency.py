@@ -41,7 +41,9 @@ class ReservedConcurrencyTest(AltoTestCase):
     def raw_invoke(self, name, payload, timeout=60):
         conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=timeout)
         try:
-            conn.request("POST", INVOKE_PATH % name, json.dumps(payload).encode())
+            body = json.dumps(payload).encode()
+            conn.request("POST", INVOKE_PATH % name, body,
+                         self.server.sign("POST", INVOKE_PATH % name, body))
             resp = conn.getresponse()
             return resp.status, dict(resp.getheaders()), resp.read()
         finally:
@@ -236,7 +238,9 @@ class NodeConcurrencyTest(AltoTestCase):
             t0 = time.monotonic()
             conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=60)
             try:
-                conn.request("POST", INVOKE_PATH % names[i % 2], json.dumps({"sleep": 3}).encode())
+                body = json.dumps({"sleep": 3}).encode()
+                conn.request("POST", INVOKE_PATH % names[i % 2], body,
+                             self.server.sign("POST", INVOKE_PATH % names[i % 2], body))
                 resp = conn.getresponse()
                 return resp.status, dict(resp.getheaders()), resp.read(), time.monotonic() - t0
             finally:

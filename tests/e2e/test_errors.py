@@ -106,6 +106,9 @@ class ControlErrorsTest(AltoTestCase):
         client = self.server.client()
 
         def force_text_plain(request, **_):
+            # Replaced, not added: botocore's headers append on assignment, and urllib3 would
+            # then send the two values folded into one line that no longer matches the signature.
+            del request.headers["Content-Type"]
             request.headers["Content-Type"] = "text/plain"
 
         client.meta.events.register("before-sign.lambda.CreateFunction", force_text_plain)

@@ -370,12 +370,14 @@ class FunctionUrlConfigTest(AltoTestCase):
         status, _, _ = self.server.request("GET", "/url/%s/live/" % name)
         self.assertEqual(status, 404)
 
-    def test_aws_iam_is_refused_until_signing_exists(self):
+    def test_aws_iam_needs_a_signature(self):
         name = self.make_function()
         cfg = self.lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")
         self.assertEqual(cfg["AuthType"], "AWS_IAM")
-        status, _, _ = self.server.request("GET", "/url/%s/" % name)
-        self.assertEqual(status, 403)
+        status, _, body = self.server.request("GET", "/url/%s/plain-object" % name, signed=False)
+        self.assertEqual(status, 403, body)
+        status, _, body = self.server.request("GET", "/url/%s/plain-object" % name)  # the admin key
+        self.assertEqual(status, 200, body)
 
     def test_deleted_with_the_function_and_durable(self):
         name = self.make_function()

@@ -410,20 +410,24 @@ class ControlApiTest(AltoTestCase):
             self.lam.invoke(FunctionName=name + "-missing", InvocationType="DryRun")
 
 
-    def test_signatures_are_not_verified_yet(self):
-        # Issue: requests signed with SigV4 are accepted; never reject one because of its signature yet.
-        status, _, body = self.server.request("GET", "/2015-03-31/functions", headers={
+    def test_signatures_are_verified(self):
+        # This test once pinned the opposite (issue 15): a made-up signature and someone else's key
+        # were accepted. Both are refused now; test_auth covers the rest.
+        status, headers, body = self.server.request("GET", "/2015-03-31/functions", headers={
             "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20200101/us-east-1/lambda/aws4_request, "
                              "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64,
-            "X-Amz-Date": "20000101T000000Z"})
-        self.assertEqual(status, 200, body)
+            "X-Amz-Date": "20200101T000000Z"}, signed=False)
+        self.assertEqual((status, headers.get("x-amzn-ErrorType")), (403, "UnrecognizedClientException"), body)
         import boto3
+        import botocore.exceptions
         from botocore.config import Config
 
         wrong_key = boto3.client("lambda", endpoint_url=self.server.endpoint, region_name="eu-west-3",
                                  aws_access_key_id="AKIDSOMEONEELSE", aws_secret_access_key="not-the-secret",
                                  config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
-        self.assertIn("Functions", wrong_key.list_functions())
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            wrong_key.list_functions()
+        self.assertEqual(cm.exception.response["Error"]["Code"], "UnrecognizedClientException")
 
 
 NODE_CALLBACK = '''

@@ -550,7 +550,8 @@ class SliceGrowthTest(NetworkTestBase):
     def held_invoke(self, name):
         conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=120)
         try:
-            conn.request("POST", "/2015-03-31/functions/%s/invocations" % name, b"{}")
+            target = "/2015-03-31/functions/%s/invocations" % name
+            conn.request("POST", target, b"{}", self.server.sign("POST", target, b"{}"))
             resp = conn.getresponse()
             return resp.status, resp.read()
         finally:

@@ -127,7 +127,8 @@ class StemRefillInBurstTest(AltoTestCase):
             try:
                 conn.connect()
                 release.wait(30)  # all at once: the slots fill before the first start ends
-                conn.request("POST", "/2015-03-31/functions/%s/invocations" % name, b"{}")
+                target = "/2015-03-31/functions/%s/invocations" % name
+                conn.request("POST", target, b"{}", self.server.sign("POST", target, b"{}"))
                 resp = conn.getresponse()
                 return resp.status, resp.read()
             finally:
