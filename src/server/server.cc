@@ -37,9 +37,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Result<std::unique_ptr<Driver>> MakeDriver(const ServerConfig& cfg) {
+Result<std::unique_ptr<Driver>> MakeDriver(const ServerConfig& cfg, const CodeStore& code) {
   DriverOptions o;
   o.state_dir = cfg.state_dir;
+  o.code_root = fs::absolute(code.root());
+  o.runtimes_dir = fs::absolute(cfg.runtimes_dir);
   o.sandbox_subnet = cfg.sandbox_subnet;
   o.sandbox_allow = cfg.sandbox_allow;
   std::error_code ec;
@@ -149,7 +151,7 @@ int RunServer(const ServerConfig& cfg) {
   // hold about a thousand more on a busy node.
   RaiseFdLimit(cfg.max_connections + 1024);
 
-  auto driver = MakeDriver(cfg);
+  auto driver = MakeDriver(cfg, code);
   if (!driver) {
     spdlog::error("sandbox driver: {}", driver.error().message);
     return 1;
