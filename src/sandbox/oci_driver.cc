@@ -227,6 +227,12 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
   return config;
 }
 
+// Whether the sandboxes' root may search a directory or run a file: as others, or as its group.
+bool SandboxRootMaySearch(const struct stat& st) {
+  return (st.st_mode & S_IXOTH) != 0 ||
+         (static_cast<int64_t>(st.st_gid) == kHostIdBase && (st.st_mode & S_IXGRP) != 0);
+}
+
 // runc prepares a sandbox's root as the user namespace's root (host uid and gid kHostIdBase),
 // which has no rights on the host's files beyond their group's or others': every directory on
 // the way to the bundles must be searchable by it. Checked once, at start: a server that could
@@ -239,10 +245,7 @@ Status CheckBundlesReachable(const fs::path& bundles) {
   for (fs::path d = real;; d = d.parent_path()) {
     struct stat st {};
     if (::stat(d.c_str(), &st) != 0) return SysError("stat " + d.string());
-    const bool searchable =
-        (st.st_mode & S_IXOTH) != 0 ||
-        (static_cast<int64_t>(st.st_gid) == kHostIdBase && (st.st_mode & S_IXGRP) != 0);
-    if (!searchable) {
+    if (!SandboxRootMaySearch(st)) {
       std::string message = "sandboxes could not reach their bundles in " + bundles.string();
       message += ": " + d.string() + " is not searchable by other users, and a sandbox's root is ";
       message += "host uid " + std::to_string(kHostIdBase) + " in its user namespace; ";
@@ -294,6 +297,19 @@ class HostViews {
                   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
         return SysError("remount read-only " + v.view.string());
       }
+      // The view lends the way to the source, not rights on the source itself.
+      struct stat st {};
+      if (::stat(v.host.c_str(), &st) != 0) return SysError("stat " + v.host.string());
+      if (!SandboxRootMaySearch(st)) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+        std::string message = "sandboxes could not use " + v.host.string() + " (mode ";
+        message += mode;
+        message += "): others may not search or run it, and a sandbox's root is host uid ";
+        message += std::to_string(kHostIdBase) + " in its user namespace; ";
+        message += "make it usable (chmod o+x " + v.host.string() + ")";
+        return MakeError(Errc::kUnsupported, std::move(message));
+      }
     }
     return views;
   }
@@ -325,6 +341,22 @@ class HostViews {
   std::vector<View> views_;
 };
 
+// Creates root/rel and the directories between, each mode 0755 whatever the server's umask
+// (027 is common hardening): they are root-owned, so the sandbox's processes, and runc as the
+// user namespace's root, pass through them with the rights of others.
+Status CreateSearchableDirs(const fs::path& root, const fs::path& rel) {
+  fs::path dir = root;
+  for (const auto& part : rel) {
+    dir /= part;
+    if (::mkdir(dir.c_str(), 0755) == 0) {
+      if (::chmod(dir.c_str(), 0755) != 0) return SysError("chmod " + dir.string());
+    } else if (errno != EEXIST) {
+      return SysError("create " + dir.string());
+    }
+  }
+  return {};
+}
+
 // runc creates missing mount points itself, but inside a user namespace it may not write to the
 // root-owned (and read-only) root: create them all beforehand. /tmp keeps mode 1777, which runc
 // copies onto the tmpfs mounted over it.
@@ -333,11 +365,11 @@ Status CreateMountPoints(const json& config, const fs::path& rootfs) {
   for (const auto& m : config["mounts"]) {
     const std::string dst = m.value("destination", "");
     if (dst.empty() || dst.starts_with("/dev/")) continue;  // /dev is a tmpfs of the sandbox
-    fs::path target = rootfs / fs::path(dst).relative_path();
+    const fs::path rel = fs::path(dst).relative_path();
+    fs::path target = rootfs / rel;
     const std::string src = m.value("source", "");
     bool is_file = m.value("type", "") == "bind" && !fs::is_directory(src, ec);
-    fs::create_directories(is_file ? target.parent_path() : target, ec);
-    if (ec) return SysError("create " + target.string(), ec.value());
+    if (auto st = CreateSearchableDirs(rootfs, is_file ? rel.parent_path() : rel); !st) return st;
     if (is_file && !fs::exists(target, ec)) {
       std::ofstream touch(target);
       if (!touch) return MakeError(Errc::kInternal, "create " + target.string());
@@ -568,6 +600,10 @@ class OciDriver final : public Driver {
     std::error_code ec;
     fs::create_directories(spec.code_dir, ec);
     if (ec) return SysError("create " + spec.code_dir.string(), ec.value());
+    // Until the code is mounted over it, this is the stem's /var/task (alto-init's cwd) with
+    // its own mode, whatever the umask made it.
+    if (::chmod(spec.code_dir.c_str(), 0755) != 0)
+      return SysError("chmod " + spec.code_dir.string());
     if (auto st = MakeSharedMountPoint(spec.code_dir); !st) return st.error();
     // Stems are networked whenever sandboxes can be; NetworkMode none functions never take one.
     const bool networked = network_ != nullptr;
@@ -724,7 +760,10 @@ class OciDriver final : public Driver {
     fs::path rootfs = bundle / "rootfs";
     fs::create_directories(rootfs, ec);
     if (ec) return SysError("create " + rootfs.string(), ec.value());
-    ::chmod(rootfs.c_str(), 0755);
+    // Whatever the umask: runc reaches the root as the user namespace's root. The bundle is not
+    // listable by others (its config holds the function's environment, mode 0600 anyway).
+    if (::chmod(bundle.c_str(), 0711) != 0) return SysError("chmod " + bundle.string());
+    if (::chmod(rootfs.c_str(), 0755) != 0) return SysError("chmod " + rootfs.string());
     // Merged-/usr hosts: /bin, /lib... are symlinks into /usr; mirror them in the root.
     for (const char* top : {"bin", "sbin", "lib", "lib32", "lib64", "libx32"}) {
       fs::path host = fs::path("/") / top;

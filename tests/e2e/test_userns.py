@@ -1,8 +1,9 @@
 """Every oci sandbox runs in a user namespace, whatever the modes of the directories the server
 was given (issue 15 part 9). A data dir other users cannot search (0700, as `mktemp -d` makes it)
 once left freshly started sandboxes without a user namespace (host uid 993, the full uid map)
-while stem cells had one (host uid 100993): now both kinds get the same isolation. A state dir
-that the sandboxes' user-namespace root cannot reach is refused at start with a message naming it.
+while stem cells had one (host uid 100993): now both kinds get the same isolation, also when the
+server runs under a restrictive umask (027). A state dir that the sandboxes' user-namespace root
+cannot reach is refused at start with a message naming it.
 
 Run: cd tests/e2e && ALTO_BUILD_DIR=/work/main/build python3 -m unittest test_userns -v
 """
@@ -69,24 +70,33 @@ def private_dir(parent):
     return d
 
 
-@needs_oci
-class PrivateDataDirTest(AltoTestCase):
-    """A 0700 data dir (its state dir elsewhere, reachable): cold sandboxes and stem cells alike
-    run in the user namespace."""
+class ColdAndStemCase(AltoTestCase):
+    """A server with python3.12 stem cells, on the directories server_dirs(base) gives, started
+    under `umask` if set; check_cold_and_stem() invokes a function cold and another from a stem
+    cell and checks that both, and every other stem, run in the user namespace."""
+
+    umask = None
+
+    @classmethod
+    def server_dirs(cls, base):
+        raise NotImplementedError
 
     @classmethod
     def setUpClass(cls):
-        # The base (logs, state dir) is searchable, the data dir below it is not.
+        # The base (logs, and the dirs of server_dirs) is searchable by others.
         cls.base = tempfile.mkdtemp(prefix="alto-e2e-userns-")
         os.chmod(cls.base, 0o711)
-        cls.data_dir = private_dir(cls.base)
-        cls.server_options = {"driver": "oci", "data_dir": cls.data_dir, "state_dir": os.path.join(cls.base, "state"),
-                              "extra_args": ("--stem-runtimes", "python3.12", "--stem-floor", "1")}
+        cls.server_options = dict(cls.server_dirs(cls.base), driver="oci",
+                                  extra_args=("--stem-runtimes", "python3.12", "--stem-floor", "1"))
+        old_umask = os.umask(cls.umask) if cls.umask is not None else None
         try:
             super().setUpClass()
         except BaseException:
             cls.remove_base()
             raise
+        finally:
+            if old_umask is not None:
+                os.umask(old_umask)
 
     @classmethod
     def tearDownClass(cls):
@@ -108,8 +118,7 @@ class PrivateDataDirTest(AltoTestCase):
         self.assertEqual(out["uid_map"], SANDBOX_MAP, (what, out))
         self.assertEqual(out["gid_map"], SANDBOX_MAP, (what, out))
 
-    def test_cold_and_stem_sandboxes_run_in_a_user_namespace(self):
-        self.assertEqual(stat.S_IMODE(os.stat(self.data_dir).st_mode), 0o700, "the server changed the data dir's mode")
+    def check_cold_and_stem(self):
         ok = harness.wait_until(lambda: self.server.metric("alto_stem_cells_ready") >= 1, 30, 0.1)
         self.assertTrue(ok, "no stem cell ready: %r" % self.server.metric("alto_stem_cells_ready"))
 
@@ -159,6 +168,39 @@ class PrivateDataDirTest(AltoTestCase):
             ok = harness.wait_until(lambda: settled() or cid not in self.server.runc_list(stems=True), 20, 0.1)
             self.assertTrue(ok, "stem %s: %r" % (cid, [host_view(p) for p in container_pids(cid)]))
         self.assertNotIn("without a user namespace", self.server.log_text())
+
+
+@needs_oci
+class PrivateDataDirTest(ColdAndStemCase):
+    """A 0700 data dir (its state dir elsewhere, reachable): cold sandboxes and stem cells alike
+    run in the user namespace, and the data dir keeps its mode."""
+
+    @classmethod
+    def server_dirs(cls, base):
+        cls.data_dir = private_dir(base)
+        return {"data_dir": cls.data_dir, "state_dir": os.path.join(base, "state")}
+
+    def test_cold_and_stem_sandboxes_run_in_a_user_namespace(self):
+        self.check_cold_and_stem()
+        self.assertEqual(stat.S_IMODE(os.stat(self.data_dir).st_mode), 0o700, "the server changed the data dir's mode")
+
+
+@needs_oci
+class RestrictiveUmaskTest(ColdAndStemCase):
+    """A server started under umask 027 (common hardening) creates its data and state dirs: the
+    directories it makes on the sandboxes' way (state dir, bundles, mount points in the root,
+    the code store) are still searchable by the user namespace's root."""
+
+    umask = 0o027
+
+    @classmethod
+    def server_dirs(cls, base):
+        return {"data_dir": os.path.join(base, "data"), "state_dir": os.path.join(base, "state")}
+
+    def test_cold_and_stem_sandboxes_run_in_a_user_namespace(self):
+        self.check_cold_and_stem()
+        modes = {d: stat.S_IMODE(os.stat(os.path.join(self.base, d)).st_mode) for d in ("data", "state")}
+        self.assertEqual(modes, {"data": 0o750, "state": 0o711})
 
 
 @needs_oci
