@@ -5,7 +5,9 @@
 //   2. a bundle: empty read-only root, read-only binds of the host's runtime directories,
 //      the code read-only at /var/task, the runtime read-only at /var/runtime, tmpfs /tmp
 //   3. user (container 0-65535 = host 100000-165535), pid, ipc, uts, mount and cgroup
-//      namespaces; the netns from step 1
+//      namespaces; the netns from step 1. Every sandbox has the user namespace: what runc mounts
+//      is reachable from it by construction (HostViews, CheckBundlesReachable), or the server
+//      refuses to start
 //   4. cgroup limits: memory = MemorySize with no swap, pids, CPU shares and quota by memory
 //   5. no capabilities, no new privileges, a non-root uid, rlimits, masked /proc paths
 //   6. `runc run --detach`, its stdout/stderr (and fd 3) being the function's log pipe. runc
@@ -16,13 +18,13 @@
 #include <linux/magic.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -125,8 +127,15 @@ bool IsCgroupV2() {
   return ::statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
 }
 
+// Host paths a sandbox binds from, as the user namespace's root reaches them (HostViews::Map).
+struct BindSources {
+  fs::path code;      // mounted at /var/task
+  fs::path runtimes;  // holds the runtime's directory, mounted at /var/runtime
+  fs::path init;      // alto-init
+};
+
 json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path& netns_pin,
-                 const std::string& runtime_api, const fs::path& init_path, bool user_namespace) {
+                 const std::string& runtime_api, const BindSources& from) {
   const std::string task_root = "/var/task";
   const std::string runtime_dir = "/var/runtime";
   json mounts = json::array();
@@ -154,15 +163,17 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
     std::error_code ec;
     if (fs::exists(p, ec) && !fs::is_symlink(p, ec)) mounts.push_back(RoBind(p, p));
   }
-  mounts.push_back(RoBind(spec.code_dir.string(), task_root));
-  if (!rt.dir.empty()) mounts.push_back(RoBind((spec.runtimes_dir / rt.dir).string(), runtime_dir));
-  mounts.push_back(RoBind(init_path.string(), kInitInSandbox));
+  mounts.push_back(RoBind(from.code.string(), task_root));
+  if (!rt.dir.empty()) mounts.push_back(RoBind((from.runtimes / rt.dir).string(), runtime_dir));
+  mounts.push_back(RoBind(from.init.string(), kInitInSandbox));
   std::vector<std::string> args = InitCommand({"--"});
   for (auto& a : ExpandArgv(rt, runtime_dir, task_root, spec.memory_mb))
     args.push_back(std::move(a));
 
   const int64_t memory = int64_t{spec.memory_mb} * 1024 * 1024;
   const int64_t shares = CpuShares(spec.memory_mb);
+  const json id_map =
+      json::array({{{"containerID", 0}, {"hostID", kHostIdBase}, {"size", kMappedIds}}});
   json caps = json::array();
   json config = {
       {"ociVersion", "1.0.2"},
@@ -187,12 +198,15 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
       {"mounts", mounts},
       {"linux",
        {{"namespaces",
-         {{{"type", "pid"}},
+         {{{"type", "user"}},
+          {{"type", "pid"}},
           {{"type", "ipc"}},
           {{"type", "uts"}},
           {{"type", "mount"}},
           {{"type", "cgroup"}},
           {{"type", "network"}, {"path", netns_pin.string()}}}},
+        {"uidMappings", id_map},
+        {"gidMappings", id_map},
         {"cgroupsPath", "/alto/" + spec.id},
         {"resources",
          {{"devices", {{{"allow", false}, {"access", "rwm"}}}},
@@ -210,29 +224,134 @@ json BuildConfig(const SandboxSpec& spec, const RuntimeInfo& rt, const fs::path&
   // cgroup v2 can kill the whole sandbox at an OOM, not only the biggest process (v1 cannot;
   // there the runtime is the usual victim, and its death ends the sandbox through alto-init).
   if (IsCgroupV2()) config["linux"]["resources"]["unified"] = {{"memory.oom.group", "1"}};
-  if (user_namespace) {
-    json map = json::array({{{"containerID", 0}, {"hostID", kHostIdBase}, {"size", kMappedIds}}});
-    config["linux"]["namespaces"].insert(config["linux"]["namespaces"].begin(),
-                                         json::object({{"type", "user"}}));
-    config["linux"]["uidMappings"] = map;
-    config["linux"]["gidMappings"] = map;
-  }
   return config;
 }
 
-// With a user namespace, runc mounts as the sandbox's root (host uid 100000), which has no
-// rights on the host's files beyond "others": every directory on the way to a mount source or
-// to the bundle must be searchable by others. Returns the first one that is not, or "".
-std::string FirstUnsearchable(const json& config, const fs::path& bundle) {
-  std::vector<fs::path> paths = {bundle / "rootfs"};
-  for (const auto& m : config["mounts"]) {
-    if (m.value("type", "") == "bind") paths.emplace_back(m.value("source", ""));
+// Whether the sandboxes' root may search a directory or run a file: as others, or as its group.
+bool SandboxRootMaySearch(const struct stat& st) {
+  return (st.st_mode & S_IXOTH) != 0 ||
+         (static_cast<int64_t>(st.st_gid) == kHostIdBase && (st.st_mode & S_IXGRP) != 0);
+}
+
+// runc prepares a sandbox's root as the user namespace's root (host uid and gid kHostIdBase),
+// which has no rights on the host's files beyond their group's or others': every directory on
+// the way to the bundles must be searchable by it. Checked once, at start: a server that could
+// only run sandboxes without the user namespace refuses to start rather than run them less
+// isolated. Only the state dir and its parents are the user's choice on that way.
+Status CheckBundlesReachable(const fs::path& bundles) {
+  std::error_code ec;
+  const fs::path real = fs::canonical(bundles, ec);
+  if (ec) return SysError("resolve " + bundles.string(), ec.value());
+  for (fs::path d = real;; d = d.parent_path()) {
+    struct stat st {};
+    if (::stat(d.c_str(), &st) != 0) return SysError("stat " + d.string());
+    if (!SandboxRootMaySearch(st)) {
+      std::string message = "sandboxes could not reach their bundles in " + bundles.string();
+      message += ": " + d.string() + " is not searchable by other users, and a sandbox's root is ";
+      message += "host uid " + std::to_string(kHostIdBase) + " in its user namespace; ";
+      message += "make it searchable (chmod o+x " + d.string() + ") or choose another --state-dir";
+      return MakeError(Errc::kUnsupported, std::move(message));
+    }
+    if (d == d.root_path()) return {};
   }
-  for (const auto& p : paths) {
-    for (fs::path dir = p.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+}
+
+// The host paths sandboxes bind from that Alto does not place itself: the code store (below the
+// data dir), the runtimes and alto-init (next to the binary by default). Any of them may lie below
+// a directory others cannot search, such as a data dir made by `mktemp -d` (0700) or a build in
+// /root, and the user namespace's root could not mount from there (runc 1.1 opens bind sources
+// on the host's side, but older versions and other runtimes do not). Each is bound read-only,
+// once, below the state tmpfs, in a directory only root and the sandboxes' root group may search
+// (not every local user: the code store holds every function's code), and sandboxes bind from
+// there. The user's directories keep their modes.
+class HostViews {
+ public:
+  struct Source {
+    fs::path host;
+    std::string name;  // the view's name below the views' directory
+  };
+  static Result<std::unique_ptr<HostViews>> Create(const fs::path& dir,
+                                                   const std::vector<Source>& sources) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return SysError("create " + dir.string(), ec.value());
+    if (::chown(dir.c_str(), 0, kHostIdBase) != 0) return SysError("chown " + dir.string());
+    if (::chmod(dir.c_str(), 0710) != 0) return SysError("chmod " + dir.string());
+    std::unique_ptr<HostViews> views(new HostViews);
+    for (const auto& s : sources) {
+      if (s.host.empty()) continue;
+      View v{fs::absolute(s.host).lexically_normal(), dir / s.name};
+      UnmountTree(v.view);  // left by a server that was killed, on the tmpfs it takes over
+      const bool is_dir = fs::is_directory(v.host, ec);
+      if (is_dir) {
+        fs::create_directories(v.view, ec);
+        if (ec) return SysError("create " + v.view.string(), ec.value());
+      } else if (!fs::exists(v.view, ec)) {
+        std::ofstream touch(v.view);
+        if (!touch) return MakeError(Errc::kInternal, "create " + v.view.string());
+      }
+      if (::mount(v.host.c_str(), v.view.c_str(), nullptr, MS_BIND, nullptr) != 0)
+        return SysError("bind " + v.host.string() + " on " + v.view.string());
+      views->views_.push_back(v);  // unmounted by the destructor from here on
+      if (::mount(nullptr, v.view.c_str(), nullptr,
+                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
+        return SysError("remount read-only " + v.view.string());
+      }
+      // The view lends the way to the source, not rights on the source itself.
       struct stat st {};
-      if (::stat(dir.c_str(), &st) != 0 || !(st.st_mode & S_IXOTH)) return dir.string();
-      if (dir == dir.root_path()) break;
+      if (::stat(v.host.c_str(), &st) != 0) return SysError("stat " + v.host.string());
+      if (!SandboxRootMaySearch(st)) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+        std::string message = "sandboxes could not use " + v.host.string() + " (mode ";
+        message += mode;
+        message += "): others may not search or run it, and a sandbox's root is host uid ";
+        message += std::to_string(kHostIdBase) + " in its user namespace; ";
+        message += "make it usable (chmod o+x " + v.host.string() + ")";
+        return MakeError(Errc::kUnsupported, std::move(message));
+      }
+    }
+    return views;
+  }
+  // A tmpfs Alto mounted would take the views with it, but the state dir may be on a tmpfs of the
+  // host's (/run), where they would stay. Lazily, so that a file open below one cannot keep the
+  // server from exiting.
+  ~HostViews() {
+    for (const auto& v : views_) ::umount2(v.view.c_str(), MNT_DETACH);
+  }
+  HostViews(const HostViews&) = delete;
+  HostViews& operator=(const HostViews&) = delete;
+
+  // `path` through the view of the source holding it; unchanged if none does.
+  fs::path Map(const fs::path& path) const {
+    const fs::path p = fs::absolute(path).lexically_normal();
+    for (const auto& v : views_) {
+      const fs::path rel = p.lexically_relative(v.host);
+      if (rel.empty() || *rel.begin() == "..") continue;
+      return rel == "." ? v.view : v.view / rel;
+    }
+    return path;
+  }
+
+ private:
+  HostViews() = default;
+  struct View {
+    fs::path host, view;
+  };
+  std::vector<View> views_;
+};
+
+// Creates root/rel and the directories between, each mode 0755 whatever the server's umask
+// (027 is common hardening): they are root-owned, so the sandbox's processes, and runc as the
+// user namespace's root, pass through them with the rights of others.
+Status CreateSearchableDirs(const fs::path& root, const fs::path& rel) {
+  fs::path dir = root;
+  for (const auto& part : rel) {
+    dir /= part;
+    if (::mkdir(dir.c_str(), 0755) == 0) {
+      if (::chmod(dir.c_str(), 0755) != 0) return SysError("chmod " + dir.string());
+    } else if (errno != EEXIST) {
+      return SysError("create " + dir.string());
     }
   }
   return {};
@@ -246,11 +365,11 @@ Status CreateMountPoints(const json& config, const fs::path& rootfs) {
   for (const auto& m : config["mounts"]) {
     const std::string dst = m.value("destination", "");
     if (dst.empty() || dst.starts_with("/dev/")) continue;  // /dev is a tmpfs of the sandbox
-    fs::path target = rootfs / fs::path(dst).relative_path();
+    const fs::path rel = fs::path(dst).relative_path();
+    fs::path target = rootfs / rel;
     const std::string src = m.value("source", "");
     bool is_file = m.value("type", "") == "bind" && !fs::is_directory(src, ec);
-    fs::create_directories(is_file ? target.parent_path() : target, ec);
-    if (ec) return SysError("create " + target.string(), ec.value());
+    if (auto st = CreateSearchableDirs(rootfs, is_file ? rel.parent_path() : rel); !st) return st;
     if (is_file && !fs::exists(target, ec)) {
       std::ofstream touch(target);
       if (!touch) return MakeError(Errc::kInternal, "create " + target.string());
@@ -417,6 +536,13 @@ class OciDriver final : public Driver {
       // Bundles must be searchable (not listable) by the user namespace's root.
       ::chmod(d.c_str(), d == BundlesDir() ? 0711 : 0700);
     }
+    // The views below have the bundles' parents.
+    if (auto st = CheckBundlesReachable(BundlesDir()); !st) return st;
+    auto views = HostViews::Create(ViewsDir(), {{options_.code_root, "code"},
+                                                {options_.runtimes_dir, "runtimes"},
+                                                {options_.init_path, "alto-init"}});
+    if (!views) return views.error();
+    views_ = std::move(views.value());
     if (options_.sandbox_subnet != "none") {
       NetworkOptions no;
       no.subnet = options_.sandbox_subnet;
@@ -474,6 +600,10 @@ class OciDriver final : public Driver {
     std::error_code ec;
     fs::create_directories(spec.code_dir, ec);
     if (ec) return SysError("create " + spec.code_dir.string(), ec.value());
+    // Until the code is mounted over it, this is the stem's /var/task (alto-init's cwd) with
+    // its own mode, whatever the umask made it.
+    if (::chmod(spec.code_dir.c_str(), 0755) != 0)
+      return SysError("chmod " + spec.code_dir.string());
     if (auto st = MakeSharedMountPoint(spec.code_dir); !st) return st.error();
     // Stems are networked whenever sandboxes can be; NetworkMode none functions never take one.
     const bool networked = network_ != nullptr;
@@ -566,6 +696,7 @@ class OciDriver final : public Driver {
   fs::path RuncRoot() const { return SandboxesDir() / "runc"; }
   fs::path BundlesDir() const { return SandboxesDir() / "bundles"; }
   fs::path NetnsDir() const { return SandboxesDir() / "netns"; }
+  fs::path ViewsDir() const { return SandboxesDir() / "host"; }
 
   // Starts the container with `runc run --detach` and returns its init (alto-init) as our own
   // child: runc exits once the container runs, and the init, orphaned, is reparented to the
@@ -629,7 +760,10 @@ class OciDriver final : public Driver {
     fs::path rootfs = bundle / "rootfs";
     fs::create_directories(rootfs, ec);
     if (ec) return SysError("create " + rootfs.string(), ec.value());
-    ::chmod(rootfs.c_str(), 0755);
+    // Whatever the umask: runc reaches the root as the user namespace's root. The bundle is not
+    // listable by others (its config holds the function's environment, mode 0600 anyway).
+    if (::chmod(bundle.c_str(), 0711) != 0) return SysError("chmod " + bundle.string());
+    if (::chmod(rootfs.c_str(), 0755) != 0) return SysError("chmod " + rootfs.string());
     // Merged-/usr hosts: /bin, /lib... are symlinks into /usr; mirror them in the root.
     for (const char* top : {"bin", "sbin", "lib", "lib32", "lib64", "libx32"}) {
       fs::path host = fs::path("/") / top;
@@ -637,16 +771,9 @@ class OciDriver final : public Driver {
         fs::create_symlink(fs::read_symlink(host, ec), rootfs / top, ec);
     }
     std::string runtime_api = "127.0.0.1:" + std::to_string(kSandboxRuntimeApiPort);
-    json config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path, true);
-    if (std::string dir = FirstUnsearchable(config, bundle); !dir.empty()) {
-      if (!userns_warned_.exchange(true)) {
-        spdlog::warn(
-            "sandboxes run without a user namespace: {} is not searchable by other users, so the "
-            "namespace's root cannot mount from it (chmod o+x, or move the data/state dirs)",
-            dir);
-      }
-      config = BuildConfig(spec, rt, pin, runtime_api, options_.init_path, false);
-    }
+    const BindSources from{views_->Map(spec.code_dir), views_->Map(spec.runtimes_dir),
+                           views_->Map(options_.init_path)};
+    json config = BuildConfig(spec, rt, pin, runtime_api, from);
     // Name resolution for networked sandboxes: the host's resolv.conf, read-only.
     if (networked && !network_->resolv_conf().empty())
       config["mounts"].push_back(RoBind(network_->resolv_conf().string(), "/etc/resolv.conf"));
@@ -703,9 +830,9 @@ class OciDriver final : public Driver {
   }
 
   DriverOptions options_;
-  std::unique_ptr<StateTmpfs> state_;       // declared first: unmounted last
-  std::shared_ptr<const RuncSetup> setup_;  // runc's path, root and teardown needs
-  std::atomic<bool> userns_warned_{false};
+  std::unique_ptr<StateTmpfs> state_;         // declared first: unmounted last
+  std::shared_ptr<const RuncSetup> setup_;    // runc's path, root and teardown needs
+  std::unique_ptr<HostViews> views_;          // after state_: unmounted before it
   std::unique_ptr<SandboxNetworks> network_;  // null with --sandbox-subnet none
 };
 

@@ -104,6 +104,9 @@ struct DriverOptions {
   std::filesystem::path state_dir;  // e.g. /run/alto: bundles, netns mounts, runc state
   std::string runc_path;            // empty: search for runc, then crun
   std::filesystem::path init_path;  // alto-init, PID 1 of oci sandboxes
+  // oci: host directories sandboxes bind from, each bound once below state_dir (oci_driver.cc)
+  std::filesystem::path code_root;     // the code store: each package's extracted tree
+  std::filesystem::path runtimes_dir;  // runtimes/<lang>
   // oci: sandboxes' outbound network (sandbox/network.h); "none" gives every sandbox loopback only.
   std::string sandbox_subnet = "10.213.0.0/16";
   std::vector<std::string> sandbox_allow;  // private CIDRs sandboxes may reach anyway

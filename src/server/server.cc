@@ -42,9 +42,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Result<std::unique_ptr<Driver>> MakeDriver(const ServerConfig& cfg) {
+Result<std::unique_ptr<Driver>> MakeDriver(const ServerConfig& cfg, const CodeStore& code) {
   DriverOptions o;
   o.state_dir = cfg.state_dir;
+  o.code_root = fs::absolute(code.root());
+  o.runtimes_dir = fs::absolute(cfg.runtimes_dir);
   o.sandbox_subnet = cfg.sandbox_subnet;
   o.sandbox_allow = cfg.sandbox_allow;
   std::error_code ec;
@@ -110,10 +112,30 @@ int RunServer(const ServerConfig& cfg) {
     return 2;
   }
   std::error_code ec;
+  // The state dir's directories that Alto creates are searchable (not listable) by others
+  // whatever the umask: oci sandboxes' user-namespace root reaches its bundles through them. Those
+  // that exist keep their modes (the oci driver refuses a state dir it could not reach), and so
+  // does a data dir the state dir is in.
+  std::vector<fs::path> created;
+  const fs::path data_dir = fs::absolute(cfg.data_dir).lexically_normal();
+  for (fs::path p = fs::absolute(cfg.state_dir).lexically_normal(); !fs::exists(p, ec);
+       p = p.parent_path()) {
+    const fs::path rel = data_dir.lexically_relative(p);
+    if (!rel.empty() && *rel.begin() != "..") break;  // p is the data dir or one of its parents
+    created.push_back(p);
+    if (p == p.root_path()) break;
+  }
   for (const auto& dir : {cfg.data_dir, cfg.state_dir}) {
     fs::create_directories(dir, ec);
     if (ec) {
       spdlog::error("cannot create {}: {}", dir.string(), ec.message());
+      return 1;
+    }
+  }
+  for (const auto& dir : created) {
+    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec, ec);
+    if (ec) {
+      spdlog::error("cannot chmod {}: {}", dir.string(), ec.message());
       return 1;
     }
   }
@@ -191,7 +213,7 @@ int RunServer(const ServerConfig& cfg) {
   // hold about a thousand more on a busy node.
   RaiseFdLimit(cfg.max_connections + 1024);
 
-  auto driver = MakeDriver(cfg);
+  auto driver = MakeDriver(cfg, code);
   if (!driver) {
     spdlog::error("sandbox driver: {}", driver.error().message);
     return 1;

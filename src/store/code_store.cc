@@ -21,6 +21,9 @@ Status CodeStore::Init() {
   std::error_code ec;
   fs::create_directories(root_, ec);
   if (ec) return SysError("create " + root_.string(), ec.value());
+  // Searchable, not listable, whatever the umask: oci sandboxes' user-namespace root reaches each
+  // package's tree (mode 0755) through it, with the rights of others.
+  if (::chmod(root_.c_str(), 0711) != 0) return SysError("chmod " + root_.string());
   return {};
 }
 

@@ -24,6 +24,7 @@ class CodeStore {
   Status Init();
   Result<StoredCode> Put(std::string_view zip_bytes);
   std::filesystem::path CodeDir(std::string_view sha256_hex) const;
+  const std::filesystem::path& root() const { return root_; }
   Result<std::string> ReadZip(std::string_view sha256_hex) const;
   // Removes packages not in `keep` and leftovers of interrupted extractions.
   void GarbageCollect(const std::vector<std::string>& keep);

@@ -123,8 +123,9 @@ class AltoServer:
         self.owns_tmp = data_dir is None
         self.tmp = tempfile.mkdtemp(prefix="alto-e2e-") if self.owns_tmp else None
         if self.tmp:
-            # Searchable (not listable) by others: a sandbox's user-namespace root mounts the code
-            # and bundles from below it, with no rights on host files beyond "others".
+            # Searchable (not listable) by others: the state dir is below it, and a sandbox's
+            # user-namespace root, with no rights on host files beyond "others", reaches its bundle
+            # there (a server refuses a state dir it could not reach).
             os.chmod(self.tmp, 0o711)
         base = self.tmp if self.owns_tmp else os.path.dirname(os.path.abspath(data_dir))
         self.data_dir = data_dir or os.path.join(self.tmp, "data")

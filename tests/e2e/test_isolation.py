@@ -140,7 +140,7 @@ class SandboxIsolationTest(AltoTestCase):
         self.assertEqual(seen["clone_newuser"], "EPERM")
         self.assertEqual(seen["clone3"], "ENOSYS")
         # The user namespace: container ids 0-65535 are host ids 100000-165535, so the function's
-        # uid 993 is host uid 100993 (the harness keeps its temp dir searchable for this).
+        # uid 993 is host uid 100993 (test_userns: whatever the data dir's mode).
         self.assertEqual(seen["uid_map"], ["0", "100000", "65536"])
         self.assertEqual(seen["gid_map"], ["0", "100000", "65536"])
         # Seen from the host, the warm sandbox's processes run as unprivileged host uids.

@@ -79,6 +79,15 @@ def mounts_under(path):
         return [line.split()[4] for line in f if line.split()[4].startswith(path + "/")]
 
 
+def sandbox_mounts(server):
+    """Mounts below the server's state dir that belong to sandboxes: not the state tmpfs itself,
+    nor the read-only views of the code store, runtimes and alto-init that sandboxes bind from
+    (sandboxes/host/, one set per server for as long as it runs)."""
+    state_tmpfs = os.path.realpath(server.sandboxes_dir)
+    views = os.path.join(state_tmpfs, "host") + "/"
+    return [m for m in mounts_under(server.state_dir) if m != state_tmpfs and not m.startswith(views)]
+
+
 def zombie_children(pid):
     """Exited, unreaped children of pid (with a subreaper server: orphans nobody waits for)."""
     found = []
@@ -150,10 +159,8 @@ class SandboxLeakTest(AltoTestCase):
         for sub in ("bundles", "netns"):
             d = os.path.join(server.sandboxes_dir, sub)
             self.assertEqual(os.listdir(d) if os.path.isdir(d) else [], [], why + ": %s left" % sub)
-        # The state tmpfs itself stays while the server runs; nothing may be mounted inside it.
-        state_tmpfs = os.path.realpath(server.sandboxes_dir)
-        self.assertEqual([m for m in mounts_under(server.state_dir) if m != state_tmpfs], [],
-                         why + ": mounts left")
+        # The state tmpfs and the views stay while the server runs; nothing else may be mounted.
+        self.assertEqual(sandbox_mounts(server), [], why + ": mounts left")
         self.assertEqual(processes_mentioning(server.runc_root), [], why + ": runc processes left")
         left = {cid: cgroup_dirs(cid) for cid in ids if cgroup_dirs(cid)}
         self.assertEqual(left, {}, why + ": cgroups left")
@@ -220,7 +227,7 @@ class SandboxLeakTest(AltoTestCase):
             self.assertEqual(len(ids), len(names), "sandboxes running before the crash")
             time.sleep(1)  # the runtimes are inside their invocation
             self.assertTrue(all(cgroup_dirs(cid) for cid in ids))
-            self.assertTrue(mounts_under(first.state_dir), "a running sandbox holds no mount?")
+            self.assertTrue(sandbox_mounts(first), "a running sandbox holds no mount?")
             first.kill9()
             for f in futures:
                 try:
