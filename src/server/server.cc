@@ -299,7 +299,7 @@ int RunServer(const ServerConfig& cfg) {
     spdlog::error("{}", port.error().message);
     return 1;
   }
-  urls.set_port(*port);
+  urls.set_port(*port, tls != nullptr);
   server.Start();
   scheduler.Start();
   asio::co_spawn(io, api.RestoreProvisioned(), asio::detached);
