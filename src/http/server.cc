@@ -754,16 +754,15 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       if (!piece) break;
       boost::system::error_code wec;
       c.Enter(Phase::kWrite);  // per chunk: the timeout is for a client that reads nothing
+      const asio::const_buffer bytes(piece->data(), piece->size());
       if (chunked) {
         auto [e, n] = co_await OnStream(c, [&](auto& stream) {
-          return asio::async_write(
-              stream, bhttp::make_chunk(asio::const_buffer(piece->data(), piece->size())), kTuple);
+          return asio::async_write(stream, bhttp::make_chunk(bytes), kTuple);
         });
         wec = e;
       } else {
-        auto [e, n] = co_await OnStream(c, [&](auto& stream) {
-          return asio::async_write(stream, asio::buffer(*piece), kTuple);
-        });
+        auto [e, n] = co_await OnStream(
+            c, [&](auto& stream) { return asio::async_write(stream, bytes, kTuple); });
         wec = e;
       }
       ok = !wec;

@@ -10,7 +10,6 @@
 #include <boost/asio/ssl/context.hpp>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 namespace alto::http {
 
@@ -23,15 +22,16 @@ namespace {
 // hanging a reload.
 constexpr size_t kMaxPemBytes = 1 << 20;
 
+// "certificate FILE: No such file or directory": the caller's mistake, not Alto's.
+Error FileError(const fs::path& path, const char* what, int err) {
+  Error e = SysError(std::string(what) + " " + path.string(), err);
+  e.code = Errc::kInvalidArgument;
+  return e;
+}
+
 Result<std::string> ReadPem(const fs::path& path, const char* what) {
   std::FILE* f = std::fopen(path.c_str(), "rbe");
-  if (!f) {
-    const int err = errno;
-    return Error{Errc::kInvalidArgument,
-                 std::string(what) + " " + path.string() + ": " + std::strerror(err),
-                 err,
-                 {}};
-  }
+  if (!f) return FileError(path, what, errno);
   std::string text;
   char buf[16384];
   size_t n = 0;
@@ -40,12 +40,7 @@ Result<std::string> ReadPem(const fs::path& path, const char* what) {
   const bool failed = std::ferror(f) != 0;
   const int err = errno;
   std::fclose(f);  // NOLINT(cert-err33-c): read-only, nothing to lose
-  if (failed) {
-    return Error{Errc::kInvalidArgument,
-                 std::string(what) + " " + path.string() + ": " + std::strerror(err),
-                 err,
-                 {}};
-  }
+  if (failed) return FileError(path, what, err);
   if (text.size() > kMaxPemBytes) {
     return MakeError(Errc::kInvalidArgument,
                      std::string(what) + " " + path.string() + ": larger than 1 MiB, not PEM");
@@ -162,7 +157,7 @@ TlsContext::TlsContext(fs::path cert_file, fs::path key_file)
     : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)) {}
 
 Result<std::shared_ptr<TlsContext>> TlsContext::Load(fs::path cert_file, fs::path key_file) {
-  auto tls = std::make_shared<TlsContext>(std::move(cert_file), std::move(key_file));
+  std::shared_ptr<TlsContext> tls(new TlsContext(std::move(cert_file), std::move(key_file)));
   if (auto st = tls->Reload(); !st) return st.error();
   return tls;
 }

@@ -41,14 +41,14 @@ class TlsContext {
   const std::filesystem::path& cert_file() const { return cert_file_; }
   const std::filesystem::path& key_file() const { return key_file_; }
 
+ private:
   TlsContext(std::filesystem::path cert_file, std::filesystem::path key_file);
 
- private:
   std::filesystem::path cert_file_;
   std::filesystem::path key_file_;
-  // Guards current_ and description_: Reload may run on another thread than the accepts (a test,
-  // or a signal handler's thread); a lock per accepted connection costs nothing next to a
-  // handshake.
+  // Guards current_ and description_: Reload may run on another thread than the accepts (the
+  // tests do; alto server reloads on its I/O thread); a lock per accepted connection costs
+  // nothing next to a handshake.
   mutable std::mutex mu_;
   std::shared_ptr<boost::asio::ssl::context> current_;
   std::string description_;
