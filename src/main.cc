@@ -39,10 +39,18 @@ int main(int argc, char** argv) {
 
   alto::ServerConfig server;
   std::string data_dir, state_dir, runtimes_dir, ready_file, log_level = "info";
+  std::string tls_cert, tls_key;
   int keep_alive_s = 300;
   auto* srv = app.add_subcommand("server", "Run the Alto server");
   srv->add_option("--listen", server.listen, "host:port to serve the API on")
       ->capture_default_str();
+  auto* tls_cert_opt = srv->add_option(
+      "--tls-cert", tls_cert,
+      "PEM certificate chain (server certificate first): the API then speaks HTTPS only, TLS "
+      "1.2+; read again on SIGHUP");
+  auto* tls_key_opt = srv->add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
+  tls_cert_opt->needs(tls_key_opt);
+  tls_key_opt->needs(tls_cert_opt);
   srv->add_option("--data-dir", data_dir, "Durable state (default /var/lib/alto as root)");
   srv->add_option("--state-dir", state_dir, "Volatile sandbox state (default /run/alto as root)");
   srv->add_option("--driver", server.driver, "Sandbox driver: auto, oci or process")
@@ -51,7 +59,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
   srv->add_option("--runtimes-dir", runtimes_dir, "Folder holding the language runtimes");
-  srv->add_option("--ready-file", ready_file, "Write host:port here once listening");
+  srv->add_option("--ready-file", ready_file,
+                  "Write host:port here once listening (https://host:port with TLS)");
   srv->add_option("--region", server.region, "Region in ARNs")->capture_default_str();
   srv->add_option("--async-retry-scale", server.async_retry_scale,
                   "Multiply async retry delays (1 min, 2 min, backoff) by this; for tests")
@@ -262,6 +271,8 @@ int main(int argc, char** argv) {
                                           : server.data_dir / "run";
     server.runtimes_dir = runtimes_dir.empty() ? DefaultRuntimesDir() : fs::path(runtimes_dir);
     server.ready_file = ready_file;
+    server.tls_cert = tls_cert;
+    server.tls_key = tls_key;
     server.keep_alive = std::chrono::seconds(keep_alive_s);
     return alto::RunServer(server);
   }

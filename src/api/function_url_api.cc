@@ -110,8 +110,8 @@ json CorsJson(const CorsConfig& c) {
 }
 
 json UrlConfigJson(const FunctionUrlConfig& u, const AccountInfo& account, uint16_t port,
-                   bool with_last_modified) {
-  json j = {{"FunctionUrl", FunctionUrlFor(u.url_id, account.region, port)},
+                   bool with_last_modified, bool https) {
+  json j = {{"FunctionUrl", FunctionUrlFor(u.url_id, account.region, port, https)},
             {"FunctionArn", FunctionArn(account, u.function, u.qualifier)},
             {"AuthType", u.auth_type},
             {"CreationTime", FormatLambdaTimestamp(u.creation_ms)},
@@ -162,12 +162,13 @@ boost::asio::awaitable<http::Response> LambdaApi::FunctionUrlConfigOp(Ctx& c) {
   if (!f) co_return LambdaErrorFrom(f.error());
   const std::string name = f->name;
   const uint16_t port = urls_->port();
+  const bool https = urls_->https();
   const std::string arn = FunctionArn(d_.account, name, qualifier);
 
   if (c.match.op == Op::kListFunctionUrlConfigs) {
     json out = {{"FunctionUrlConfigs", json::array()}};
     for (const auto& p : urls_->ListFor(name))
-      out["FunctionUrlConfigs"].push_back(UrlConfigJson(*p, d_.account, port, true));
+      out["FunctionUrlConfigs"].push_back(UrlConfigJson(*p, d_.account, port, true, https));
     co_return http::JsonResponse(200, DumpJson(out));
   }
   auto existing = urls_->For(name, qualifier);
@@ -175,7 +176,8 @@ boost::asio::awaitable<http::Response> LambdaApi::FunctionUrlConfigOp(Ctx& c) {
   switch (c.match.op) {
     case Op::kGetFunctionUrlConfig:
       if (!existing) co_return LambdaError(404, "ResourceNotFoundException", missing);
-      co_return http::JsonResponse(200, DumpJson(UrlConfigJson(*existing, d_.account, port, true)));
+      co_return http::JsonResponse(
+          200, DumpJson(UrlConfigJson(*existing, d_.account, port, true, https)));
     case Op::kDeleteFunctionUrlConfig: {
       if (!existing) co_return LambdaError(404, "ResourceNotFoundException", missing);
       auto st = co_await urls_->Delete(name, qualifier);
@@ -217,7 +219,7 @@ boost::asio::awaitable<http::Response> LambdaApi::FunctionUrlConfigOp(Ctx& c) {
   }
   if (!st) co_return LambdaErrorFrom(st.error());
   co_return http::JsonResponse(create ? 201 : 200,
-                               DumpJson(UrlConfigJson(u, d_.account, port, !create)));
+                               DumpJson(UrlConfigJson(u, d_.account, port, !create, https)));
 }
 
 }  // namespace alto

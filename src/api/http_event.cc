@@ -363,9 +363,10 @@ std::optional<std::string> UrlIdFromHost(std::string_view host) {
   return id;
 }
 
-std::string FunctionUrlFor(std::string_view url_id, std::string_view region, uint16_t port) {
-  return "http://" + std::string(url_id) + ".lambda-url." + std::string(region) +
-         ".localhost:" + std::to_string(port) + "/";
+std::string FunctionUrlFor(std::string_view url_id, std::string_view region, uint16_t port,
+                           bool https) {
+  return (https ? "https://" : "http://") + std::string(url_id) + ".lambda-url." +
+         std::string(region) + ".localhost:" + std::to_string(port) + "/";
 }
 
 }  // namespace alto

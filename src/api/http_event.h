@@ -60,8 +60,9 @@ void AddCorsHeaders(const CorsConfig& cors, const http::Request& req, http::Resp
 
 // The url id in a Host header `<url-id>.lambda-url.<region>.<anything>[:port]`; nullopt otherwise.
 std::optional<std::string> UrlIdFromHost(std::string_view host);
-// http://<url-id>.lambda-url.<region>.localhost:<port>/
-std::string FunctionUrlFor(std::string_view url_id, std::string_view region, uint16_t port);
+// http://<url-id>.lambda-url.<region>.localhost:<port>/ (https:// on a TLS listener)
+std::string FunctionUrlFor(std::string_view url_id, std::string_view region, uint16_t port,
+                           bool https = false);
 
 // requestContext.time: 21/Apr/2020:15:08:21 +0000
 std::string FormatClfTime(int64_t epoch_ms);

@@ -40,9 +40,13 @@ class UrlCatalog {
   boost::asio::awaitable<Status> Update(FunctionUrlConfig u);
   boost::asio::awaitable<Status> Delete(std::string function, std::string qualifier);
   boost::asio::awaitable<Status> DeleteAll(std::string function);
-  // The listener's port, for FunctionUrl (known once the server listens).
-  void set_port(uint16_t port) { port_ = port; }
+  // The listener's port and scheme, for FunctionUrl (known once the server listens).
+  void set_port(uint16_t port, bool https = false) {
+    port_ = port;
+    https_ = https;
+  }
   uint16_t port() const { return port_; }
+  bool https() const { return https_; }
 
  private:
   void Put(Ptr p);
@@ -56,6 +60,7 @@ class UrlCatalog {
   std::unordered_map<std::string, Ptr> by_id_;
   std::unordered_map<std::string, std::string> id_by_key_;  // function\nqualifier -> url id
   uint16_t port_ = 0;
+  bool https_ = false;
 };
 
 struct UrlGatewayDeps {

@@ -33,9 +33,9 @@ std::string ListenerMetrics(const std::vector<std::pair<std::string, const Liste
     sample("alto_http_connections_accepted_total", l, s.accepted.load());
   });
   family("alto_http_connections_refused_total", "counter",
-         "Connections answered 503 and closed at once: over the listener's cap (total), over "
-         "the cap per client address (per_client), or with the process's file descriptors "
-         "nearly all in use (fds).");
+         "Connections answered 503 and closed at once (closed without an answer on a TLS "
+         "listener): over the listener's cap (total), over the cap per client address "
+         "(per_client), or with the process's file descriptors nearly all in use (fds).");
   each([&](const std::string& l, const ListenerStats& s) {
     sample("alto_http_connections_refused_total", l + ",reason=\"total\"", s.refused_total.load());
     sample("alto_http_connections_refused_total", l + ",reason=\"per_client\"",
@@ -52,9 +52,17 @@ std::string ListenerMetrics(const std::vector<std::pair<std::string, const Liste
   each([&](const std::string& l, const ListenerStats& s) {
     sample("alto_http_connections_shed_total", l, s.shed.load());
   });
+  family("alto_http_tls_handshake_failures_total", "counter",
+         "TLS handshakes that failed (a client of TLS 1.1 or older, plaintext HTTP, a client that "
+         "does not trust the certificate, a connection closed mid-handshake); one that does not "
+         "finish within the header timeout counts as a header timeout instead.");
+  each([&](const std::string& l, const ListenerStats& s) {
+    sample("alto_http_tls_handshake_failures_total", l, s.tls_handshake_failures.load());
+  });
   family("alto_http_timeouts_total", "counter",
          "Connections closed by a timeout: header (a head not complete in time, or nothing sent "
-         "on a new connection), idle (keep-alive), body (a stalled body), write (a client that "
+         "on a new connection, or its TLS handshake not done in time), idle (keep-alive), body (a "
+         "stalled body), write (a client that "
          "reads nothing).");
   static constexpr std::array<const char*, ListenerStats::kTimeoutKinds> kKinds = {"header", "idle",
                                                                                    "body", "write"};

@@ -25,6 +25,8 @@ struct ListenerStats {
   std::atomic<uint64_t> refused_fds{0};         // the process's descriptors nearly all in use
   std::atomic<uint64_t> accept_errors{0};       // EMFILE, ENFILE, ENOBUFS...
   std::atomic<uint64_t> shed{0};                // idle connections closed to free a descriptor
+  // Failed TLS handshakes on a TLS listener; one that runs out of time counts as a header timeout.
+  std::atomic<uint64_t> tls_handshake_failures{0};
   std::array<std::atomic<uint64_t>, kTimeoutKinds> timeouts{};
   std::array<std::atomic<uint64_t>, kStatuses.size()> answered{};
 

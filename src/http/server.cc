@@ -1,12 +1,15 @@
 #include "http/server.h"
 
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/flat_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <charconv>
@@ -18,6 +21,7 @@
 #include "common/log_throttle.h"
 #include "http/body_stream.h"
 #include "http/request_head.h"
+#include "http/tls.h"
 
 namespace alto::http {
 
@@ -118,10 +122,23 @@ constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxUnparsedFraming = 64 * 1024;
 constexpr size_t kMaxChunkExtension = 1024;
 
+// A TLS session over a connection's socket. Beast's flat_stream gathers a write's buffers (a
+// response's head and body, a chunk and its framing) into one TLS record; Asio's SSL stream alone
+// would make a record, and a send, of each buffer.
+using TlsStream = beast::flat_stream<asio::ssl::stream<tcp::socket&>>;
+
 // One accepted connection, owned by its session coroutine and listed in the server's set.
 struct Conn {
   explicit Conn(tcp::socket s) : socket(std::move(s)) {}
+  // Timeouts, shedding and Stop cancel and shut down the socket, under TLS as well.
   tcp::socket socket;
+  // On a TLS listener: the context the connection started with (a reload swaps in another for
+  // new connections only) and the session.
+  std::shared_ptr<asio::ssl::context> tls_context;
+  std::optional<TlsStream> tls;
+  // A read or write failed other than by a timeout: the client left or broke the stream, so no
+  // TLS close_notify is sent.
+  bool failed = false;
   std::string client;
   Phase phase = Phase::kFresh;
   SteadyClock::time_point since = SteadyClock::now();
@@ -136,12 +153,23 @@ struct Conn {
   }
 };
 
-// Reads what the socket has (up to kReadChunk) into buffer.
+// Starts an I/O operation on the connection's byte stream: the TLS session on a TLS listener,
+// the socket otherwise. op is called with either and must yield the same awaitable type for both
+// (an Asio or Beast operation with kTuple does); it runs when awaited.
+template <class Op>
+auto OnStream(Conn& c, Op&& op) {
+  if (c.tls) return op(*c.tls);
+  return op(c.socket);
+}
+
+// Reads what the connection has (up to kReadChunk) into buffer.
 asio::awaitable<boost::system::error_code> ReadSome(Conn& c, beast::flat_buffer& buffer) {
   const size_t room = buffer.capacity() - buffer.size();
   const size_t want = std::clamp<size_t>(room, 1024, kReadChunk);
-  auto [ec, n] = co_await c.socket.async_read_some(buffer.prepare(want), kTuple);
+  auto [ec, n] = co_await OnStream(
+      c, [&](auto& stream) { return stream.async_read_some(buffer.prepare(want), kTuple); });
   buffer.commit(n);
+  if (ec && !c.expired) c.failed = true;
   co_return ec;
 }
 
@@ -365,6 +393,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   bool sweeper_parked = false;  // waiting for a first connection, not ticking
   LogThrottle accept_log{std::chrono::seconds(10)};
   LogThrottle refuse_log{std::chrono::seconds(10)};
+  LogThrottle handshake_log{std::chrono::seconds(10)};
   size_t lingering_refusals = 0;
   int fd_ceiling = -1;  // read once, at the first accept (the server raises its limit before)
 
@@ -475,17 +504,19 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
 
   // Answers a connection over a cap with 503 without reading its request. The socket lingers
   // briefly (reading and dropping what the client sends) so that the client reads the 503
-  // instead of a reset; only a few linger at once, so refusals cannot hold descriptors.
+  // instead of a reset; only a few linger at once, so refusals cannot hold descriptors. On a TLS
+  // listener the connection is closed at once instead (see server.h).
   void Refuse(tcp::socket socket, const std::string& client, const char* why, bool linger = true) {
+    if (auto n = refuse_log.Admit(SteadyClock::now())) {
+      spdlog::warn("http {}: refused a connection from {}: {} ({} more since the last report)",
+                   options.name, client, why, *n);
+    }
+    if (options.tls) return;  // closed here
     boost::system::error_code ec;
     socket.non_blocking(true, ec);
     socket.write_some(asio::buffer(kRefusal), ec);
     socket.shutdown(tcp::socket::shutdown_send, ec);
     stats->CountStatus(503);
-    if (auto n = refuse_log.Admit(SteadyClock::now())) {
-      spdlog::warn("http {}: refused a connection from {}: {} ({} more since the last report)",
-                   options.name, client, why, *n);
-    }
     if (!linger || lingering_refusals >= kMaxLingeringRefusals) return;  // closed here
     ++lingering_refusals;
     asio::co_spawn(executor, LingerRefused(std::move(socket)), asio::detached);
@@ -570,21 +601,62 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   // write timeout. A response usually fits the socket's buffer whole, and an async_write that
   // completes at once still costs a posted completion: one more trip through the scheduler, and
   // an epoll_wait, per response.
+  //
+  // Under TLS every write is asynchronous: a record must leave whole, and Asio's synchronous SSL
+  // write on a non-blocking socket drops the part of a record the socket did not take.
   template <class Buffers>
   static asio::awaitable<boost::system::error_code> WriteAll(Conn& c, const Buffers& buffers) {
     boost::system::error_code ec;
-    const size_t sent = c.socket.write_some(buffers, ec);  // the socket is non-blocking
+    // The socket is non-blocking.
+    const size_t sent = c.tls ? 0 : c.socket.write_some(buffers, ec);
     if (ec == asio::error::would_block) ec = {};
-    if (ec || sent == asio::buffer_size(buffers)) co_return ec;
+    if (ec || sent == asio::buffer_size(buffers)) {
+      if (ec) c.failed = true;
+      co_return ec;
+    }
     beast::buffers_suffix<Buffers> rest(buffers);
     rest.consume(sent);
     while (asio::buffer_size(rest) > 0) {
       c.Enter(Phase::kWrite);  // per write: a slow reader that keeps reading is not cut off
-      auto [wec, n] = co_await c.socket.async_write_some(rest, kTuple);
-      if (wec) co_return wec;
+      auto [wec, n] =
+          co_await OnStream(c, [&](auto& stream) { return stream.async_write_some(rest, kTuple); });
+      if (wec) {
+        if (!c.expired) c.failed = true;
+        co_return wec;
+      }
       rest.consume(n);
     }
     co_return ec;
+  }
+
+  // The TLS handshake of a new connection, under the header timeout. A failure is counted and
+  // logged, rate-limited: scanners, plaintext clients and clients that do not trust the
+  // certificate cause them all day.
+  asio::awaitable<bool> Handshake(Conn& c) {
+    auto [ec] =
+        co_await c.tls->next_layer().async_handshake(asio::ssl::stream_base::server, kTuple);
+    if (!ec) co_return true;
+    c.failed = true;
+    if (c.expired) co_return false;  // the sweeper counted a header timeout (or a shed)
+    stats->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+    if (auto n = handshake_log.Admit(SteadyClock::now())) {
+      spdlog::warn("http {}: TLS handshake with {} failed: {} ({} more since the last report)",
+                   options.name, c.client, ec.message(), *n);
+    }
+    co_return false;
+  }
+
+  // Ends a TLS session with close_notify, so that the client can tell the end from a truncation.
+  // The client's own close_notify is not waited for (RFC 8446 6.1 lets a server close after
+  // sending its own): marking it received makes SSL_shutdown complete once ours is written.
+  static asio::awaitable<void> SendCloseNotify(Conn& c) {
+    if (!c.tls || c.failed) co_return;
+    SSL* ssl = c.tls->next_layer().native_handle();
+    if ((::SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) != 0) co_return;
+    ::SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);
+    c.Enter(Phase::kWrite);
+    auto [ec] = co_await c.tls->next_layer().async_shutdown(kTuple);
+    if (ec) c.failed = true;
   }
 
   // Answers a request the server refuses itself, then closes: lingering, so that a client still
@@ -597,8 +669,11 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     const std::string head = ResponseHead(res, 11, false);
     const std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(res.body)};
     if (auto ec = co_await WriteAll(c, out)) co_return;
+    co_await SendCloseNotify(c);
     boost::system::error_code ignored;
     c.socket.shutdown(tcp::socket::shutdown_send, ignored);
+    // Under TLS too the linger reads the socket itself: the session is over, and what the client
+    // still sends only has to be drained, not decrypted.
     c.Enter(Phase::kLinger);
     std::array<char, 16384> sink;
     size_t discarded = 0;
@@ -644,7 +719,8 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
         } else if (c.phase != Phase::kHead) {
           c.Enter(Phase::kHead);
         }
-      } else {
+      } else if (!(first && c.phase == Phase::kFresh)) {
+        // A new connection's clock keeps running from the accept, through a TLS handshake.
         c.Enter(first ? Phase::kFresh : Phase::kIdle);
       }
       auto ec = co_await ReadSome(c, buffer);
@@ -665,7 +741,8 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
     if (chunked) out.chunked(true);
     bhttp::response_serializer<bhttp::empty_body> head{out};
     c.Enter(Phase::kWrite);
-    auto [hec, hn] = co_await bhttp::async_write_header(c.socket, head, kTuple);
+    auto [hec, hn] = co_await OnStream(
+        c, [&](auto& stream) { return bhttp::async_write_header(stream, head, kTuple); });
     bool ok = !hec;
     std::optional<std::string> piece;
     if (!res.body.empty()) piece = std::move(res.body);
@@ -677,25 +754,32 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       if (!piece) break;
       boost::system::error_code wec;
       c.Enter(Phase::kWrite);  // per chunk: the timeout is for a client that reads nothing
+      const asio::const_buffer bytes(piece->data(), piece->size());
       if (chunked) {
-        auto [e, n] = co_await asio::async_write(
-            c.socket, bhttp::make_chunk(asio::const_buffer(piece->data(), piece->size())), kTuple);
+        auto [e, n] = co_await OnStream(c, [&](auto& stream) {
+          return asio::async_write(stream, bhttp::make_chunk(bytes), kTuple);
+        });
         wec = e;
       } else {
-        auto [e, n] = co_await asio::async_write(c.socket, asio::buffer(*piece), kTuple);
+        auto [e, n] = co_await OnStream(
+            c, [&](auto& stream) { return asio::async_write(stream, bytes, kTuple); });
         wec = e;
       }
       ok = !wec;
       piece.reset();
     }
     if (!ok) {
+      if (!c.expired) c.failed = true;
       stream->Abandon();  // the client is gone: the producer stops queueing
       co_return false;
     }
     // A stream that failed mid-way ends without the last chunk: the client sees it incomplete.
     if (stream->failed() || !chunked) co_return false;
     c.Enter(Phase::kWrite);
-    auto [lec, ln] = co_await asio::async_write(c.socket, bhttp::make_chunk_last(), kTuple);
+    auto [lec, ln] = co_await OnStream(c, [&](auto& stream) {
+      return asio::async_write(stream, bhttp::make_chunk_last(), kTuple);
+    });
+    if (lec && !c.expired) c.failed = true;
     co_return !lec && out.keep_alive();
   }
 
@@ -725,6 +809,10 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       c.socket.set_option(tcp::no_delay(true), ec);
       c.socket.non_blocking(true, ec);  // for WriteAll's first attempt
     }
+    if (options.tls) {
+      c.tls_context = options.tls->Current();
+      c.tls.emplace(c.socket, *c.tls_context);
+    }
     Register(c);
     const size_t head_limit = options.stream_request
                                   ? std::max(options.body_limit, options.stream_body_limit)
@@ -739,7 +827,8 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
             [](std::uint64_t, beast::string_view extensions, boost::system::error_code& ec) {
               if (extensions.size() > kMaxChunkExtension) ec = bhttp::error::bad_chunk_extension;
             };
-    for (bool first = true;; first = false) {
+    const bool ready = !c.tls || co_await Handshake(c);
+    for (bool first = true; ready; first = false) {
       RequestParser parser;
       parser.on_chunk_header(chunk_header);
       parser.header_limit(static_cast<uint32_t>(options.header_limit));
@@ -841,6 +930,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
       auto wec = co_await WriteAll(c, out);
       if (wec || !reuse) break;
     }
+    if (ready) co_await SendCloseNotify(c);
     boost::system::error_code ignored;
     c.socket.shutdown(tcp::socket::shutdown_both, ignored);
     c.socket.close(ignored);

@@ -8,6 +8,12 @@
 // connections are capped in total and per client address (the excess gets 503 at once), and
 // running out of file descriptors makes the accept loop back off instead of spinning.
 //
+// With ServerOptions::tls the listener speaks HTTPS only, and all of the above holds inside the
+// TLS session; the handshake runs under the header timeout (its clock and the first request's
+// are one), and a connection over a cap is closed without an answer (a plaintext 503 would mean
+// nothing to a TLS client, and a handshake per refusal would cost CPU when the server can least
+// spare it).
+//
 // The server runs on one thread: its executor must not run handlers concurrently.
 #pragma once
 
@@ -28,6 +34,8 @@
 
 namespace alto::http {
 
+class TlsContext;
+
 using Handler = std::function<boost::asio::awaitable<Response>(Request)>;
 
 struct ServerOptions {
@@ -46,15 +54,19 @@ struct ServerOptions {
   size_t stream_body_limit = 200 * 1024 * 1024;
 
   // Timeouts; zero disables one. A handler's own run time is never limited here.
-  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};  // first byte to whole head;
-                                                                       // also a new connection's
-                                                                       // wait for its first byte
+  // From a request's first byte to its whole head; for a new connection, from the accept to its
+  // first request's whole head (its TLS handshake included).
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds keepalive_timeout{std::chrono::seconds(60)};  // idle between requests
   std::chrono::milliseconds body_timeout{std::chrono::seconds(30)};   // no body byte for this long
   std::chrono::milliseconds write_timeout{std::chrono::seconds(60)};  // client reads nothing
 
   size_t max_connections = 4096;          // open connections on this listener
   size_t max_connections_per_client = 0;  // per remote address; 0: no per-client cap
+
+  // When set, the listener speaks TLS only, with the context's current certificate at each
+  // accept (see tls.h).
+  std::shared_ptr<TlsContext> tls;
 
   // Where this listener counts; servers of one family may share one.
   std::shared_ptr<ListenerStats> stats = std::make_shared<ListenerStats>();

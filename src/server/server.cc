@@ -24,6 +24,7 @@
 #include "common/time.h"
 #include "http/client.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "invoke/async_invoker.h"
 #include "invoke/function_catalog.h"
 #include "invoke/invoker.h"
@@ -103,6 +104,50 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
+// Whether a listen host is reachable from this machine only: 127.0.0.0/8, ::1 (or ::1 mapping
+// an IPv4 loopback address), localhost.
+bool IsLoopback(std::string host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return false;
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).is_loopback();
+  return addr.is_loopback();
+}
+
+// Plaintext off the machine is worth more than a log line: the API carries function code,
+// payloads and secret environment values, and anyone on the path can read or change them.
+void WarnPlaintext(const std::string& host) {
+  const std::string lines[] = {
+      "The API listens on " + host + " WITHOUT TLS: requests and responses,",
+      "function code, payloads and secret environment values cross the",
+      "network in plaintext, readable and changeable on the way. Pass",
+      "--tls-cert and --tls-key, or listen on 127.0.0.1 behind a proxy",
+      "that terminates TLS.",
+  };
+  spdlog::warn("{:*<72}", "");
+  for (const auto& line : lines) spdlog::warn("* {:<68} *", line);
+  spdlog::warn("{:*<72}", "");
+}
+
+// SIGHUP reads the certificate and key again (a renewal replaces the files, then signals): new
+// connections get the new certificate, open ones keep theirs, and a bad file keeps the old one.
+asio::awaitable<void> ReloadOnHangup(asio::signal_set& signals, http::TlsContext& tls) {
+  for (;;) {
+    auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    if (auto st = tls.Reload()) {
+      spdlog::info("SIGHUP: TLS certificate reloaded: {}", tls.Describe());
+    } else {
+      spdlog::error("SIGHUP: TLS certificate NOT reloaded, still serving {}: {}", tls.Describe(),
+                    st.error().message);
+    }
+  }
+}
+
 }  // namespace
 
 int RunServer(const ServerConfig& cfg) {
@@ -110,6 +155,18 @@ int RunServer(const ServerConfig& cfg) {
   if (!endpoint) {
     spdlog::error("--listen: {}", endpoint.error().message);
     return 2;
+  }
+  std::shared_ptr<http::TlsContext> tls;
+  if (!cfg.tls_cert.empty() || !cfg.tls_key.empty()) {
+    auto loaded = http::TlsContext::Load(cfg.tls_cert, cfg.tls_key);
+    if (!loaded) {
+      spdlog::error("--tls-cert/--tls-key: {}", loaded.error().message);
+      return 2;
+    }
+    tls = *loaded;
+    spdlog::info("TLS certificate: {}", tls->Describe());
+  } else if (!IsLoopback(endpoint->host)) {
+    WarnPlaintext(endpoint->host);
   }
   std::error_code ec;
   // The state dir's directories that Alto creates are searchable (not listable) by others
@@ -284,6 +341,7 @@ int RunServer(const ServerConfig& cfg) {
   ho.keepalive_timeout = Millis(cfg.keepalive_timeout_s);
   ho.body_timeout = Millis(cfg.body_timeout_s);
   ho.write_timeout = Millis(cfg.write_timeout_s);
+  ho.tls = tls;  // the Runtime API listeners, inside sandboxes, stay plaintext
   ho.too_large = [](std::string_view) {
     auto r = LambdaError(
         413, "RequestTooLargeException",
@@ -307,21 +365,27 @@ int RunServer(const ServerConfig& cfg) {
     spdlog::error("{}", port.error().message);
     return 1;
   }
-  urls.set_port(*port);
+  urls.set_port(*port, tls != nullptr);
   server.Start();
   scheduler.Start();
   asio::co_spawn(io, api.RestoreProvisioned(), asio::detached);
   async.Start();  // resumes every event a previous run left undelivered
   std::string bound = endpoint->host + ":" + std::to_string(*port);
-  spdlog::info("alto server listening on http://{} (driver {}, data {})", bound, (*driver)->name(),
-               cfg.data_dir.string());
+  spdlog::info("alto server listening on {}://{} (driver {}, data {})", tls ? "https" : "http",
+               bound, (*driver)->name(), cfg.data_dir.string());
   if (!cfg.ready_file.empty()) {
     fs::path tmp = cfg.ready_file;
     tmp += ".tmp";
-    std::ofstream(tmp) << bound << "\n";
+    // host:port as before for plaintext; the scheme tells a reader that it must speak TLS.
+    std::ofstream(tmp) << (tls ? "https://" : "") << bound << "\n";
     fs::rename(tmp, cfg.ready_file, ec);
   }
 
+  asio::signal_set hangup(io);
+  if (tls) {
+    hangup.add(SIGHUP);
+    asio::co_spawn(io, ReloadOnHangup(hangup, *tls), asio::detached);
+  }
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& e, int sig) {
     if (e) return;

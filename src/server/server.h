@@ -11,13 +11,17 @@ namespace alto {
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:9000";
+  // The API listener's certificate chain and private key (PEM), read again on SIGHUP; with them
+  // the listener speaks HTTPS only. Both empty: plaintext.
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
   std::filesystem::path data_dir;
   std::filesystem::path state_dir;  // volatile state: sandboxes' bundles, netns pins, runc state
   std::string driver = "auto";      // auto | oci | process
   std::chrono::milliseconds keep_alive{std::chrono::minutes(5)};
   std::chrono::seconds drain_timeout{std::chrono::seconds(900)};
   std::filesystem::path runtimes_dir;
-  std::filesystem::path ready_file;  // written with host:port once listening
+  std::filesystem::path ready_file;  // written with host:port (https://host:port) once listening
   std::string region = "us-east-1";
   int64_t memory_capacity_mb = 0;
   int node_concurrency = 0;

@@ -118,8 +118,11 @@ class AltoServer:
     """
 
     def __init__(self, driver=None, idle_timeout=None, data_dir=None, state_dir=None, extra_args=(),
-                 allow_port_fallback=True, name="alto"):
+                 allow_port_fallback=True, name="alto", ca_bundle=None):
         self.name = name
+        # With --tls-cert: the CA file the clients of this server trust (boto3, aws, request()).
+        self.ca_bundle = ca_bundle
+        self.scheme = "http"  # "https" when the ready file says so
         self.owns_tmp = data_dir is None
         self.tmp = tempfile.mkdtemp(prefix="alto-e2e-") if self.owns_tmp else None
         if self.tmp:
@@ -171,7 +174,9 @@ class AltoServer:
                 with open(self.ready_file) as f:
                     text = f.read().strip()
                 if text:
-                    host, _, port = text.rpartition(":")
+                    scheme, sep, rest = text.partition("://")
+                    self.scheme = scheme if sep else "http"
+                    host, _, port = (rest if sep else text).rpartition(":")
                     return host, int(port)
             if self.proc.poll() is not None:
                 return None
@@ -297,7 +302,7 @@ class AltoServer:
 
     @property
     def endpoint(self):
-        return "http://%s:%d" % (self.host, self.port)
+        return "%s://%s:%d" % (self.scheme, self.host, self.port)
 
     @property
     def isolating(self):
@@ -350,15 +355,21 @@ class AltoServer:
         return None
 
     def client(self, **kw):
-        return lambda_client(self.endpoint, **kw)
+        return lambda_client(self.endpoint, verify=self.ca_bundle, **kw)
 
     def request(self, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT_S, signed=True):
-        return http_request(self.host, self.port, method, path, body, headers, timeout, signed)
+        tls = None
+        if self.scheme == "https":
+            import ssl
+            tls = ssl.create_default_context(cafile=self.ca_bundle)
+        return http_request(self.host, self.port, method, path, body, headers, timeout, signed, tls=tls)
 
     def sign(self, method, path, body=b"", headers=None, **kw):
         return sign_headers(method, self.host, self.port, path, body, headers, **kw)
 
     def aws(self, *args, **kw):
+        if self.ca_bundle:
+            args = ("--ca-bundle", self.ca_bundle) + args
         return aws_cli(self.endpoint, *args, **kw)
 
     def alto(self, *args, **kw):
@@ -505,9 +516,9 @@ class Headers:
         return repr(self.pairs)
 
 
-def http_request(host, port, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT_S, signed=True):
-    """One raw HTTP/1.1 request, signed with the admin key unless signed=False. Returns
-    (status, Headers, body bytes)."""
+def http_request(host, port, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT_S, signed=True, tls=None):
+    """One raw HTTP/1.1 request (HTTPS with tls, an ssl.SSLContext), signed with the admin key
+    unless signed=False. Returns (status, Headers, body bytes)."""
     if isinstance(body, (dict, list)):
         body = json.dumps(body).encode()
         headers = dict(headers or {})
@@ -516,7 +527,10 @@ def http_request(host, port, method, path, body=None, headers=None, timeout=HTTP
         body = body.encode()
     if signed:
         headers = sign_headers(method, host, port, path, body or b"", headers)
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    if tls is not None:
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=tls)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
@@ -637,7 +651,7 @@ def code_sha256(zip_bytes):
 # -- clients -----------------------------------------------------------------------------------------
 
 
-def lambda_client(endpoint, validate=True, read_timeout=60):
+def lambda_client(endpoint, validate=True, read_timeout=60, verify=None):
     import boto3
     from botocore.config import Config
 
@@ -646,7 +660,7 @@ def lambda_client(endpoint, validate=True, read_timeout=60):
     cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=read_timeout,
                  connect_timeout=10, parameter_validation=validate)
     return boto3.client("lambda", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="test",
-                        aws_secret_access_key="test", config=cfg)
+                        aws_secret_access_key="test", config=cfg, verify=verify)
 
 
 def run_cmd(argv, timeout=CLI_TIMEOUT_S, env=None, cwd=None, input=None):

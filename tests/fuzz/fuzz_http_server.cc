@@ -3,9 +3,19 @@
 // process on its own io_context thread; each input is one connection that sends the bytes, half
 // closes, and reads until the server closes. ASan and UBSan watch the server thread; the harness
 // checks that whatever comes back starts like an HTTP/1.x response.
+//
+// An input that starts with 0x16 (a TLS handshake record) goes to a second listener of the same
+// server code with TLS on instead (a throwaway self-signed certificate): handshakes that are
+// malformed, cut short or complete must never hurt the server. OpenSSL is not instrumented, so
+// this covers Alto's side of the handshake (its failures, timeouts and closes), not OpenSSL's
+// parser; the plaintext listener answers such inputs with a 400 anyway. Nothing is checked of
+// what a TLS listener sends back.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,11 +24,13 @@
 #include <cctype>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <thread>
 
 #include "check.h"
 #include "http/server.h"
+#include "http/tls.h"
 
 namespace {
 
@@ -35,11 +47,52 @@ asio::awaitable<alto::http::Response> Echo(alto::http::Request req) {
   co_return res;
 }
 
+// A TLS context with a fresh self-signed P-256 certificate (the files are removed once read).
+std::shared_ptr<alto::http::TlsContext> ThrowawayTls() {
+  namespace fs = std::filesystem;
+  std::string tmpl = (fs::temp_directory_path() / "alto-fuzz-tls-XXXXXX").string();
+  FUZZ_CHECK(::mkdtemp(tmpl.data()) != nullptr, "mkdtemp");
+  const fs::path dir = tmpl;
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* x = X509_new();
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), -60);
+  X509_gmtime_adj(X509_getm_notAfter(x), 86400 * 365);
+  X509_set_pubkey(x, key);
+  X509_NAME* name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(x, name);
+  X509_sign(x, key, EVP_sha256());
+  std::FILE* f = std::fopen((dir / "cert.pem").c_str(), "w");
+  PEM_write_X509(f, x);
+  std::fclose(f);
+  f = std::fopen((dir / "key.pem").c_str(), "w");
+  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  X509_free(x);
+  EVP_PKEY_free(key);
+  auto tls = alto::http::TlsContext::Load(dir / "cert.pem", dir / "key.pem");
+  fs::remove_all(dir);
+  FUZZ_CHECK(tls.ok(), "the throwaway certificate loads");
+  return *tls;
+}
+
+alto::http::ServerOptions TlsOptions() {
+  alto::http::ServerOptions o;
+  o.tls = ThrowawayTls();
+  o.name = "api-tls";
+  return o;
+}
+
 struct Fixture {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   alto::http::Server server{io.get_executor(), Echo, alto::http::ServerOptions{}};
+  alto::http::Server tls_server{io.get_executor(), Echo, TlsOptions()};
   uint16_t port = 0;
+  uint16_t tls_port = 0;
   std::thread thread;
 
   Fixture() {
@@ -47,6 +100,10 @@ struct Fixture {
     FUZZ_CHECK(bound.ok(), "the server listens on 127.0.0.1:0");
     port = *bound;
     server.Start();
+    auto tls_bound = tls_server.Listen("127.0.0.1", 0);
+    FUZZ_CHECK(tls_bound.ok(), "the TLS server listens on 127.0.0.1:0");
+    tls_port = *tls_bound;
+    tls_server.Start();
     thread = std::thread([this] { io.run(); });
     // Never joined: libFuzzer ends the process with exit(), and the server must outlive every
     // input, so the fixture is leaked on purpose.
@@ -80,9 +137,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Fixture& fx = TheFixture();
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   FUZZ_CHECK(fd >= 0, "socket()");
+  const bool tls = size > 0 && data[0] == 0x16;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(fx.port);
+  addr.sin_port = htons(tls ? fx.tls_port : fx.port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -113,7 +171,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   linger lg{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   close(fd);
-  if (!response.empty()) {
+  if (!response.empty() && !tls) {
     FUZZ_CHECK(LooksLikeResponse(response), "a response starts with HTTP/1.x and a 3-digit status");
   }
   return 0;

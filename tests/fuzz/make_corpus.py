@@ -4,6 +4,7 @@ use: request heads the aws CLI, boto3 and function URL clients send, the tests' 
 update bodies, routing configs, function outputs, and tiny zips (like tests/unit/zip_test.cc's).
 Rerun after changing it; the files are small and committed so that CI needs no generation step.
 Files it did not write (crash reproducers copied in by hand) are kept."""
+import base64
 import hashlib
 import hmac
 import io
@@ -62,6 +63,23 @@ def http_seeds():
         # fuzz_http_parser: the first byte picks the piece size.
         write("fuzz_http_parser", b"\x07" + r.encode())
         write("fuzz_http_parser", b"\x3f" + r.encode())
+    # fuzz_http_server sends an input that starts with 0x16 to its TLS listener: ClientHellos as
+    # Python's ssl sends them (TLS 1.3, and capped at TLS 1.2), captured once (they hold random
+    # values, so generating them here would add new files on every run).
+    for hello in TLS_CLIENT_HELLOS:
+        write("fuzz_http_server", base64.b64decode(hello))
+
+
+TLS_CLIENT_HELLOS = [
+    "FgMBAgABAAH8AwMaCaIZfiMap2LP1CqBWUq4Ptcq2uj7Bp0cKV9z3OpNiiC7Z8wIAVsWpsE9KMHrF3g2Dcj+Lnq6DQpzcjSZ"
+    "poppggAkEwITAxMBwCzAMMArwC/MqcyowCTAKMAjwCcAnwCeAGsAZwD/AQABjwAAAA4ADAAACWxvY2FsaG9zdAALAAQDAAEC"
+    "AAoAFgAUAB0AFwAeABkAGAEAAQEBAgEDAQQAIwAAABYAAAAXAAAADQAqACgEAwUDBgMIBwgICAkICggLCAQIBQgGBAEFAQYB"
+    "AwMDAQMCBAIFAgYCACsABQQDBAMDAC0AAgEBADMAJgAkAB0AIIFEwAH5qn47URVKu9NSC31L8G+E9ZRKxe2/l7bp95EGABUA"
+    "5AAA" + "A" * 302 + "==",
+    "FgMBAK8BAACrAwPzPXDMfgo70s4tf6vTgI7tHhkK7B0Yktq0jxYXcAWbDgAAHsAswDDAK8AvzKnMqMAkwCjAI8AnAJ8AngBr"
+    "AGcA/wEAAGQAAAAOAAwAAAlsb2NhbGhvc3QACwAEAwABAgAKAAwACgAdABcAHgAZABgAIwAAABYAAAAXAAAADQAqACgEAwUD"
+    "BgMIBwgICAkICggLCAQIBQgGBAEFAQYBAwMDAQMCBAIFAgYC",
+]
 
 
 def api_seeds():

@@ -249,6 +249,8 @@ TEST(UrlHost, ParsesUrlIdFromHost) {
   EXPECT_FALSE(UrlIdFromHost("abc.lambda-url.").has_value());
   EXPECT_EQ(FunctionUrlFor("abc", "us-east-1", 9000),
             "http://abc.lambda-url.us-east-1.localhost:9000/");
+  EXPECT_EQ(FunctionUrlFor("abc", "us-east-1", 9000, /*https=*/true),
+            "https://abc.lambda-url.us-east-1.localhost:9000/");
 }
 
 TEST(UrlStore, SerializationRoundTrip) {
