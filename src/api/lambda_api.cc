@@ -389,11 +389,12 @@ asio::awaitable<http::Response> LambdaApi::GetFunction(Ctx& c, bool configuratio
   std::string code_query = "Qualifier=" + PercentEncode(f->version);
   std::string presigned = d_.auth.Presign(c.principal, "GET", host, code_path, code_query,
                                           d_.account.region, "lambda", 600);
-  json out = {
-      {"Configuration", config},
-      {"Code",
-       {{"RepositoryType", "S3"}, {"Location", "http://" + host + code_path + "?" + presigned}}},
-      {"Tags", json::object()}};
+  json out = {{"Configuration", config},
+              {"Code",
+               {{"RepositoryType", "S3"},
+                {"Location", std::string(urls_ && urls_->https() ? "https://" : "http://") + host +
+                                 code_path + "?" + presigned}}},
+              {"Tags", json::object()}};
   if (f->reserved_concurrency >= 0) {
     out["Concurrency"] = {{"ReservedConcurrentExecutions", f->reserved_concurrency}};
   }
