@@ -9,7 +9,12 @@
 // --log-tail asks Alto for the log tail (X-Amz-Log-Type: Tail) and reports the REPORT line's
 // Init Duration.
 //
-// Plain POSIX sockets and libstdc++ only.
+// With --sign KEY_ID:SECRET every request is SigV4-signed (auth::SignRequest, as Alto's own CLI
+// signs). The timed request is signed once and the same bytes are replayed: SigV4 has no nonce, a
+// signed request stays valid for the server's 5-minute window, and signing per request would
+// measure the client's HMACs instead of the server's verification. A connection re-signs its
+// copy (outside the timing) once it is 4 minutes old. Untimed before-requests, whose bodies
+// differ, are signed each time.
 #include <poll.h>
 #include <sys/time.h>
 
@@ -20,12 +25,15 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include "auth/sigv4.h"
+#include "http/message.h"
 #include "http_lite.h"
 
 namespace {
@@ -51,7 +59,14 @@ struct Options {
   int pause_ms = 0;         // sleep between the before-request and the timed one
   std::string label;
   bool print_samples = false;
+  alto::auth::Credentials credentials;  // empty key id: requests go unsigned
+  std::string region = "us-east-1";
+  std::string service = "lambda";
 };
+
+// Re-sign a replayed request this long after signing it, a minute before the server's 5-minute
+// window would refuse it.
+constexpr auto kResignAfter = std::chrono::seconds(240);
 
 [[noreturn]] void Usage(const char* argv0) {
   std::fprintf(
@@ -75,7 +90,10 @@ struct Options {
       "  --before-body S          its body; {i} is replaced by a unique counter\n"
       "  --pause-ms MS            sleep MS between the before-request and the timed request\n"
       "  --label S                label copied into the JSON output\n"
-      "  --samples                also print every latency sample (us) in the JSON\n",
+      "  --samples                also print every latency sample (us) in the JSON\n"
+      "  --sign KEY_ID:SECRET     SigV4-sign every request with this access key\n"
+      "  --region R               the signature's region (default us-east-1)\n"
+      "  --service S              the signature's service (default lambda)\n",
       argv0);
   std::exit(2);
 }
@@ -127,6 +145,16 @@ Options Parse(int argc, char** argv) {
       o.label = need(i);
     } else if (a == "--samples") {
       o.print_samples = true;
+    } else if (a == "--sign") {
+      std::string v = need(i);
+      size_t colon = v.find(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == v.size()) Usage(argv[0]);
+      o.credentials.access_key_id = v.substr(0, colon);
+      o.credentials.secret_access_key = v.substr(colon + 1);
+    } else if (a == "--region") {
+      o.region = need(i);
+    } else if (a == "--service") {
+      o.service = need(i);
     } else {
       Usage(argv[0]);
     }
@@ -135,15 +163,35 @@ Options Parse(int argc, char** argv) {
   return o;
 }
 
-std::string BuildRequest(const std::string& method, const std::string& path,
+// The request's bytes, SigV4-signed (now) when the options carry credentials. The Host sent is
+// the one signed.
+std::string BuildRequest(const Options& o, const std::string& method, const std::string& path,
                          const std::string& host_hdr, const std::vector<std::string>& extra,
                          const std::string& body) {
-  std::string r =
-      method + " " + path + " HTTP/1.1\r\nHost: " + host_hdr +
-      "\r\nUser-Agent: alto-bench\r\nContent-Type: application/json\r\nContent-Length: " +
-      std::to_string(body.size()) + "\r\n";
-  for (const auto& h : extra) r += h + "\r\n";
-  r += "\r\n";
+  alto::http::Request req;
+  req.method = method;
+  req.target = path;
+  size_t q = path.find('?');
+  req.path = path.substr(0, q);
+  req.query = q == std::string::npos ? "" : path.substr(q + 1);
+  req.headers.push_back({"Host", host_hdr});
+  req.headers.push_back({"Content-Type", "application/json"});
+  for (const auto& h : extra) {
+    size_t colon = h.find(':');
+    std::string value = colon == std::string::npos ? "" : h.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    req.headers.push_back({h.substr(0, colon), value});
+  }
+  if (!o.credentials.access_key_id.empty()) {
+    req.body = body;  // hashed into the signature (Lambda sends no x-amz-content-sha256)
+    alto::auth::SignRequest(req, o.credentials, o.region, o.service, std::time(nullptr),
+                            alto::auth::PathStyle::kDoubleEncoded);
+  }
+  std::string r = method + " " + path + " HTTP/1.1\r\n";
+  for (const auto& h : req.headers) r += h.name + ": " + h.value + "\r\n";
+  // Neither is signed: SigV4 never signs User-Agent, and botocore adds Content-Length after
+  // signing too.
+  r += "User-Agent: alto-bench\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   r += body;
   return r;
 }
@@ -283,8 +331,17 @@ int main(int argc, char** argv) {
   const std::string host_hdr = o.host + ":" + std::to_string(o.port);
   std::vector<std::string> extra = o.headers;
   if (o.log_tail) extra.push_back("X-Amz-Log-Type: Tail");
-  const std::string request = BuildRequest(o.method, o.path, host_hdr, extra, o.body);
   const bool has_before = !o.before_path.empty();
+  const bool signing = !o.credentials.access_key_id.empty();
+  // Signed once here; each connection replays its own copy (see the file comment).
+  struct Signed {
+    std::string bytes;
+    SteadyClock::time_point at;
+  };
+  auto sign_now = [&] {
+    return Signed{BuildRequest(o, o.method, o.path, host_hdr, extra, o.body), SteadyClock::now()};
+  };
+  const Signed first = sign_now();
 
   std::atomic<long> warm_left{o.warmup};
   std::atomic<long> left{o.requests};
@@ -293,10 +350,10 @@ int main(int argc, char** argv) {
   std::barrier sync(o.connections + 1);
   SteadyClock::time_point deadline;  // written before the barrier releases the workers
 
-  auto one = [&](Connection& conn, ThreadResult& r, bool measured) {
+  auto one = [&](Connection& conn, Signed& request, ThreadResult& r, bool measured) {
     std::string head, body;
     if (has_before) {
-      std::string before = BuildRequest(o.before_method, o.before_path, host_hdr, o.headers,
+      std::string before = BuildRequest(o, o.before_method, o.before_path, host_hdr, o.headers,
                                         ExpandCounter(o.before_body));
       int st = conn.Exchange(before, head, body);
       if (st < 200 || st > 299) {
@@ -307,8 +364,9 @@ int main(int argc, char** argv) {
       }
     }
     if (o.pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.pause_ms));
+    if (signing && SteadyClock::now() - request.at > kResignAfter) request = sign_now();
     auto t0 = SteadyClock::now();
-    int st = conn.Exchange(request, head, body);
+    int st = conn.Exchange(request.bytes, head, body);
     auto t1 = SteadyClock::now();
     if (!measured) return;
     if (st < 200 || st > 299) {
@@ -335,11 +393,13 @@ int main(int argc, char** argv) {
       ThreadResult& r = results[static_cast<size_t>(t)];
       r.latency_us.reserve(static_cast<size_t>(o.requests / o.connections + 1));
       Connection conn(o);
+      Signed request = first;
       conn.Open();
       // Warm-up is bounded by the time limit too.
       auto warm_deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
                                                     std::chrono::duration<double>(o.time_limit_s));
-      while (warm_left.fetch_sub(1) > 0 && SteadyClock::now() < warm_deadline) one(conn, r, false);
+      while (warm_left.fetch_sub(1) > 0 && SteadyClock::now() < warm_deadline)
+        one(conn, request, r, false);
       sync.arrive_and_wait();  // everyone warmed up
       sync.arrive_and_wait();  // deadline set
       while (!stop.load(std::memory_order_relaxed) && left.fetch_sub(1) > 0) {
@@ -347,7 +407,7 @@ int main(int argc, char** argv) {
           stop = true;
           break;
         }
-        one(conn, r, true);
+        one(conn, request, r, true);
       }
     });
   }
@@ -383,14 +443,14 @@ int main(int argc, char** argv) {
   std::snprintf(
       buf, sizeof buf,
       "\"requests\":%ld,\"ok\":%ld,\"errors\":%ld,\"function_errors\":%ld,\"before_errors\":%ld,"
-      "\"connections\":%d,\"time_limited\":%s,\"elapsed_s\":%.3f,\"rps\":%.1f,"
+      "\"connections\":%d,\"signed\":%s,\"time_limited\":%s,\"elapsed_s\":%.3f,\"rps\":%.1f,"
       "\"min_us\":%.1f,\"mean_us\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":"
       "%.1f",
-      ok + errors, ok, errors, ferrors, berrors, o.connections, stop.load() ? "true" : "false",
-      elapsed, elapsed > 0 ? static_cast<double>(ok) / elapsed : 0.0,
-      all.empty() ? 0.0 : all.front(), ok ? sum / static_cast<double>(ok) : 0.0,
-      Percentile(all, 0.50), Percentile(all, 0.90), Percentile(all, 0.99),
-      all.empty() ? 0.0 : all.back());
+      ok + errors, ok, errors, ferrors, berrors, o.connections, signing ? "true" : "false",
+      stop.load() ? "true" : "false", elapsed,
+      elapsed > 0 ? static_cast<double>(ok) / elapsed : 0.0, all.empty() ? 0.0 : all.front(),
+      ok ? sum / static_cast<double>(ok) : 0.0, Percentile(all, 0.50), Percentile(all, 0.90),
+      Percentile(all, 0.99), all.empty() ? 0.0 : all.back());
   out += buf;
   if (o.log_tail) {
     std::snprintf(buf, sizeof buf,

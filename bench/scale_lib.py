@@ -1,7 +1,9 @@
 """Helpers for bench/scale_bench: processes, HTTP, percentiles, wrk, memory, the runc baseline.
 
-Standard library only. Everything started here is registered with a Cleanup so that the bench
-leaves no process, container, mount or temp dir behind, also on Ctrl-C.
+Standard library, plus botocore for SigV4 (the signer the e2e harness and boto3 use): every
+request to Alto's API is signed with the bench's admin key. Everything started here is
+registered with a Cleanup so that the bench leaves no process, container, mount or temp dir
+behind, also on Ctrl-C.
 """
 import http.client
 import concurrent.futures
@@ -15,6 +17,30 @@ import subprocess
 import sys
 import time
 import zipfile
+
+
+# The admin key every bench server makes at its first start (ALTO_ADMIN_*), and signs with.
+# Throwaway values: each server's data dir is a temp dir that lives as long as the run.
+BENCH_KEY_ID = "AKIAALTOBENCH0000000"
+BENCH_SECRET = "bench/Secret+Key/For+scale_bench/000000"
+REGION = "us-east-1"
+# invoke_client's arguments to sign with that key.
+CLIENT_SIGN = ["--sign", f"{BENCH_KEY_ID}:{BENCH_SECRET}", "--region", REGION]
+
+
+def sign_headers(endpoint, method, path, body=b"", headers=None):
+    """headers plus Host, X-Amz-Date and a SigV4 Authorization for a request to endpoint
+    ("host:port"), signed as botocore signs (tests/e2e/harness.py sign_headers). The Host is the
+    one http.client then sends: it adds none of its own when the headers carry one."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    out = dict(headers or {})
+    out["Host"] = endpoint
+    req = AWSRequest(method=method, url=f"http://{endpoint}{path}", data=body or b"", headers=out)
+    SigV4Auth(Credentials(BENCH_KEY_ID, BENCH_SECRET), "lambda", REGION).add_auth(req)
+    return dict(req.headers.items())
 
 
 def log(msg):
@@ -47,14 +73,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def request(endpoint, method, path, body=None, headers=None, timeout=60):
-    """One request on a fresh connection: (status, headers dict (lower-case), body bytes)."""
+def request(endpoint, method, path, body=None, headers=None, timeout=60, signed=False):
+    """One request on a fresh connection, SigV4-signed with the bench key when signed: (status,
+    headers dict (lower-case), body bytes)."""
     host, port = endpoint.rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
         data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
         h = {"Content-Type": "application/json"}
         h.update(headers or {})
+        if signed:
+            h = sign_headers(endpoint, method, path, data, h)
         conn.request(method, path, body=data, headers=h)
         r = conn.getresponse()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
@@ -152,8 +181,10 @@ class Alto:
                 "--driver", "oci", "--log-level", os.environ.get("ALTO_LOG_LEVEL", "info")] + list(extra_args)
         self.args = args
         self.logf = open(self.log_path, "ab")
+        env = dict(os.environ, ALTO_ADMIN_ACCESS_KEY_ID=BENCH_KEY_ID,
+                   ALTO_ADMIN_SECRET_ACCESS_KEY=BENCH_SECRET)
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env)
         cleanup.add(self.stop)
         if not wait_file(ready, self.proc, 30):
             with open(self.log_path, errors="replace") as f:
@@ -173,7 +204,7 @@ class Alto:
         self.logf.close()
 
     def call(self, method, path, body=None, headers=None, timeout=60):
-        return request(self.endpoint, method, path, body, headers, timeout)
+        return request(self.endpoint, method, path, body, headers, timeout, signed=True)
 
     def create_function(self, name, runtime, handler, zip_data, memory=128, extra=None):
         import base64
@@ -232,6 +263,22 @@ WRK_LUA = """wrk.method = "POST"
 wrk.body = "{}"
 wrk.headers["Content-Type"] = "application/json"
 """
+
+
+def write_wrk_script(path, sign_for=None):
+    """WRK_LUA into path; with sign_for ("host:port") also a SigV4 signature for that server (and
+    its Host, which wrk then sends as signed). wrk replays the same signed request, valid for the
+    server's 5-minute window: write the script afresh before each run."""
+    text = WRK_LUA
+    if sign_for:
+        h = sign_headers(sign_for, "POST", "/2015-03-31/functions/bench-noop/invocations", b"{}",
+                         {"Content-Type": "application/json"})
+        for k, v in h.items():
+            if '"' in v or "\\" in v:
+                raise ValueError(f"header {k} cannot go into a Lua string: {v!r}")
+            text += f'wrk.headers["{k}"] = "{v}"\n'
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def _wrk_time(s):
