@@ -75,6 +75,10 @@ bool QueueOp(Op op) {
          op == Op::kNativeReadMessages;
 }
 
+bool TagOp(Op op) {
+  return op == Op::kTagResource || op == Op::kUntagResource || op == Op::kListTags;
+}
+
 }  // namespace
 
 AccessTarget TargetOf(const RouteMatch& m, const http::Request& req, const AccountInfo& account) {
@@ -91,6 +95,13 @@ AccessTarget TargetOf(const RouteMatch& m, const http::Request& req, const Accou
   }
   if (QueueOp(m.op)) {
     t.resource = QueueArn(account, m.name);
+    return t;
+  }
+  // The tag operations name their resource by ARN: authorized on that ARN as given, so a policy
+  // sees exactly what Lambda's would (bounded like the names below; the operation itself refuses
+  // any ARN but an unqualified function of this account and region).
+  if (TagOp(m.op) && m.name.starts_with("arn:")) {
+    t.resource = m.name.substr(0, 512);
     return t;
   }
   std::string name = m.name;

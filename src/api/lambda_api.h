@@ -126,6 +126,10 @@ class LambdaApi {
   // Publishes $LATEST as read (f) as a version: a new number, or the newest when unchanged.
   boost::asio::awaitable<Result<FunctionConfig>> Publish(const FunctionConfig& latest,
                                                          const std::string* description);
+  // TagResource, UntagResource, ListTags (tags_api.cc).
+  boost::asio::awaitable<http::Response> TagsOp(Ctx& c);
+  // The function name behind a tag operation's ARN, or why that ARN is refused.
+  Result<std::string> TaggedFunction(const Ctx& c) const;
   // Create/Get/Update/Delete/ListFunctionUrlConfig(s) (function_url_api.cc).
   boost::asio::awaitable<http::Response> FunctionUrlConfigOp(Ctx& c);
   // Provisioned concurrency (provisioned_api.cc).

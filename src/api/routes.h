@@ -51,6 +51,10 @@ enum class Op {
   kUpdateFunctionUrlConfig,
   kDeleteFunctionUrlConfig,
   kListFunctionUrlConfigs,
+  // /2017-03-31/tags/{ARN}: {name} is the function's (unqualified) ARN.
+  kTagResource,
+  kUntagResource,
+  kListTags,
   // Alto's admin API (admin_api.cc): accounts, access keys, the audit log.
   kAdminListAccounts,  // GET /v1/accounts
   kAdminListKeys,      // GET /v1/keys?Account=A

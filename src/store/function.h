@@ -37,6 +37,10 @@ struct FunctionConfig {
 // nothing of this changed.
 bool SameCodeAndConfig(const FunctionConfig& a, const FunctionConfig& b);
 
+// A function's tags, key to value. They belong to the function, not to a version: stored beside
+// its records (not in them) and never copied into a published version.
+using FunctionTags = std::map<std::string, std::string>;
+
 // A named pointer to a published version (or $LATEST), optionally sending a fraction of the
 // traffic to one additional version (RoutingConfig.AdditionalVersionWeights).
 struct AliasConfig {

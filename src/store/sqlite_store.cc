@@ -106,17 +106,26 @@ class SqliteStore final : public MetadataStore {
         "CREATE TABLE IF NOT EXISTS aliases ("
         "  function TEXT NOT NULL, name TEXT NOT NULL, function_version TEXT NOT NULL,"
         "  additional_version TEXT NOT NULL, revision TEXT NOT NULL, config TEXT NOT NULL,"
-        "  PRIMARY KEY (function, name));";
+        "  PRIMARY KEY (function, name));"
+        // A function's tags, apart from its version records: tagging neither changes a
+        // revision nor races UpdateFunction's read-modify-write of $LATEST.
+        "CREATE TABLE IF NOT EXISTS function_tags ("
+        "  function TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+        "  PRIMARY KEY (function, key));";
     return sqlite::Exec(db_, ddl);
   }
 
-  Status CreateFunction(const FunctionConfig& f) override {
+  Status CreateFunction(const FunctionConfig& f, const FunctionTags& tags) override {
     std::lock_guard lock(mu_);
+    Tx tx(db_);
+    if (!tx.ok()) return DbError("begin");
     auto st = Insert(f);
     if (!st && st.error().code == Errc::kConflict) {
       return MakeError(Errc::kConflict, "Function already exist: " + f.name);
     }
-    return st;
+    if (!st) return st;
+    if (auto put = PutTags(f.name, tags); !put) return put;
+    return tx.Commit();
   }
 
   Status UpdateFunction(const FunctionConfig& f, std::string_view expected_revision) override {
@@ -171,12 +180,36 @@ class SqliteStore final : public MetadataStore {
     s.Bind(1, name);
     if (s.Step() != SQLITE_DONE) return DbError("delete function");
     if (sqlite3_changes(db_) == 0) return MakeError(Errc::kNotFound, std::string(name));
-    for (const char* sql : {"DELETE FROM function_version_seq WHERE name=?",
-                            "DELETE FROM aliases WHERE function=?"}) {
+    for (const char* sql :
+         {"DELETE FROM function_version_seq WHERE name=?", "DELETE FROM aliases WHERE function=?",
+          "DELETE FROM function_tags WHERE function=?"}) {
       Stmt d(db_, sql);
       d.Bind(1, name);
       if (d.Step() != SQLITE_DONE) return DbError("delete function");
     }
+    return tx.Commit();
+  }
+
+  Result<FunctionTags> ListTags(std::string_view function) override {
+    std::lock_guard lock(mu_);
+    return TagsOf(function);
+  }
+
+  Status ChangeTags(std::string_view function, const FunctionTags& set,
+                    const std::vector<std::string>& remove,
+                    const std::function<Status(const FunctionTags&)>& check) override {
+    std::lock_guard lock(mu_);
+    Tx tx(db_);
+    if (!tx.ok()) return DbError("begin");
+    auto tags = TagsOf(function);
+    if (!tags) return tags.error();
+    for (const auto& [k, v] : set) (*tags)[k] = v;
+    for (const auto& k : remove) tags->erase(k);
+    if (check) {
+      if (auto st = check(*tags); !st) return st;
+    }
+    if (auto st = ClearTags(function); !st) return st;
+    if (auto st = PutTags(function, *tags); !st) return st;
     return tx.Commit();
   }
 
@@ -380,6 +413,44 @@ class SqliteStore final : public MetadataStore {
     int rc = s.Step();
     if (rc == SQLITE_CONSTRAINT) return MakeError(Errc::kConflict, f.name + ":" + f.version);
     if (rc != SQLITE_DONE) return DbError("insert function");
+    return {};
+  }
+
+  // kNotFound when the function has no $LATEST record.
+  Result<FunctionTags> TagsOf(std::string_view function) {
+    {
+      Stmt exists(db_, "SELECT 1 FROM functions WHERE name=? AND version='$LATEST'");
+      exists.Bind(1, function);
+      int rc = exists.Step();
+      if (rc == SQLITE_DONE) return MakeError(Errc::kNotFound, std::string(function));
+      if (rc != SQLITE_ROW) return DbError("get function");
+    }
+    Stmt s(db_, "SELECT key, value FROM function_tags WHERE function=?");
+    s.Bind(1, function);
+    FunctionTags out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) out[s.Text(0)] = s.Text(1);
+    if (rc != SQLITE_DONE) return DbError("read tags");
+    return out;
+  }
+
+  Status ClearTags(std::string_view function) {
+    Stmt s(db_, "DELETE FROM function_tags WHERE function=?");
+    s.Bind(1, function);
+    if (s.Step() != SQLITE_DONE) return DbError("clear tags");
+    return {};
+  }
+
+  Status PutTags(std::string_view function, const FunctionTags& tags) {
+    Stmt s(db_, "INSERT INTO function_tags(function, key, value) VALUES(?,?,?)");
+    if (!s.ok()) return DbError("prepare tags");
+    for (const auto& [k, v] : tags) {
+      s.Reset();
+      s.Bind(1, function);
+      s.Bind(2, k);
+      s.Bind(3, v);
+      if (s.Step() != SQLITE_DONE) return DbError("insert tag");
+    }
     return {};
   }
 

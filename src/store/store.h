@@ -2,6 +2,7 @@
 // Calls block: callers on an I/O thread run them on the blocking pool.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,8 +17,10 @@ namespace alto {
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
-  // Fails with kConflict if a function of that name exists.
-  virtual Status CreateFunction(const FunctionConfig& f) = 0;
+  // Fails with kConflict if a function of that name exists. The function and its tags are
+  // stored in one transaction: either both or neither.
+  virtual Status CreateFunction(const FunctionConfig& f, const FunctionTags& tags) = 0;
+  Status CreateFunction(const FunctionConfig& f) { return CreateFunction(f, {}); }
   // Replaces $LATEST if its revision still equals expected_revision (kConflict otherwise).
   virtual Status UpdateFunction(const FunctionConfig& f, std::string_view expected_revision) = 0;
   virtual Result<FunctionConfig> GetFunction(std::string_view name) = 0;  // $LATEST
@@ -27,8 +30,17 @@ class MetadataStore {
   // Functions ordered by name, strictly after `after` (empty: from the start).
   virtual Result<std::vector<FunctionConfig>> ListFunctions(std::string_view after,
                                                             size_t limit) = 0;
-  // Deletes the function with all its versions and aliases.
+  // Deletes the function with all its versions, aliases and tags.
   virtual Status DeleteFunction(std::string_view name) = 0;
+
+  // The function's tags; kNotFound when there is no such function.
+  virtual Result<FunctionTags> ListTags(std::string_view function) = 0;
+  // Sets `set` (replacing values of keys already there) and removes `remove` in one
+  // transaction, after `check` accepts the tags the function would then have (its error is
+  // returned and nothing changes otherwise). kNotFound when there is no such function.
+  virtual Status ChangeTags(std::string_view function, const FunctionTags& set,
+                            const std::vector<std::string>& remove,
+                            const std::function<Status(const FunctionTags&)>& check) = 0;
 
   // Publishes `snapshot` (a copy of $LATEST whose revision was latest_revision) as the next
   // version number, atomically: kConflict if $LATEST changed since. Returns the newest existing

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+
 namespace alto {
 namespace {
 
@@ -41,6 +43,23 @@ TEST(Routes, DecodesArnFunctionNames) {
                       "arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Ahi/invocations");
   ASSERT_TRUE(r.match);
   EXPECT_EQ(r.match->name, "arn:aws:lambda:us-east-1:000000000000:function:hi");
+}
+
+TEST(Routes, TagOperationsTakeTheEncodedArn) {
+  const char* path =
+      "/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Ahi";
+  const std::pair<const char*, Op> cases[] = {
+      {"POST", Op::kTagResource}, {"DELETE", Op::kUntagResource}, {"GET", Op::kListTags}};
+  for (const auto& [method, op] : cases) {
+    auto r = MatchRoute(method, path);
+    ASSERT_TRUE(r.match) << method;
+    EXPECT_EQ(r.match->op, op);
+    EXPECT_EQ(r.match->name, "arn:aws:lambda:us-east-1:000000000000:function:hi");
+  }
+  // The IAM actions Lambda's authorization reference names.
+  EXPECT_EQ(OpName(Op::kTagResource), "TagResource");
+  EXPECT_EQ(OpName(Op::kUntagResource), "UntagResource");
+  EXPECT_EQ(OpName(Op::kListTags), "ListTags");
 }
 
 TEST(Routes, TellsWrongMethodFromUnknownPath) {
