@@ -98,6 +98,13 @@ CertFiles MakeCert(const fs::path& dir, const std::string& name, long serial) {
   return files;
 }
 
+// The body of /stream. A function, not a capturing lambda: a coroutine's frame keeps its
+// parameters, while a lambda's captures die with the lambda object.
+asio::awaitable<void> Produce(std::shared_ptr<BodyStream> stream) {
+  for (const char* piece : {"one", "two", "three"}) co_await stream->Write(piece);
+  stream->Finish();
+}
+
 // Echoes the path and body size; /big answers 1 MiB, /stream a streamed body of three chunks,
 // /upload reads its body as a stream (ServerOptions::stream_request).
 asio::awaitable<Response> Handle(Request r) {
@@ -108,13 +115,7 @@ asio::awaitable<Response> Handle(Request r) {
   }
   if (r.path == "/stream") {
     auto stream = std::make_shared<BodyStream>(co_await asio::this_coro::executor);
-    asio::co_spawn(
-        co_await asio::this_coro::executor,
-        [stream]() -> asio::awaitable<void> {
-          for (const char* piece : {"one", "two", "three"}) co_await stream->Write(piece);
-          stream->Finish();
-        },
-        asio::detached);
+    asio::co_spawn(co_await asio::this_coro::executor, Produce(stream), asio::detached);
     Response res;
     res.stream = stream;
     co_return res;
