@@ -543,7 +543,10 @@ class SliceGrowthTest(NetworkTestBase):
     own) instead of refusing starts, and sandboxes there are networked and isolated like any."""
 
     HELD = 262  # with probe A, more than one slice's 253 addresses
-    HOLD_MS = 15000
+    # Long enough that every caller holds its sandbox at once even when starts are slow: CI runs
+    # this beside another e2e module on 2 cores, where 262 starts took longer than 15 s and the
+    # first sandboxes were free again (reused) before the last callers arrived.
+    HOLD_MS = 40000
     server_options = {"extra_args": ("--driver", "oci", "--stem-ceiling", "0", "--max-concurrency", "300",
                                      "--memory-capacity-mb", str(300 * 128))}
 
@@ -551,9 +554,10 @@ class SliceGrowthTest(NetworkTestBase):
         conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=120)
         try:
             target = "/2015-03-31/functions/%s/invocations" % name
+            sent = time.monotonic()
             conn.request("POST", target, b"{}", self.server.sign("POST", target, b"{}"))
             resp = conn.getresponse()
-            return resp.status, resp.read()
+            return resp.status, resp.read(), sent, time.monotonic()
         finally:
             conn.close()
 
@@ -563,13 +567,16 @@ class SliceGrowthTest(NetworkTestBase):
         self.create_probe(b)
         with open(harness.HELLO_PROVIDED_BOOTSTRAP, "rb") as f:
             self.create(filler, "provided.al2023", "bootstrap", zip_files({"bootstrap": (f.read(), 0o755)}),
-                        Timeout=60, Environment={"Variables": {"HELLO_HOLD_MS": str(self.HOLD_MS)}})
+                        Timeout=90, Environment={"Variables": {"HELLO_HOLD_MS": str(self.HOLD_MS)}})
         seen_a = self.probe(a, listen=True)
         # HELD callers at once, each holding its sandbox: every one needs a sandbox of its own.
         with ThreadPoolExecutor(max_workers=self.HELD) as pool:
-            results = list(pool.map(lambda _: self.held_invoke(filler), range(self.HELD), timeout=180))
-        failed = [(s, body[:200]) for s, body in results if s != 200]
+            results = list(pool.map(lambda _: self.held_invoke(filler), range(self.HELD), timeout=240))
+        failed = [(s, body[:200]) for s, body, _, _ in results if s != 200]
         self.assertEqual(failed, [], "callers past one slice's 253 addresses were refused")
+        # The premise: every caller was in flight while the first still held its sandbox.
+        last_sent, first_done = max(r[2] for r in results), min(r[3] for r in results)
+        self.assertLess(last_sent, first_done, "the callers did not overlap; the test proves nothing")
         claimed = [line for line in self.server.log_text().splitlines() if "claimed" in line]
         self.assertTrue(claimed, "no second slice was claimed")
         # The fillers now idle warm: B needs an address, and slice A's are all taken.
