@@ -30,6 +30,7 @@
 #include "invoke/invoker.h"
 #include "sandbox/sandbox.h"
 #include "schedule/scheduler.h"
+#include "state/sqlite/sqlite_state.h"
 #include "store/async_store.h"
 #include "store/code_store.h"
 #include "store/function_url.h"
@@ -239,32 +240,37 @@ int RunServer(const ServerConfig& cfg) {
     spdlog::error("audit log: {}", audit_log.error().message);
     return 1;
   }
-  auto store = OpenSqliteStore((cfg.data_dir / "alto.db").string(), *secrets);
-  if (!store) {
-    spdlog::error("store: {}", store.error().message);
+  // The state core (state/state.h). Its lease timer runs on the I/O thread once serving starts.
+  asio::io_context io(1);
+  const std::string db_path = (cfg.data_dir / "alto.db").string();
+  auto opened = state::OpenSqliteState(db_path, clock, io.get_executor());
+  if (!opened) {
+    spdlog::error("state: {}", opened.error().message);
     return 1;
   }
+  std::shared_ptr<state::StateStore> state = std::move(*opened);
+  if (auto moved = MigrateLegacyFunctionTables(db_path, *state, std::string(auth::kAdminAccountId));
+      !moved) {
+    spdlog::error("state: {}", moved.error().message);
+    return 1;
+  } else if (*moved > 0) {
+    spdlog::info("state: moved {} functions from the tables of an earlier Alto into the state core",
+                 *moved);
+  }
+  auto store = OpenStateFunctionStore(state, std::string(auth::kAdminAccountId), *secrets);
   auto async_store = OpenSqliteAsyncStore((cfg.data_dir / "alto.db").string());
   if (!async_store) {
     spdlog::error("async store: {}", async_store.error().message);
     return 1;
   }
-  auto url_store = OpenSqliteFunctionUrlStore((cfg.data_dir / "alto.db").string());
-  if (!url_store) {
-    spdlog::error("function url store: {}", url_store.error().message);
-    return 1;
-  }
-  auto provisioned_store = OpenSqliteProvisionedStore((cfg.data_dir / "alto.db").string());
-  if (!provisioned_store) {
-    spdlog::error("provisioned concurrency store: {}", provisioned_store.error().message);
-    return 1;
-  }
+  auto url_store = OpenStateFunctionUrlStore(state, std::string(auth::kAdminAccountId));
+  auto provisioned_store = OpenStateProvisionedStore(state, std::string(auth::kAdminAccountId));
   CodeStore code(cfg.data_dir / "code");
   if (auto st = code.Init(); !st) {
     spdlog::error("code store: {}", st.error().message);
     return 1;
   }
-  if (auto refs = (*store)->ReferencedCode()) code.GarbageCollect(*refs);
+  if (auto refs = store->ReferencedCode()) code.GarbageCollect(*refs);
 
   // Each connection holds one descriptor; sandboxes, their Runtime API listeners and the stores
   // hold about a thousand more on a busy node.
@@ -277,7 +283,6 @@ int RunServer(const ServerConfig& cfg) {
   }
   (*driver)->CleanupStale();
 
-  asio::io_context io(1);
   constexpr int kBlockingThreads = 4;  // cold starts and specialisations run here
   asio::thread_pool blocking(kBlockingThreads);
   asio::thread_pool background(4);  // stem refills and teardown (Scheduler)
@@ -295,7 +300,7 @@ int RunServer(const ServerConfig& cfg) {
   auto runtime_api_stats = std::make_shared<http::ListenerStats>();
   so.runtime_api_stats = runtime_api_stats;
   Scheduler scheduler(io.get_executor(), blocking, background, **driver, code, so);
-  if (auto all = (*store)->ListFunctions("", std::numeric_limits<int>::max())) {
+  if (auto all = store->ListFunctions("", std::numeric_limits<int>::max())) {
     for (const auto& f : *all) {
       if (f.reserved_concurrency >= 0)
         scheduler.limits().SetReservation(f.name, f.reserved_concurrency);
@@ -308,19 +313,19 @@ int RunServer(const ServerConfig& cfg) {
   Invoker invoker(scheduler, logs, invocation_metrics, clock);
   AccountInfo account;
   account.region = cfg.region;
-  FunctionCatalog catalog(**store, blocking);
+  FunctionCatalog catalog(*store, blocking);
   AsyncOptions ao;
   ao.retry_time_scale = cfg.async_retry_scale;
   AsyncInvoker async(io.get_executor(), blocking, **async_store, catalog, invoker, clock, account,
                      ao);
   FunctionResolver resolver(catalog, account);
-  LambdaApi api(LambdaApiDeps{**store, catalog, resolver, code, scheduler, invoker, **async_store,
+  LambdaApi api(LambdaApiDeps{*store, catalog, resolver, code, scheduler, invoker, **async_store,
                               async, logs, invocation_metrics, blocking, clock, account,
                               authenticator});
-  UrlCatalog urls(**url_store, blocking);
+  UrlCatalog urls(*url_store, blocking);
   // Blocking reads before serving starts: the I/O thread is not running yet.
   if (auto st = urls.Load([&](const std::string& fn) {
-        auto f = (*store)->GetFunction(fn);
+        auto f = store->GetFunction(fn);
         return f.ok() || f.error().code != Errc::kNotFound;
       });
       !st) {
@@ -330,7 +335,7 @@ int RunServer(const ServerConfig& cfg) {
   api.AttachUrls(&urls);
   AdminApi admin_api(AdminApiDeps{**keys, authenticator, **audit_log, blocking});
   api.AttachAdmin(&admin_api, audit_log->get());
-  api.AttachProvisioned(provisioned_store->get());
+  api.AttachProvisioned(provisioned_store.get());
   UrlGateway gateway(UrlGatewayDeps{urls, resolver, invoker, clock, account, &authenticator});
 
   http::ServerOptions ho;

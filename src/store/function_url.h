@@ -1,6 +1,6 @@
 // Function URL configurations (CreateFunctionUrlConfig & co.): the stored shape and its SQLite
-// store. One URL per (function, qualifier); the url id is stable for the config's lifetime.
-// Calls block: callers on an I/O thread run them on the blocking pool.
+// store in the state core. One URL per (function, qualifier); the url id is stable for the config's
+// lifetime. Calls block: callers on an I/O thread run them on the blocking pool.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,10 @@
 #include <vector>
 
 #include "common/result.h"
+
+namespace alto::state {
+class StateStore;
+}  // namespace alto::state
 
 namespace alto {
 
@@ -51,6 +55,8 @@ class FunctionUrlStore {
   virtual Result<std::vector<FunctionUrlConfig>> ListAll() = 0;
 };
 
-Result<std::unique_ptr<FunctionUrlStore>> OpenSqliteFunctionUrlStore(const std::string& path);
+// URLs as keys of the state core beside their function (state_function_configs.cc).
+std::unique_ptr<FunctionUrlStore> OpenStateFunctionUrlStore(
+    std::shared_ptr<state::StateStore> state, const std::string& account);
 
 }  // namespace alto

@@ -11,6 +11,10 @@
 
 #include "common/result.h"
 
+namespace alto::state {
+class StateStore;
+}  // namespace alto::state
+
 namespace alto {
 
 struct ProvisionedConfig {
@@ -32,6 +36,8 @@ class ProvisionedStore {
   virtual Result<std::vector<ProvisionedConfig>> ListAll() = 0;
 };
 
-Result<std::unique_ptr<ProvisionedStore>> OpenSqliteProvisionedStore(const std::string& path);
+// Configs as keys of the state core beside their function (state_function_configs.cc).
+std::unique_ptr<ProvisionedStore> OpenStateProvisionedStore(
+    std::shared_ptr<state::StateStore> state, const std::string& account);
 
 }  // namespace alto

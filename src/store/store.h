@@ -1,4 +1,5 @@
-// Metadata store interface: the embedded default is SQLite; a cluster backend (etcd) comes later.
+// Metadata store interface: functions, versions, aliases and tags, stored in the state core
+// (SQLite by default, etcd for clusters).
 // Calls block: callers on an I/O thread run them on the blocking pool.
 #pragma once
 
@@ -11,6 +12,10 @@
 #include "common/result.h"
 #include "store/function.h"
 #include "store/secret_box.h"
+
+namespace alto::state {
+class StateStore;
+}  // namespace alto::state
 
 namespace alto {
 
@@ -63,10 +68,19 @@ class MetadataStore {
   virtual Result<std::vector<std::string>> ReferencedCode() = 0;
 };
 
-// Opens (creating if needed) the SQLite database at path in WAL mode with synchronous=FULL:
-// a deployed function is on disk before the API answers. Secret environment values are sealed
-// with `secrets`; without it, storing a function that has secrets fails.
-Result<std::unique_ptr<MetadataStore>> OpenSqliteStore(
-    const std::string& path, std::shared_ptr<const SecretBox> secrets = nullptr);
+// The functions of `account` as keys of the state core (state_function_store.cc has the layout).
+// Secret environment values are sealed with `secrets`; without it, storing a function that has
+// secrets fails.
+std::unique_ptr<MetadataStore> OpenStateFunctionStore(
+    std::shared_ptr<state::StateStore> state, std::string account,
+    std::shared_ptr<const SecretBox> secrets = nullptr);
+
+// Moves functions with their versions, aliases, tags, URLs and provisioned configs from the SQLite
+// tables that held them before the state core (in the database at db_path, if it has them) into
+// `state` under `account`, then drops those tables. Idempotent: a function already in the state is
+// skipped, so a crash in the middle is finished by the next start. Returns how many functions
+// moved.
+Result<int> MigrateLegacyFunctionTables(const std::string& db_path, state::StateStore& state,
+                                        const std::string& account);
 
 }  // namespace alto

@@ -6,6 +6,7 @@
 
 #include "common/encoding.h"
 #include "store/code_store.h"
+#include "support/test_state.h"
 
 namespace alto {
 namespace {
@@ -18,11 +19,14 @@ class StoreTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("alto-store-" + RandomHex(6));
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    states_.clear();
+    fs::remove_all(dir_);
+  }
+  // A store on a fresh connection to the test's state: each Open() is a restart.
   std::unique_ptr<MetadataStore> Open() {
-    auto s = OpenSqliteStore((dir_ / "alto.db").string());
-    EXPECT_TRUE(s.ok());
-    return std::move(s.value());
+    states_.push_back(std::make_unique<testing::TestState>(dir_ / "alto.db"));
+    return OpenStateFunctionStore(states_.back()->Take(), "000000000000");
   }
   static FunctionConfig Fn(const std::string& name) {
     FunctionConfig f;
@@ -35,6 +39,7 @@ class StoreTest : public ::testing::Test {
     return f;
   }
   fs::path dir_;
+  std::vector<std::unique_ptr<testing::TestState>> states_;
 };
 
 TEST_F(StoreTest, CreateGetAndConflict) {

@@ -15,6 +15,7 @@
 #include "invoke/function_catalog.h"
 #include "store/secret_box.h"
 #include "store/store.h"
+#include "support/test_state.h"
 
 namespace alto {
 namespace {
@@ -139,14 +140,19 @@ class VersionStoreTest : public ::testing::Test {
     auto box = SecretBox::LoadOrCreate(dir_ / "secret.key");
     ASSERT_TRUE(box.ok()) << box.error().message;
     box_ = *box;
-    auto s = OpenSqliteStore((dir_ / "alto.db").string(), box_);
-    ASSERT_TRUE(s.ok());
-    store_ = std::move(s.value());
+    store_ = Open(box_);
   }
   void TearDown() override {
     store_.reset();
+    states_.clear();
     fs::remove_all(dir_);
   }
+  // A store on a fresh connection to the test's state, sealing secrets with `box`.
+  std::unique_ptr<MetadataStore> Open(std::shared_ptr<const SecretBox> box) {
+    states_.push_back(std::make_unique<testing::TestState>(dir_ / "alto.db"));
+    return OpenStateFunctionStore(states_.back()->Take(), "000000000000", std::move(box));
+  }
+  std::vector<std::unique_ptr<testing::TestState>> states_;
   static FunctionConfig Fn(const std::string& name, const std::string& sha) {
     FunctionConfig f;
     f.name = name;
@@ -254,15 +260,13 @@ TEST_F(VersionStoreTest, SecretsAreSealedAtRest) {
   fs::remove(dir_ / "other.key");
   auto other = SecretBox::LoadOrCreate(dir_ / "other.key");
   ASSERT_TRUE(other.ok());
-  auto s2 = OpenSqliteStore((dir_ / "alto.db").string(), *other);
-  ASSERT_TRUE(s2.ok());
-  EXPECT_FALSE((*s2)->GetFunction("s").ok());
+  auto s2 = Open(*other);
+  EXPECT_FALSE(s2->GetFunction("s").ok());
   // The same key file, loaded again, can.
   auto same = SecretBox::LoadOrCreate(dir_ / "secret.key");
   ASSERT_TRUE(same.ok());
-  auto s3 = OpenSqliteStore((dir_ / "alto.db").string(), *same);
-  ASSERT_TRUE(s3.ok());
-  EXPECT_EQ((*s3)->GetFunction("s")->environment.at("TOKEN"), secret);
+  auto s3 = Open(*same);
+  EXPECT_EQ(s3->GetFunction("s")->environment.at("TOKEN"), secret);
   EXPECT_EQ(fs::status(dir_ / "secret.key").permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
 }
