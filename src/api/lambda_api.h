@@ -68,8 +68,12 @@ class LambdaApi {
     admin_ = admin;
     audit_ = audit;
   }
-  // Applies every stored provisioned concurrency config (once, at start).
+  // Applies every stored provisioned concurrency config (at start, and after a state resync).
   boost::asio::awaitable<void> RestoreProvisioned();
+  // Resolves (function, qualifier) and tells the scheduler; requested 0 stops provisioning. Also
+  // what the StateFollower calls when any node changed a config.
+  boost::asio::awaitable<Status> ApplyProvisioned(std::string function, std::string qualifier,
+                                                  int requested);
 
  private:
   struct Ctx {  // one request on its way through an operation
@@ -134,9 +138,6 @@ class LambdaApi {
   boost::asio::awaitable<http::Response> FunctionUrlConfigOp(Ctx& c);
   // Provisioned concurrency (provisioned_api.cc).
   boost::asio::awaitable<http::Response> ProvisionedConcurrencyOp(Ctx& c);
-  // Resolves (function, qualifier) and tells the scheduler; requested 0 stops provisioning.
-  boost::asio::awaitable<Status> ApplyProvisioned(std::string function, std::string qualifier,
-                                                  int requested);
   // Deletes the config of a version or alias going away (absent is fine).
   boost::asio::awaitable<Status> ForgetProvisioned(std::string function, std::string qualifier);
   // Makes sure the Alto queue behind a destination or dead-letter ARN exists.

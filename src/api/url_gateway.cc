@@ -52,7 +52,9 @@ std::vector<UrlCatalog::Ptr> UrlCatalog::ListFor(const std::string& function) co
 }
 
 void UrlCatalog::Put(Ptr p) {
-  id_by_key_[Key(p->function, p->qualifier)] = p->url_id;
+  auto& id = id_by_key_[Key(p->function, p->qualifier)];
+  if (!id.empty() && id != p->url_id) by_id_.erase(id);  // re-created: a new url id
+  id = p->url_id;
   by_id_[p->url_id] = std::move(p);
 }
 

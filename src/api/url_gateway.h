@@ -30,11 +30,18 @@ class UrlCatalog {
   UrlCatalog(FunctionUrlStore& store, boost::asio::thread_pool& blocking)
       : store_(store), blocking_(blocking) {}
   // Reads every config; called once at startup, before serving. Drops the configs of functions
-  // that no longer exist (a crash between DeleteFunction's two deletes leaves such orphans).
+  // that no longer exist (only a data dir of an Alto before the state core can hold such orphans:
+  // DeleteFunction is now one transaction).
   Status Load(const std::function<bool(const std::string&)>& function_exists);
   Ptr ById(const std::string& url_id) const;
   Ptr For(const std::string& function, const std::string& qualifier) const;
   std::vector<Ptr> ListFor(const std::string& function) const;
+  // What the state now holds for (function, qualifier), applied by the node's StateFollower when
+  // any node changed it.
+  void Apply(Ptr p) { Put(std::move(p)); }
+  void Remove(const std::string& function, const std::string& qualifier) {
+    Drop(function, qualifier);
+  }
   // Writes go to the store first (durable before acknowledged), then to the cache.
   boost::asio::awaitable<Status> Create(FunctionUrlConfig u);
   boost::asio::awaitable<Status> Update(FunctionUrlConfig u);

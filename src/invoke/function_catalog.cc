@@ -61,4 +61,15 @@ void FunctionCatalog::Forget(const std::string& name) {
   std::erase_if(aliases_, [&](const auto& kv) { return kv.first.starts_with(prefix); });
 }
 
+void FunctionCatalog::ForgetAll() {
+  ++writes_;
+  cache_.clear();
+  aliases_.clear();
+}
+
+std::string FunctionCatalog::CachedRevision(const std::string& name) const {
+  auto it = cache_.find(Key(name, "$LATEST"));
+  return it == cache_.end() ? std::string() : it->second.revision_id;
+}
+
 }  // namespace alto

@@ -1,7 +1,8 @@
 // Function configurations (every version) and aliases, in front of the metadata store, so that
-// invocations (sync and async) never touch SQLite once a function is known. Every write goes
-// through the API on the one I/O thread, which keeps the cache exact on a single node; a counter
-// of writes stops a read that raced a write from caching the older value.
+// invocations (sync and async) never touch the state once a function is known. A write through
+// this node's API updates it at once (the one I/O thread keeps it exact); a write by any other
+// node reaches it through the StateFollower's watch, which forgets what changed. A counter of
+// writes stops a read that raced a write from caching the older value.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -30,6 +31,10 @@ class FunctionCatalog {
   void ForgetAlias(const std::string& function, const std::string& alias);
   // The function and all its versions and aliases.
   void Forget(const std::string& name);
+  // Everything (after a state resync: whatever was cached may be stale).
+  void ForgetAll();
+  // The cached $LATEST's revision id, empty when none is cached.
+  std::string CachedRevision(const std::string& name) const;
 
  private:
   static std::string Key(const std::string& name, const std::string& q) { return name + ":" + q; }

@@ -14,6 +14,7 @@
 #include "api/errors.h"
 #include "api/lambda_api.h"
 #include "api/resolver.h"
+#include "api/state_follower.h"
 #include "api/url_gateway.h"
 #include "api/validation.h"
 #include "auth/audit_log.h"
@@ -300,6 +301,12 @@ int RunServer(const ServerConfig& cfg) {
   auto runtime_api_stats = std::make_shared<http::ListenerStats>();
   so.runtime_api_stats = runtime_api_stats;
   Scheduler scheduler(io.get_executor(), blocking, background, **driver, code, so);
+  // The follower watches from just after what the start-up reads below see.
+  auto start_revision = state->CurrentRevision();
+  if (!start_revision) {
+    spdlog::error("state: {}", start_revision.error().message);
+    return 1;
+  }
   if (auto all = store->ListFunctions("", std::numeric_limits<int>::max())) {
     for (const auto& f : *all) {
       if (f.reserved_concurrency >= 0)
@@ -333,6 +340,16 @@ int RunServer(const ServerConfig& cfg) {
     return 1;
   }
   api.AttachUrls(&urls);
+  StateFollower follower(StateFollowerDeps{
+      state, io.get_executor(), blocking, catalog, urls, scheduler, invocation_metrics, logs,
+      [&api](std::string fn, std::string qualifier, int requested) {
+        return api.ApplyProvisioned(std::move(fn), std::move(qualifier), requested);
+      },
+      [&api] { return api.RestoreProvisioned(); }});
+  if (auto st = follower.Start(*start_revision + 1); !st) {
+    spdlog::error("state watch: {}", st.error().message);
+    return 1;
+  }
   AdminApi admin_api(AdminApiDeps{**keys, authenticator, **audit_log, blocking});
   api.AttachAdmin(&admin_api, audit_log->get());
   api.AttachProvisioned(provisioned_store.get());
