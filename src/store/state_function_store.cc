@@ -96,9 +96,10 @@ class StateFunctionStore final : public MetadataStore {
   Status CreateFunction(const FunctionConfig& f, const FunctionTags& tags) override {
     auto text = EncodeFunction(f, secrets_.get());
     if (!text) return text.error();
-    // A subtree left without $LATEST cannot exist (delete is one transaction); clearing it anyway
-    // makes a new function of an old name start from nothing, as Lambda's does.
-    std::vector<Op> ops{Op::DeletePrefix(Sub(f.name)), Op::Put(LatestKey(f.name), *text)};
+    // Nothing is left under Sub(name) from an earlier function of this name: DeleteFunction removes
+    // it in the transaction that removes $LATEST, and every other write compares $LATEST. (etcd
+    // would refuse clearing it here anyway: a transaction may not write a key twice.)
+    std::vector<Op> ops{Op::Put(LatestKey(f.name), *text)};
     if (!tags.empty()) ops.push_back(Op::Put(Sub(f.name) + "tags", DumpJson(nlohmann::json(tags))));
     auto r = state_.Txn({Compare{LatestKey(f.name), 0}}, ops);
     if (!r) return r.error();
