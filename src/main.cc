@@ -53,6 +53,16 @@ int main(int argc, char** argv) {
   tls_key_opt->needs(tls_cert_opt);
   srv->add_option("--data-dir", data_dir, "Durable state (default /var/lib/alto as root)");
   srv->add_option("--state-dir", state_dir, "Volatile sandbox state (default /run/alto as root)");
+  srv->add_option("--state", server.state_url,
+                  "Where control-plane state lives: sqlite (the data dir's alto.db, the default) "
+                  "or etcd://host:port[,host:port...][/namespace] (etcd v3; a namespace keeps "
+                  "this cluster's keys apart in a shared etcd)")
+      ->capture_default_str();
+  srv->add_option("--state-ca", server.state_tls.ca_file,
+                  "etcd: CA bundle to verify etcd's certificate (switches to TLS)");
+  srv->add_option("--state-cert", server.state_tls.cert_file,
+                  "etcd: client certificate (PEM) for etcd's client-certificate auth");
+  srv->add_option("--state-key", server.state_tls.key_file, "etcd: private key of --state-cert");
   srv->add_option("--driver", server.driver, "Sandbox driver: auto, oci or process")
       ->capture_default_str();
   srv->add_option("--idle-timeout", keep_alive_s, "Seconds an idle warm sandbox is kept")

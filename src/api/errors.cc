@@ -37,8 +37,12 @@ http::Response LambdaErrorFrom(const Error& e) {
       r.Set("Retry-After", "1");
       return r;
     }
-    case Errc::kUnavailable:
-      return LambdaError(503, "ServiceException", e.message, "Service");
+    case Errc::kUnavailable: {
+      // The state core (etcd) is out of reach: the write did not happen; retrying later works.
+      http::Response r = LambdaError(503, "ServiceException", e.message, "Service");
+      r.Set("Retry-After", "1");
+      return r;
+    }
     case Errc::kTimeout:
     case Errc::kInternal:
       break;

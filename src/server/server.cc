@@ -31,7 +31,7 @@
 #include "invoke/invoker.h"
 #include "sandbox/sandbox.h"
 #include "schedule/scheduler.h"
-#include "state/sqlite/sqlite_state.h"
+#include "state/open_state.h"
 #include "store/async_store.h"
 #include "store/code_store.h"
 #include "store/function_url.h"
@@ -244,11 +244,21 @@ int RunServer(const ServerConfig& cfg) {
   // The state core (state/state.h). Its lease timer runs on the I/O thread once serving starts.
   asio::io_context io(1);
   const std::string db_path = (cfg.data_dir / "alto.db").string();
-  auto opened = state::OpenSqliteState(db_path, clock, io.get_executor());
+  state::StateLocation where;
+  where.url = cfg.state_url;
+  where.sqlite_path = db_path;
+  where.ca_file = cfg.state_tls.ca_file;
+  where.cert_file = cfg.state_tls.cert_file;
+  where.key_file = cfg.state_tls.key_file;
+  where.user = Env("ALTO_STATE_USER");
+  where.password = Env("ALTO_STATE_PASSWORD");
+  ::unsetenv("ALTO_STATE_PASSWORD");  // NOLINT(concurrency-mt-unsafe): no other thread yet
+  auto opened = state::OpenState(where, clock, io.get_executor());
   if (!opened) {
     spdlog::error("state: {}", opened.error().message);
     return 1;
   }
+  spdlog::info("state: {}", (*opened)->Describe());
   std::shared_ptr<state::StateStore> state = std::move(*opened);
   if (auto moved = MigrateLegacyFunctionTables(db_path, *state, std::string(auth::kAdminAccountId));
       !moved) {

@@ -16,6 +16,12 @@ struct ServerConfig {
   std::filesystem::path tls_cert;
   std::filesystem::path tls_key;
   std::filesystem::path data_dir;
+  // The state core: "sqlite" (data_dir/alto.db) or etcd://host:port[,...][/namespace]. etcd's user
+  // and password come from ALTO_STATE_USER / ALTO_STATE_PASSWORD (never the command line).
+  std::string state_url = "sqlite";
+  struct {
+    std::string ca_file, cert_file, key_file;
+  } state_tls;
   std::filesystem::path state_dir;  // volatile state: sandboxes' bundles, netns pins, runc state
   std::string driver = "auto";      // auto | oci | process
   std::chrono::milliseconds keep_alive{std::chrono::minutes(5)};

@@ -12,6 +12,10 @@ Environment:
     ALTO_BUILD_DIR   build directory holding `alto`, `runtimes/` and `examples/` (default: <repo>/build)
     ALTO_E2E_DRIVER  sandbox driver passed to every server (default: the server's own default, `oci` as root)
     ALTO_E2E_KEEP=1  keep each server's temporary directory (its path is printed) for post-mortems
+    ALTO_E2E_STATE   `etcd`: every server keeps its state in one etcd (Debian's etcd, started by
+                     the harness on free ports with a temp dir, stopped at exit), each server under
+                     a namespace of its own tied to its data dir (a restart on the same data dir
+                     finds its state again); default: the embedded SQLite
 
 Every server gets a private temporary --data-dir and --state-dir (the state dir holds runc state;
 two servers sharing one would clean up each other's sandboxes). Every HTTP call and every process
@@ -91,6 +95,83 @@ PORT_ZERO_FALLBACKS = []
 LAST_MODIFIED_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
 
 
+class EtcdServer:
+    """A real etcd (Debian's /usr/bin/etcd) on free loopback ports with a temporary data dir."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="alto-etcd-")
+        self.proc = None
+        self.client_port = self.peer_port = None
+
+    def start(self, attempts=5):
+        for _ in range(attempts):
+            self.client_port, self.peer_port = free_port(), free_port()
+            if self._launch():
+                return self
+            self.stop()  # a port race: try other ports
+        raise RuntimeError("etcd did not start; see %s/etcd.log" % self.dir)
+
+    def start_again(self):
+        """After stop(): the same data and ports, as an etcd restart."""
+        if not self._launch():
+            raise RuntimeError("etcd did not restart; see %s/etcd.log" % self.dir)
+        return self
+
+    def _launch(self):
+        client_url = "http://127.0.0.1:%d" % self.client_port
+        peer_url = "http://127.0.0.1:%d" % self.peer_port
+        with open(os.path.join(self.dir, "etcd.log"), "ab") as log:
+            self.proc = subprocess.Popen(
+                ["etcd", "--name", "alto-e2e", "--data-dir", os.path.join(self.dir, "data"),
+                 "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
+                 "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+                 "--initial-cluster", "alto-e2e=" + peer_url, "--log-level", "warn"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return wait_until(self.healthy, 15)
+
+    def healthy(self):
+        if self.proc.poll() is not None:
+            return False
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.client_port, timeout=1)
+            conn.request("GET", "/health")
+            ok = conn.getresponse().status == 200
+            conn.close()
+            return ok
+        except OSError:
+            return False
+
+    @property
+    def endpoint(self):
+        return "127.0.0.1:%d" % self.client_port
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_SHARED_ETCD = None
+
+
+def shared_etcd():
+    """The etcd every server of this test process uses under ALTO_E2E_STATE=etcd."""
+    global _SHARED_ETCD
+    if _SHARED_ETCD is None:
+        import atexit
+        _SHARED_ETCD = EtcdServer().start()
+        atexit.register(_SHARED_ETCD.cleanup)
+    return _SHARED_ETCD
+
+
 def runc_path():
     for d in ("/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"):
         p = os.path.join(d, "runc")
@@ -118,7 +199,7 @@ class AltoServer:
     """
 
     def __init__(self, driver=None, idle_timeout=None, data_dir=None, state_dir=None, extra_args=(),
-                 allow_port_fallback=True, name="alto", ca_bundle=None):
+                 allow_port_fallback=True, name="alto", ca_bundle=None, state=None):
         self.name = name
         # With --tls-cert: the CA file the clients of this server trust (boto3, aws, request()).
         self.ca_bundle = ca_bundle
@@ -133,6 +214,12 @@ class AltoServer:
         base = self.tmp if self.owns_tmp else os.path.dirname(os.path.abspath(data_dir))
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         self.state_dir = state_dir or os.path.join(self.data_dir, "run")
+        # --state: given, or under ALTO_E2E_STATE=etcd a namespace of the shared etcd named after
+        # the data dir (so a restart on it finds the same state).
+        self.state = state
+        if self.state is None and os.environ.get("ALTO_E2E_STATE") == "etcd":
+            ns = hashlib.sha256(os.path.abspath(self.data_dir).encode()).hexdigest()[:16]
+            self.state = "etcd://%s/e2e-%s" % (shared_etcd().endpoint, ns)
         self.driver = driver if driver is not None else os.environ.get("ALTO_E2E_DRIVER")
         self.idle_timeout = idle_timeout
         self.extra_args = list(extra_args)
@@ -154,6 +241,8 @@ class AltoServer:
             cmd += ["--driver", self.driver]
         if self.idle_timeout is not None:
             cmd += ["--idle-timeout", str(self.idle_timeout)]
+        if self.state:
+            cmd += ["--state", self.state]
         return cmd + self.extra_args
 
     def _spawn(self, listen):
