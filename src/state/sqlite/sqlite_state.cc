@@ -257,7 +257,10 @@ class SqliteState::Impl : public std::enable_shared_from_this<SqliteState::Impl>
     }
     RangeResult out;
     out.revision = revision_;
-    int64_t fetch = limit == 0 ? -1 : static_cast<int64_t>(limit) + 1;
+    // One past the limit tells whether there are more; -1 is SQLite's "no limit".
+    int64_t fetch = limit == 0 || limit >= static_cast<size_t>(std::numeric_limits<int64_t>::max())
+                        ? -1
+                        : static_cast<int64_t>(limit) + 1;
     auto rows = Scan(from, PrefixEnd(prefix), fetch, out.kvs);
     if (!rows) return rows.error();
     if (limit != 0 && out.kvs.size() > limit) {
