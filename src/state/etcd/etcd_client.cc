@@ -238,9 +238,13 @@ asio::awaitable<Result<HttpReply>> EtcdConn::Post(std::string_view target, std::
   if (!IsOpen()) co_return MakeError(Errc::kUnavailable, "not connected");
   auto req = MakeRequest(peer_, target, std::move(body), token);
   bool keep = false;
-  Result<HttpReply> r =
-      im.tls ? co_await PostOn(*im.tls, *im.Lowest(), im.buffer, std::move(req), deadline, keep)
-             : co_await PostOn(*im.tcp, *im.Lowest(), im.buffer, std::move(req), deadline, keep);
+  // Not a conditional expression: GCC 12 destroys a co_await's result twice inside `?:`.
+  Result<HttpReply> r = MakeError(Errc::kInternal, "unset");
+  if (im.tls) {
+    r = co_await PostOn(*im.tls, *im.Lowest(), im.buffer, std::move(req), deadline, keep);
+  } else {
+    r = co_await PostOn(*im.tcp, *im.Lowest(), im.buffer, std::move(req), deadline, keep);
+  }
   if (!r || !keep) Close();
   co_return r;
 }
@@ -253,10 +257,14 @@ asio::awaitable<Result<int>> EtcdConn::StartStream(std::string_view target, std:
   im.stream_parser = std::make_unique<bhttp::response_parser<bhttp::buffer_body>>();
   im.stream_parser->body_limit(boost::none);  // each message is bounded instead
   im.pending.clear();
-  Result<int> r = im.tls ? co_await StartOn(*im.tls, *im.Lowest(), im.buffer, std::move(req),
-                                            deadline, *im.stream_parser)
-                         : co_await StartOn(*im.tcp, *im.Lowest(), im.buffer, std::move(req),
-                                            deadline, *im.stream_parser);
+  Result<int> r = MakeError(Errc::kInternal, "unset");
+  if (im.tls) {
+    r = co_await StartOn(*im.tls, *im.Lowest(), im.buffer, std::move(req), deadline,
+                         *im.stream_parser);
+  } else {
+    r = co_await StartOn(*im.tcp, *im.Lowest(), im.buffer, std::move(req), deadline,
+                         *im.stream_parser);
+  }
   if (!r) Close();
   co_return r;
 }
@@ -287,8 +295,12 @@ asio::awaitable<Result<std::string>> EtcdConn::NextLine() {
     auto& body = im.stream_parser->get().body();
     body.data = chunk;
     body.size = sizeof chunk;
-    auto ec = im.tls ? co_await ReadSomeOn(*im.tls, im.buffer, *im.stream_parser)
-                     : co_await ReadSomeOn(*im.tcp, im.buffer, *im.stream_parser);
+    boost::system::error_code ec;
+    if (im.tls) {
+      ec = co_await ReadSomeOn(*im.tls, im.buffer, *im.stream_parser);
+    } else {
+      ec = co_await ReadSomeOn(*im.tcp, im.buffer, *im.stream_parser);
+    }
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) {
       Close();
