@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
                   "or etcd://host:port[,host:port...][/namespace] (etcd v3; a namespace keeps "
                   "this cluster's keys apart in a shared etcd)")
       ->capture_default_str();
+  srv->add_option("--code-dir", server.code_dir,
+                  "Function packages by SHA-256 (default DATA_DIR/code); servers on one etcd "
+                  "share it (a shared filesystem)");
   srv->add_option("--state-ca", server.state_tls.ca_file,
                   "etcd: CA bundle to verify etcd's certificate (switches to TLS)");
   srv->add_option("--state-cert", server.state_tls.cert_file,

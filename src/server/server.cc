@@ -276,7 +276,7 @@ int RunServer(const ServerConfig& cfg) {
   }
   auto url_store = OpenStateFunctionUrlStore(state, std::string(auth::kAdminAccountId));
   auto provisioned_store = OpenStateProvisionedStore(state, std::string(auth::kAdminAccountId));
-  CodeStore code(cfg.data_dir / "code");
+  CodeStore code(cfg.code_dir.empty() ? cfg.data_dir / "code" : cfg.code_dir);
   if (auto st = code.Init(); !st) {
     spdlog::error("code store: {}", st.error().message);
     return 1;

@@ -19,6 +19,9 @@ struct ServerConfig {
   // The state core: "sqlite" (data_dir/alto.db) or etcd://host:port[,...][/namespace]. etcd's user
   // and password come from ALTO_STATE_USER / ALTO_STATE_PASSWORD (never the command line).
   std::string state_url = "sqlite";
+  // Function packages by SHA-256 (default data_dir/code). Servers sharing an etcd state must
+  // share this folder (a shared filesystem) until blobs are replicated between nodes.
+  std::filesystem::path code_dir;
   struct {
     std::string ca_file, cert_file, key_file;
   } state_tls;

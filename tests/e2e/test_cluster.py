@@ -4,6 +4,8 @@ etcd goes away, writes answer 503 with Retry-After while functions already known
 when it returns, everything resumes."""
 
 import json
+import shutil
+import tempfile
 import time
 import unittest
 
@@ -20,8 +22,12 @@ class TwoNodesTest(unittest.TestCase):
     def setUpClass(cls):
         cls.etcd = EtcdServer().start()
         state = "etcd://%s/cluster-test" % cls.etcd.endpoint
-        cls.a = AltoServer(name="node-a", state=state)
-        cls.b = AltoServer(name="node-b", state=state)
+        # Code packages are not replicated between nodes yet: the nodes share a code folder, as
+        # they would a shared filesystem.
+        cls.code_dir = tempfile.mkdtemp(prefix="alto-e2e-code-")
+        args = ("--code-dir", cls.code_dir)
+        cls.a = AltoServer(name="node-a", state=state, extra_args=args)
+        cls.b = AltoServer(name="node-b", state=state, extra_args=args)
         try:
             cls.a.start()
             cls.b.start()
@@ -35,6 +41,7 @@ class TwoNodesTest(unittest.TestCase):
         for s in (cls.a, cls.b):
             s.cleanup()
         cls.etcd.cleanup()
+        shutil.rmtree(cls.code_dir, ignore_errors=True)
 
     def invoke_tag(self, lam, name, **kw):
         resp = lam.invoke(FunctionName=name, **kw)
