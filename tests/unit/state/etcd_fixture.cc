@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,9 +115,14 @@ Status EtcdProcess::StartOnce() {
                                    "--initial-cluster=alto-test=" + peer,
                                    "--heartbeat-interval=10",
                                    "--election-timeout=100"};
+  pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return SysError("fork");
   if (pid == 0) {
+    // A test binary that crashes (or is killed) takes its etcd with it: no stray server keeps the
+    // ports and the temp dir. (The signal follows the forking thread: tests fork from theirs.)
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // it died before prctl
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0) {
       ::dup2(fd, 1);
