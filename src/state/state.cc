@@ -33,4 +33,19 @@ Status ValidateKey(std::string_view key) {
   return {};
 }
 
+Status ValidateTxnBytes(const std::vector<Compare>& compares, const std::vector<Op>& then,
+                        const std::vector<Op>& otherwise) {
+  size_t total = 0;
+  for (const auto& c : compares) total += c.key.size();
+  for (const auto* ops : {&then, &otherwise}) {
+    for (const auto& op : *ops) total += op.key.size() + op.value.size();
+  }
+  if (total > kMaxTxnBytes) {
+    return MakeError(Errc::kTooLarge, "transaction of " + std::to_string(total) +
+                                          " bytes of keys and values is over the limit of " +
+                                          std::to_string(kMaxTxnBytes));
+  }
+  return {};
+}
+
 }  // namespace alto::state

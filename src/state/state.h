@@ -34,7 +34,10 @@ using LeaseId = int64_t;
 // refuses requests over 1.5 MiB), at most 128 operations in one transaction.
 inline constexpr size_t kMaxKeyBytes = 1024;
 inline constexpr size_t kMaxValueBytes = 1024 * 1024;
-inline constexpr size_t kMaxTxnOps = 128;
+inline constexpr size_t kMaxTxnOps = 128;  // each of compares, then and otherwise, as etcd counts
+// Keys and values of one transaction together: etcd refuses a request over 1.5 MiB, so two
+// values of 1 MiB each cannot go in one transaction on either backend.
+inline constexpr size_t kMaxTxnBytes = 1024 * 1024 + 256 * 1024;
 
 struct KeyValue {
   std::string key;
@@ -115,7 +118,9 @@ class StateStore {
   // on an etcd quorum, before it returns). A transaction that changes nothing does not raise the
   // revision. kInvalidArgument for an empty key or prefix, kTooLarge past the limits above,
   // kNotFound when a put names a lease that does not exist (or expired), kUnavailable when the
-  // backend cannot be reached.
+  // backend cannot be reached: then the transaction may or may not have been applied (etcd may
+  // have committed a write whose answer was lost), so a caller retrying it must re-read first,
+  // as the optimistic read-compare-write loops of the typed stores do.
   virtual Result<TxnResult> Txn(const std::vector<Compare>& compares, const std::vector<Op>& then,
                                 const std::vector<Op>& otherwise = {}) = 0;
   // An unconditional single put or delete.
@@ -150,5 +155,8 @@ std::string PrefixEnd(std::string_view prefix);
 
 // Checks a key against the limits both backends share.
 Status ValidateKey(std::string_view key);
+// kTooLarge when the keys and values of a transaction's branches pass kMaxTxnBytes.
+Status ValidateTxnBytes(const std::vector<Compare>& compares, const std::vector<Op>& then,
+                        const std::vector<Op>& otherwise);
 
 }  // namespace alto::state

@@ -184,6 +184,7 @@ class EtcdState final : public StateStore {
       return MakeError(Errc::kTooLarge, std::to_string(compares.size()) + " compares (at most " +
                                             std::to_string(kMaxTxnOps) + ")");
     }
+    if (auto st = ValidateTxnBytes(compares, then, otherwise); !st) return st.error();
     json body{{"compare", json::array()}, {"success", json::array()}, {"failure", json::array()}};
     for (const auto& c : compares) {
       auto st = ValidateKey(c.key);

@@ -282,6 +282,7 @@ class SqliteState::Impl : public std::enable_shared_from_this<SqliteState::Impl>
     }
     if (auto st = ValidateOps(then); !st) return st.error();
     if (auto st = ValidateOps(otherwise); !st) return st.error();
+    if (auto st = ValidateTxnBytes(compares, then, otherwise); !st) return st.error();
 
     std::lock_guard lock(mu_);
     if (auto st = Enter(); !st) return st.error();

@@ -242,6 +242,10 @@ TEST_P(StateContractTest, LimitsAreRefusedAndNothingIsWritten) {
   // Writing one key twice in a branch is refused (etcd: "duplicate key given in txn request").
   EXPECT_EQ(ErrorOf(store().Txn({}, {Op::Put("lim/a", "1"), Op::Put("lim/a", "2")})),
             Errc::kInvalidArgument);
+  // Two values at the limit each pass the transaction's total (etcd's 1.5 MiB request).
+  EXPECT_EQ(ErrorOf(store().Txn({}, {Op::Put("lim/x", std::string(kMaxValueBytes, 'x')),
+                                     Op::Put("lim/y", std::string(kMaxValueBytes, 'y'))})),
+            Errc::kTooLarge);
   EXPECT_EQ(Must(store().CurrentRevision()), before);
   EXPECT_TRUE(Must(store().Range("lim/")).kvs.empty());
 
