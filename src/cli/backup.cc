@@ -87,6 +87,13 @@ class Progress {
   Progress& operator=(const Progress&) = delete;
 
   void AddTotal(int64_t n) { total_ += n; }
+  // A phase without byte counts (checking, syncing), said only once the run is a long one.
+  void Phase(const char* what) {
+    if (!enabled_ || std::chrono::steady_clock::now() - start_ < std::chrono::seconds(1)) return;
+    std::fprintf(stderr, "%salto %s: %s%s", tty_ ? "\r\033[K" : "", verb_, what, tty_ ? "" : "\n");
+    std::fflush(stderr);
+    printed_ = true;
+  }
   void Add(int64_t n) {
     done_ += n;
     if (!enabled_) return;
@@ -315,6 +322,7 @@ Status CopyDatabase(const fs::path& from, const fs::path& to, int pages_per_step
   }
   if (finish != SQLITE_OK) return sqlite::DbError(dst.get(), "finish the database copy");
   (void)sqlite::Exec(src.get(), "COMMIT");
+  progress.Phase("checking the database copy (integrity_check)");
   // The copy's header says WAL like the source's. Back to a rollback journal, so the copy is
   // one self-contained file; the server switches it to WAL again when it opens it.
   if (auto st = sqlite::Exec(dst.get(), "PRAGMA journal_mode=DELETE"); !st) return st;
@@ -426,22 +434,10 @@ Status WriteFileAtomically(const fs::path& dir, const std::string& name, const s
   return FsyncPath(dir);
 }
 
-std::string EtcdEndpointsOf(const std::string& url) {
+// The first endpoint of an etcd:// URL as etcdctl takes it: `snapshot save` asks one member.
+std::string FirstEtcdEndpoint(const std::string& url) {
   std::string rest = url.substr(std::string_view("etcd://").size());
-  rest = rest.substr(0, rest.find('/'));
-  std::string out;
-  size_t start = 0;
-  while (start <= rest.size()) {
-    size_t comma = rest.find(',', start);
-    std::string one = rest.substr(start, comma == std::string::npos ? comma : comma - start);
-    if (!one.empty()) {
-      if (!out.empty()) out += ",";
-      out += "http://" + one;
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
+  return "http://" + rest.substr(0, rest.find_first_of(",/"));
 }
 
 // Removes a partial backup: the files written into `target`, or `target` if this run made it.
@@ -466,11 +462,6 @@ Result<BackupSummary> BackupInto(const BackupOptions& o, const fs::path& target)
                      "--state " + o.state_url + ": expected sqlite or etcd://host:port[,...][/ns]");
   }
   const fs::path db_path = o.data_dir / kDatabase;
-  std::error_code ec;
-  if (!fs::is_regular_file(db_path, ec)) {
-    return MakeError(Errc::kNotFound, db_path.string() + " not found: is " + o.data_dir.string() +
-                                          " an alto data dir (--data-dir)?");
-  }
   struct stat data_st {};
   if (::stat(o.data_dir.c_str(), &data_st) != 0) return SysError("stat " + o.data_dir.string());
 
@@ -497,6 +488,7 @@ Result<BackupSummary> BackupInto(const BackupOptions& o, const fs::path& target)
   if (!facts) return Prefixed(facts.error(), "reading the database copy");
   sum.state_schema_version = facts->schema_version;
   sum.state_revision = facts->revision;
+  progress.Phase("syncing and hashing the database copy");
   if (auto st = FsyncPath(db_copy); !st) return st.error();
   // Its size and digest now that it is closed for good (journal mode and all).
   auto db_facts = HashFile(db_copy, nullptr);
@@ -614,9 +606,10 @@ Result<BackupSummary> BackupInto(const BackupOptions& o, const fs::path& target)
         "), so functions, versions, aliases, URLs and tags are NOT in this backup. Save them "
         "with an etcd snapshot taken just before `alto backup` (every code package it refers to "
         "is then in this backup's code/):\n  ETCDCTL_API=3 etcdctl --endpoints=" +
-        EtcdEndpointsOf(o.state_url) + " snapshot save " +
+        FirstEtcdEndpoint(o.state_url) + " snapshot save " +
         (fs::absolute(target).parent_path() / (target.filename().string() + "-etcd.db")).string() +
-        "\n(a snapshot holds the whole etcd keyspace, every namespace in it)");
+        "\n(https:// and --cacert/--cert/--key when etcd speaks TLS; a snapshot holds the whole "
+        "etcd keyspace, every namespace in it; see docs/backup.md)");
   } else if (!facts->has_state) {
     sum.notes.push_back(
         "alto.db holds no state tables: if the server runs with --state etcd://..., pass the "
@@ -806,17 +799,28 @@ Result<RestoreSummary> RestoreFrom(const RestoreOptions& o, const Manifest& m,
 }  // namespace
 
 Result<BackupSummary> Backup(const BackupOptions& o) {
+  // Checked before the target is made, so a wrong --data-dir leaves nothing behind.
+  std::error_code ec;
+  if (!fs::is_regular_file(o.data_dir / kDatabase, ec)) {
+    return MakeError(Errc::kNotFound, (o.data_dir / kDatabase).string() + " not found: is " +
+                                          o.data_dir.string() + " an alto data dir (--data-dir)?");
+  }
   bool created = false;
   if (auto st = CheckEmptyOrAbsent(o.target, "the backup directory"); !st) {
     if (st.error().code != Errc::kNotFound) return st.error();
-    std::error_code ec;
     fs::create_directories(o.target.parent_path().empty() ? "." : o.target.parent_path(), ec);
     // 0700: the backup holds secret.key and the admin credentials.
     if (::mkdir(o.target.c_str(), 0700) != 0) return SysError("mkdir " + o.target.string());
     created = true;
   }
   auto sum = BackupInto(o, o.target);
-  if (!sum) RemovePartial(o.target, created);
+  if (!sum) {
+    RemovePartial(o.target, created);
+    Error e = sum.error();
+    e.message += created ? " (" + o.target.string() + " was removed)"
+                         : " (what was written into " + o.target.string() + " was removed)";
+    return e;
+  }
   return sum;
 }
 
@@ -911,7 +915,6 @@ int BackupCommand(const BackupOptions& o) {
   auto sum = Backup(o);
   if (!sum) {
     std::fprintf(stderr, "alto: error: backup failed: %s\n", sum.error().message.c_str());
-    std::fprintf(stderr, "alto: the partial backup was removed\n");
     return 1;
   }
   for (const auto& n : sum->notes) std::fprintf(stderr, "alto: note: %s\n", n.c_str());
@@ -936,8 +939,9 @@ int RestoreCommand(const RestoreOptions& o) {
               static_cast<double>(sum->bytes) / (1024.0 * 1024.0), o.data_dir.string().c_str());
   if (sum->state_backend == "etcd") {
     std::fprintf(stderr,
-                 "alto: note: the backup was taken with the state in etcd (%s): restore etcd's "
-                 "snapshot (etcdutl snapshot restore) and start the server with --state %s\n",
+                 "alto: note: the backup was taken with the state in etcd (%s): restore etcd from "
+                 "the snapshot taken with it (etcdctl snapshot restore; etcdutl from etcd 3.5) and "
+                 "start the server with --state %s\n",
                  sum->state_url.c_str(), sum->state_url.c_str());
   }
   return 0;
