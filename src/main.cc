@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "cli/admin_commands.h"
+#include "cli/backup.h"
 #include "cli/client_commands.h"
 #include "common/rate_limited_sink.h"
 #include "server/server.h"
@@ -262,7 +263,36 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
 
+  alto::cli::BackupOptions backup_opts;
+  std::string backup_data_dir;
+  auto* backup = app.add_subcommand(
+      "backup", "Copy a data dir consistently into DIR (new or empty), also while its server runs");
+  backup->add_option("dir", backup_opts.target, "Where the backup goes")->required();
+  backup->add_option("--data-dir", backup_data_dir, "The data dir (default as `alto server`)");
+  backup
+      ->add_option("--state", backup_opts.state_url,
+                   "The server's --state: with etcd://... the state is not in alto.db, and "
+                   "the backup says how to save it with etcdctl")
+      ->capture_default_str();
+  alto::cli::RestoreOptions restore_opts;
+  std::string restore_data_dir;
+  auto* restore = app.add_subcommand(
+      "restore", "Fill an empty or absent data dir from a backup, verified whole first");
+  restore->add_option("dir", restore_opts.source, "The backup")->required();
+  restore->add_option("--data-dir", restore_data_dir,
+                      "The data dir to fill (default as `alto server`)");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (backup->parsed()) {
+    backup_opts.data_dir = backup_data_dir.empty() ? DefaultDataDir() : fs::path(backup_data_dir);
+    return alto::cli::BackupCommand(backup_opts);
+  }
+  if (restore->parsed()) {
+    restore_opts.data_dir =
+        restore_data_dir.empty() ? DefaultDataDir() : fs::path(restore_data_dir);
+    return alto::cli::RestoreCommand(restore_opts);
+  }
 
   if (account->got_subcommand("ls")) return alto::cli::AccountList(client);
   if (key->got_subcommand("create")) return alto::cli::KeyCreate(client, key_args);
