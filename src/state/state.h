@@ -132,9 +132,9 @@ class StateStore {
   // Every change under prefix with a revision >= from_revision (0: from now on, i.e. the next
   // revision), delivered in order by posting `on_batch` to `executor`; one callback at a time.
   // The watch resumes by itself after a lost connection, from the last revision delivered.
-  virtual Result<std::unique_ptr<WatchHandle>> Watch(
-      std::string prefix, Revision from_revision, boost::asio::any_io_executor executor,
-      std::function<void(WatchBatch)> on_batch) = 0;
+  virtual Result<std::unique_ptr<WatchHandle>> Watch(std::string prefix, Revision from_revision,
+                                                     boost::asio::any_io_executor executor,
+                                                     std::function<void(WatchBatch)> on_batch) = 0;
 
   // A lease of ttl_seconds (at least 1): kept while KeepAlive is called within each TTL.
   virtual Result<LeaseId> GrantLease(int64_t ttl_seconds) = 0;
