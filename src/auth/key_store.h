@@ -80,6 +80,12 @@ Result<std::unique_ptr<KeyStore>> OpenStateKeyStore(std::shared_ptr<state::State
                                                     boost::asio::any_io_executor watch_executor,
                                                     int64_t now_ms);
 
+// Moves the accounts and access keys from the SQLite tables that held them before the state core
+// (in the database at db_path, if it has them) into `state`, sealed secrets as they are, then
+// drops those tables. Idempotent: what is already in the state is skipped, so a crash in the
+// middle is finished by the next start. Returns how many accounts and keys moved.
+Result<int> MigrateLegacyKeyTables(const std::string& db_path, state::StateStore& state);
+
 // Key ids and secrets as AWS shapes them: AKIA + 16 of [A-Z2-7]; 40 of [A-Za-z0-9/+].
 std::string NewAccessKeyId();
 std::string NewSecretAccessKey();

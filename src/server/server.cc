@@ -238,6 +238,15 @@ int RunServer(const ServerConfig& cfg) {
     spdlog::info("state: moved {} functions from the tables of an earlier Alto into the state core",
                  *moved);
   }
+  if (auto moved = auth::MigrateLegacyKeyTables(db_path, *state); !moved) {
+    spdlog::error("state: {}", moved.error().message);
+    return 1;
+  } else if (*moved > 0) {
+    spdlog::info(
+        "state: moved {} accounts and access keys from the tables of an earlier Alto into "
+        "the state core",
+        *moved);
+  }
   auto keys = auth::OpenStateKeyStore(state, *secrets, io.get_executor(), clock.WallMillis());
   if (!keys) {
     spdlog::error("key store: {}", keys.error().message);

@@ -13,6 +13,7 @@
 #include "auth/bootstrap.h"
 #include "common/encoding.h"
 #include "store/secret_box.h"
+#include "store/sqlite_util.h"
 #include "support/test_state.h"
 
 namespace alto::auth {
@@ -280,6 +281,90 @@ TEST_F(KeyStoreTest, NodesStartingTogetherCreateTheAdminAccountOnce) {
   ASSERT_TRUE(name.ok());
   EXPECT_EQ(name->value, kAdminAccountId);
   EXPECT_EQ(name->version, 1);
+}
+
+TEST_F(KeyStoreTest, LegacyTablesMoveIntoTheStateOnceAndAreDropped) {
+  const std::string db = (dir_ / "alto.db").string();
+  const std::string sealed = *box_->Seal("old-secret", "access-key:AKIAOLD");
+  {
+    auto raw = sqlite::Open(db);
+    ASSERT_TRUE(raw.ok());
+    std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)> owner(*raw, sqlite3_close_v2);
+    // The tables and rows as the Alto before the state core wrote them.
+    ASSERT_TRUE(sqlite::Exec(*raw,
+                             "CREATE TABLE accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL"
+                             " UNIQUE, created_ms INTEGER NOT NULL);"
+                             "CREATE TABLE access_keys (id TEXT PRIMARY KEY, account TEXT NOT"
+                             " NULL, secret BLOB NOT NULL, active INTEGER NOT NULL, policy TEXT"
+                             " NOT NULL, description TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+                             "INSERT INTO accounts VALUES('000000000000', 'admin', 5);"
+                             "INSERT INTO accounts VALUES('123456789012', 'team', 6);")
+                    .ok());
+    const std::string policy =
+        R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:Get*","Resource":"*"}]})";
+    sqlite::Stmt ins(*raw, "INSERT INTO access_keys VALUES(?,?,?,?,?,?,?)");
+    auto insert = [&](const std::string& id, const std::string& account, std::string_view secret,
+                      int64_t active, const std::string& pol) {
+      ins.Reset();
+      ins.Bind(1, id);
+      ins.Bind(2, account);
+      ins.BindBlob(3, secret);
+      ins.Bind(4, active);
+      ins.Bind(5, pol);
+      ins.Bind(6, std::string_view("old key"));
+      ins.Bind(7, int64_t{7});
+      ASSERT_EQ(ins.Step(), SQLITE_DONE);
+    };
+    insert("AKIAOLD", "000000000000", sealed, 1, "");
+    insert("AKIAOFF", "123456789012", *box_->Seal("off-secret", "access-key:AKIAOFF"), 0, policy);
+  }
+  auto moved = MigrateLegacyKeyTables(db, *ts_->state());
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_EQ(*moved, 4);  // two accounts, two keys
+  auto again = MigrateLegacyKeyTables(db, *ts_->state());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+
+  auto s = Open();
+  auto accounts = s->ListAccounts();
+  ASSERT_TRUE(accounts.ok());
+  ASSERT_EQ(accounts->size(), 2u);
+  EXPECT_EQ((*accounts)[0].created_ms, 5);  // the moved admin account, not a new one
+  EXPECT_EQ(s->GetAccount("team")->id, "123456789012");
+  EXPECT_EQ(s->CreateAccount("team").error().code, Errc::kConflict);  // the name index moved too
+  auto old = s->Find("AKIAOLD");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->secret, "old-secret");
+  EXPECT_TRUE(old->active);
+  EXPECT_EQ(old->description, "old key");
+  EXPECT_EQ(old->created_ms, 7);
+  auto off = s->Find("AKIAOFF");
+  ASSERT_TRUE(off.has_value());
+  EXPECT_EQ(off->secret, "off-secret");
+  EXPECT_FALSE(off->active);
+  EXPECT_EQ(off->account_id, "123456789012");
+  EXPECT_NE(off->policy, nullptr);
+
+  // The sealed bytes were copied as they were, not sealed again.
+  auto stored = ts_->state()->Get("/access-keys/AKIAOLD");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_NE(stored->value.find(Base64Encode(sealed)), std::string::npos);
+
+  auto raw = sqlite::Open(db);
+  ASSERT_TRUE(raw.ok());
+  {
+    sqlite::Stmt q(*raw,
+                   "SELECT count(*) FROM sqlite_master WHERE name IN ('accounts', 'access_keys')");
+    ASSERT_EQ(q.Step(), SQLITE_ROW);
+    EXPECT_EQ(q.Int(0), 0);
+  }
+  sqlite3_close_v2(*raw);
+}
+
+TEST_F(KeyStoreTest, NoLegacyTablesMovesNothing) {
+  auto moved = MigrateLegacyKeyTables((dir_ / "alto.db").string(), *ts_->state());
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_EQ(*moved, 0);
 }
 
 TEST(AccessKeyShapes, GeneratedIdsAndSecretsAreValidAndDistinct) {
