@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +30,7 @@
 #include "auth/sigv4.h"
 #include "common/time.h"
 #include "http/message.h"
+#include "state/sqlite/sqlite_state.h"
 #include "store/secret_box.h"
 
 namespace {
@@ -229,8 +231,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   alto::SystemClock clock;
+  // Never run: the key store's watch and the lease timer only matter across nodes and time.
+  boost::asio::io_context io;
+  auto state =
+      alto::state::OpenSqliteState((dir.path() / "alto.db").string(), clock, io.get_executor());
+  if (!state) {
+    std::fprintf(stderr, "state: %s\n", state.error().message.c_str());
+    return 1;
+  }
   auto store =
-      auth::OpenSqliteKeyStore((dir.path() / "alto.db").string(), *box, clock.WallMillis());
+      auth::OpenStateKeyStore(std::move(*state), *box, io.get_executor(), clock.WallMillis());
   if (!store) {
     std::fprintf(stderr, "key store: %s\n", store.error().message.c_str());
     return 1;

@@ -1,22 +1,45 @@
-// SQLite-backed accounts and access keys: its own connection to alto.db (WAL), a copy of every
-// key in memory for the request path.
+// Accounts and access keys as keys of the state core, mirrored in memory for the request path:
+//   /accounts/<id>            {"id", "name", "created_ms"}
+//   /account-names/<name>     the account's id: written in the transaction that creates the
+//                             account, comparing it absent, so names stay unique across nodes
+//   /access-keys/<key id>     {"account", "secret" (sealed, base64), "active", "policy",
+//                             "description", "created_ms"}
+// A key's secret is sealed with the additional data "access-key:<id>", so a sealed secret copied
+// onto another key id does not open. The store watches /accounts/ and /access-keys/ from the
+// revision it loaded: changes other nodes make reach the mirror there, and this node's own writes
+// reach it at once and again through the watch. Every mirrored entry remembers the revision it
+// reflects and only a newer revision replaces it, so the watch never rolls back a local write
+// that overtook it (a local delete leaves a tombstone until the watch has passed its revision).
 #include "auth/key_store.h"
 
 #include <openssl/rand.h>
-#include <sqlite3.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <shared_mutex>
+#include <unordered_map>
 
 #include "auth/policy.h"
+#include "common/encoding.h"
+#include "common/json.h"
+#include "state/state.h"
 #include "store/secret_box.h"
-#include "store/sqlite_util.h"
 
 namespace alto::auth {
 
 namespace {
 
-using sqlite::Stmt;
+using state::Compare;
+using state::Op;
+using state::Revision;
+
+constexpr std::string_view kAccountsPrefix = "/accounts/";
+constexpr std::string_view kAccountNamesPrefix = "/account-names/";
+constexpr std::string_view kKeysPrefix = "/access-keys/";
+// Lost races retried before giving up; each retry means another writer committed meanwhile.
+constexpr int kMaxAttempts = 32;
 
 std::string RandomFrom(std::string_view alphabet, size_t n) {
   std::string out(n, '\0');
@@ -35,56 +58,222 @@ std::string RandomFrom(std::string_view alphabet, size_t n) {
 
 std::string Aad(const std::string& key_id) { return "access-key:" + key_id; }
 
-class SqliteKeyStore final : public KeyStore {
- public:
-  SqliteKeyStore(sqlite3* db, std::shared_ptr<const SecretBox> secrets, int64_t now_ms)
-      : db_(db), secrets_(std::move(secrets)), now_ms_(now_ms) {}
-  ~SqliteKeyStore() override { sqlite3_close_v2(db_); }
+std::string AccountKey(std::string_view id) {
+  return std::string(kAccountsPrefix) + std::string(id);
+}
+std::string AccountNameKey(std::string_view name) {
+  return std::string(kAccountNamesPrefix) + std::string(name);
+}
+std::string KeyKey(std::string_view id) { return std::string(kKeysPrefix) + std::string(id); }
 
-  Status Init() {
-    if (auto st = sqlite::Exec(db_,
-                               "CREATE TABLE IF NOT EXISTS accounts ("
-                               "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-                               "  created_ms INTEGER NOT NULL);"
-                               "CREATE TABLE IF NOT EXISTS access_keys ("
-                               "  id TEXT PRIMARY KEY, account TEXT NOT NULL,"
-                               "  secret BLOB NOT NULL, active INTEGER NOT NULL,"
-                               "  policy TEXT NOT NULL, description TEXT NOT NULL,"
-                               "  created_ms INTEGER NOT NULL);");
-        !st)
-      return st;
-    Stmt ins(db_, "INSERT OR IGNORE INTO accounts(id, name, created_ms) VALUES(?,'admin',?)");
-    if (!ins.ok()) return sqlite::DbError(db_, "prepare insert account");
-    ins.Bind(1, kAdminAccountId);
-    ins.Bind(2, now_ms_);
-    if (ins.Step() != SQLITE_DONE) return sqlite::DbError(db_, "insert admin account");
-    return LoadKeys();
+bool ValidAccountName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  bool all_digits =
+      std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !all_digits && ValidKeyId(name);  // the same alphabet as key ids
+}
+
+std::string EncodeAccount(const Account& a) {
+  return DumpJson({{"id", a.id}, {"name", a.name}, {"created_ms", a.created_ms}});
+}
+
+Result<Account> DecodeAccount(std::string_view text) {
+  auto j = ParseJson(text, kApiJsonDepth);
+  if (!j || !j->is_object()) return MakeError(Errc::kInternal, "corrupt account record");
+  Account a;
+  a.id = j->value("id", "");
+  a.name = j->value("name", "");
+  a.created_ms = j->value("created_ms", int64_t{0});
+  return a;
+}
+
+// The record of a key whose secret is sealed already (by CreateKey, or as the old tables held it).
+std::string EncodeKeyRecord(const std::string& account, std::string_view sealed, bool active,
+                            const std::string& policy_json, const std::string& description,
+                            int64_t created_ms) {
+  return DumpJson({{"account", account},
+                   {"secret", Base64Encode(sealed)},
+                   {"active", active},
+                   {"policy", policy_json},
+                   {"description", description},
+                   {"created_ms", created_ms}});
+}
+
+Result<AccessKey> DecodeKey(const std::string& id, std::string_view text, const SecretBox& box) {
+  auto j = ParseJson(text, kApiJsonDepth);
+  if (!j || !j->is_object())
+    return MakeError(Errc::kInternal, "access key " + id + ": corrupt record");
+  AccessKey k;
+  k.id = id;
+  k.account_id = j->value("account", "");
+  k.active = j->value("active", false);
+  k.policy_json = j->value("policy", "");
+  k.description = j->value("description", "");
+  k.created_ms = j->value("created_ms", int64_t{0});
+  auto sealed = Base64Decode(j->value("secret", ""));
+  if (!sealed) return MakeError(Errc::kInternal, "access key " + id + ": corrupt sealed secret");
+  auto plain = box.Open(*sealed, Aad(id));
+  if (!plain)
+    return MakeError(Errc::kInternal, "access key " + id +
+                                          ": the secret does not open with this data "
+                                          "directory's secret.key: " +
+                                          plain.error().message);
+  k.secret = std::move(*plain);
+  if (!k.policy_json.empty()) {
+    auto p = ParsePolicy(k.policy_json, PolicyKind::kIdentity);
+    // A stored policy that no longer parses denies everything rather than nothing.
+    k.policy = p ? std::make_shared<const Policy>(std::move(*p)) : std::make_shared<const Policy>();
+  }
+  return k;
+}
+
+// What this node knows of one prefix: id -> value at a revision, or a tombstone (nullopt) for a
+// local delete the watch has not passed yet. Not locked: the store's mutex guards it.
+template <typename T>
+class Mirror {
+ public:
+  struct Entry {
+    std::optional<T> value;
+    Revision revision = 0;
+  };
+
+  const T* Find(const std::string& id) const {
+    auto it = entries_.find(id);
+    return it == entries_.end() || !it->second.value ? nullptr : &*it->second.value;
+  }
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (const auto& [id, e] : entries_) {
+      if (e.value) f(*e.value);
+    }
+  }
+
+  // The value of `id` as of `revision` (nullopt: deleted then), unless what is held is newer.
+  // A delete from the watch leaves no tombstone: the watch delivers in order, so nothing older
+  // about this id can follow it.
+  void Apply(const std::string& id, std::optional<T> value, Revision revision, bool tombstone) {
+    auto it = entries_.find(id);
+    if (it != entries_.end() && it->second.revision >= revision) return;
+    if (!value && !tombstone) {
+      if (it != entries_.end()) entries_.erase(it);
+      return;
+    }
+    entries_[id] = Entry{std::move(value), revision};
+  }
+
+  // The watch has delivered everything up to `revision`: tombstones at or before it are done.
+  void Passed(Revision revision) {
+    std::erase_if(entries_, [&](const auto& kv) {
+      return !kv.second.value && kv.second.revision <= revision;
+    });
+  }
+
+  // A resync: `fresh` is everything as of `revision`; only local writes made after it survive.
+  void Replace(std::unordered_map<std::string, Entry> fresh, Revision revision) {
+    for (auto& [id, e] : entries_) {
+      if (e.revision > revision) fresh[id] = std::move(e);
+    }
+    entries_ = std::move(fresh);
+    Passed(revision);
+  }
+
+ private:
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+class StateKeyStore final : public KeyStore {
+ public:
+  StateKeyStore(std::shared_ptr<state::StateStore> state, std::shared_ptr<const SecretBox> secrets,
+                int64_t now_ms)
+      : owner_(std::move(state)), state_(*owner_), secrets_(std::move(secrets)), now_ms_(now_ms) {}
+
+  Status Init(const boost::asio::any_io_executor& executor) {
+    if (auto st = EnsureAdminAccount(); !st) return st;
+    auto accounts = state_.Range(kAccountsPrefix);
+    if (!accounts) return accounts.error();
+    auto keys = state_.Range(kKeysPrefix);
+    if (!keys) return keys.error();
+    {
+      std::unique_lock lock(mu_);
+      for (const auto& kv : accounts->kvs) {
+        auto a = DecodeAccount(kv.value);
+        if (!a) return a.error();
+        accounts_.Apply(kv.key.substr(kAccountsPrefix.size()), std::move(*a), kv.mod_revision,
+                        false);
+      }
+      for (const auto& kv : keys->kvs) {
+        std::string id = kv.key.substr(kKeysPrefix.size());
+        auto k = DecodeKey(id, kv.value, *secrets_);
+        if (!k) return k.error();  // another secret.key: refuse to start rather than drop keys
+        keys_.Apply(id, std::move(*k), kv.mod_revision, false);
+      }
+    }
+    // Each watch starts right after the revision its range was read at: nothing is missed
+    // between the load and the watch.
+    auto account_watch =
+        state_.Watch(std::string(kAccountsPrefix), accounts->revision + 1, executor,
+                     [this](state::WatchBatch b) { OnAccounts(std::move(b)); });
+    if (!account_watch) return account_watch.error();
+    account_watch_ = std::move(*account_watch);
+    auto key_watch = state_.Watch(std::string(kKeysPrefix), keys->revision + 1, executor,
+                                  [this](state::WatchBatch b) { OnKeys(std::move(b)); });
+    if (!key_watch) return key_watch.error();
+    key_watch_ = std::move(*key_watch);
+    return {};
   }
 
   std::optional<AccessKey> Find(const std::string& id) const override {
-    std::shared_lock lock(cache_mu_);
-    auto it = keys_.find(id);
-    if (it == keys_.end()) return std::nullopt;
-    return it->second;
+    std::shared_lock lock(mu_);
+    const AccessKey* k = keys_.Find(id);
+    if (!k) return std::nullopt;
+    return *k;
   }
 
   Result<std::vector<Account>> ListAccounts() const override {
-    std::lock_guard lock(db_mu_);
-    Stmt s(db_, "SELECT id, name, created_ms FROM accounts ORDER BY id");
-    if (!s.ok()) return sqlite::DbError(db_, "prepare list accounts");
     std::vector<Account> out;
-    while (s.Step() == SQLITE_ROW) out.push_back({s.Text(0), s.Text(1), s.Int(2)});
+    {
+      std::shared_lock lock(mu_);
+      accounts_.ForEach([&](const Account& a) { out.push_back(a); });
+    }
+    std::sort(out.begin(), out.end(),
+              [](const Account& a, const Account& b) { return a.id < b.id; });
     return out;
   }
 
   Result<Account> GetAccount(const std::string& id_or_name) const override {
-    std::lock_guard lock(db_mu_);
-    Stmt s(db_, "SELECT id, name, created_ms FROM accounts WHERE id = ?1 OR name = ?1");
-    if (!s.ok()) return sqlite::DbError(db_, "prepare get account");
-    s.Bind(1, id_or_name);
-    if (s.Step() != SQLITE_ROW)
-      return MakeError(Errc::kNotFound, "Account not found: " + id_or_name);
-    return Account{s.Text(0), s.Text(1), s.Int(2)};
+    std::shared_lock lock(mu_);
+    if (const Account* a = accounts_.Find(id_or_name)) return *a;
+    std::optional<Account> named;
+    accounts_.ForEach([&](const Account& a) {
+      if (a.name == id_or_name) named = a;
+    });
+    if (named) return std::move(*named);
+    return MakeError(Errc::kNotFound, "Account not found: " + id_or_name);
+  }
+
+  Result<Account> CreateAccount(const std::string& name) override {
+    if (!ValidAccountName(name))
+      return MakeError(Errc::kInvalidArgument,
+                       "An account name is 1-64 characters of A-Z, a-z, 0-9, '_', '-' and '.', "
+                       "not all digits");
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      Account a{RandomFrom("0123456789", 12), name, now_ms_};
+      if (a.id == kAdminAccountId) continue;
+      auto r = state_.Txn(
+          {Compare{AccountKey(a.id), 0}, Compare{AccountNameKey(name), 0}},
+          {Op::Put(AccountKey(a.id), EncodeAccount(a)), Op::Put(AccountNameKey(name), a.id)});
+      if (!r) return r.error();
+      if (r->succeeded) {
+        std::unique_lock lock(mu_);
+        accounts_.Apply(a.id, a, r->revision, false);
+        return a;
+      }
+      auto taken = state_.Get(AccountNameKey(name));
+      if (taken) return MakeError(Errc::kConflict, "An account named " + name + " already exists");
+      if (taken.error().code != Errc::kNotFound) return taken.error();
+      // Else the random id was taken: draw another.
+    }
+    return MakeError(Errc::kConflict, "Could not find a free account id; retry");
   }
 
   Result<AccessKey> CreateKey(const std::string& account_id, std::string policy_json,
@@ -111,38 +300,40 @@ class SqliteKeyStore final : public KeyStore {
     }
     auto sealed = secrets_->Seal(k.secret, Aad(k.id));
     if (!sealed) return sealed.error();
-    {
-      std::lock_guard lock(db_mu_);
-      Stmt acct(db_, "SELECT 1 FROM accounts WHERE id = ?");
-      if (!acct.ok()) return sqlite::DbError(db_, "prepare account check");
-      acct.Bind(1, account_id);
-      if (acct.Step() != SQLITE_ROW)
-        return MakeError(Errc::kNotFound, "Account not found: " + account_id);
-      Stmt s(db_,
-             "INSERT INTO access_keys(id, account, secret, active, policy, description, "
-             "created_ms) VALUES(?,?,?,1,?,?,?)");
-      if (!s.ok()) return sqlite::DbError(db_, "prepare insert key");
-      s.Bind(1, k.id);
-      s.Bind(2, k.account_id);
-      s.BindBlob(3, *sealed);
-      s.Bind(4, k.policy_json);
-      s.Bind(5, k.description);
-      s.Bind(6, k.created_ms);
-      int rc = s.Step();
-      if (rc == SQLITE_CONSTRAINT)
+    const std::string record = EncodeKeyRecord(k.account_id, *sealed, k.active, k.policy_json,
+                                               k.description, k.created_ms);
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      // The account must exist when the key is written: compare its revision.
+      auto account = state_.Get(AccountKey(account_id));
+      if (!account) {
+        if (account.error().code == Errc::kNotFound)
+          return MakeError(Errc::kNotFound, "Account not found: " + account_id);
+        return account.error();
+      }
+      auto r = state_.Txn(
+          {Compare{AccountKey(account_id), account->mod_revision}, Compare{KeyKey(k.id), 0}},
+          {Op::Put(KeyKey(k.id), record)});
+      if (!r) return r.error();
+      if (r->succeeded) {
+        std::unique_lock lock(mu_);
+        keys_.Apply(k.id, k, r->revision, false);
+        return k;
+      }
+      auto existing = state_.Get(KeyKey(k.id));
+      if (existing)
         return MakeError(Errc::kConflict, "An access key with id " + k.id + " already exists");
-      if (rc != SQLITE_DONE) return sqlite::DbError(db_, "insert key");
+      if (existing.error().code != Errc::kNotFound) return existing.error();
     }
-    std::unique_lock lock(cache_mu_);
-    keys_[k.id] = k;
-    return k;
+    return MakeError(Errc::kConflict, "The account " + account_id + " is being changed; retry");
   }
 
   Result<std::vector<AccessKey>> ListKeys(const std::string& account_id) const override {
-    std::shared_lock lock(cache_mu_);
     std::vector<AccessKey> out;
-    for (const auto& [id, k] : keys_) {
-      if (account_id.empty() || k.account_id == account_id) out.push_back(k);
+    {
+      std::shared_lock lock(mu_);
+      keys_.ForEach([&](const AccessKey& k) {
+        if (account_id.empty() || k.account_id == account_id) out.push_back(k);
+      });
     }
     std::sort(out.begin(), out.end(), [](const AccessKey& a, const AccessKey& b) {
       return std::tie(a.created_ms, a.id) < std::tie(b.created_ms, b.id);
@@ -151,84 +342,152 @@ class SqliteKeyStore final : public KeyStore {
   }
 
   Status SetActive(const std::string& id, bool active) override {
-    {
-      std::lock_guard lock(db_mu_);
-      Stmt s(db_, "UPDATE access_keys SET active = ? WHERE id = ?");
-      if (!s.ok()) return sqlite::DbError(db_, "prepare update key");
-      s.Bind(1, int64_t{active ? 1 : 0});
-      s.Bind(2, id);
-      if (s.Step() != SQLITE_DONE) return sqlite::DbError(db_, "update key");
-      if (sqlite3_changes(db_) == 0)
-        return MakeError(Errc::kNotFound, "Access key not found: " + id);
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      auto kv = state_.Get(KeyKey(id));
+      if (!kv) {
+        if (kv.error().code == Errc::kNotFound)
+          return MakeError(Errc::kNotFound, "Access key not found: " + id);
+        return kv.error();
+      }
+      auto record = ParseJson(kv->value, kApiJsonDepth);
+      if (!record || !record->is_object())
+        return MakeError(Errc::kInternal, "access key " + id + ": corrupt record");
+      (*record)["active"] = active;
+      const std::string text = DumpJson(*record);
+      auto k = DecodeKey(id, text, *secrets_);
+      if (!k) return k.error();
+      auto r = state_.Txn({Compare{KeyKey(id), kv->mod_revision}}, {Op::Put(KeyKey(id), text)});
+      if (!r) return r.error();
+      if (r->succeeded) {
+        std::unique_lock lock(mu_);
+        keys_.Apply(id, std::move(*k), r->revision, false);
+        return {};
+      }
     }
-    std::unique_lock lock(cache_mu_);
-    if (auto it = keys_.find(id); it != keys_.end()) it->second.active = active;
-    return {};
+    return MakeError(Errc::kConflict, "The access key " + id + " is being changed; retry");
   }
 
   Status DeleteKey(const std::string& id) override {
-    {
-      std::lock_guard lock(db_mu_);
-      Stmt s(db_, "DELETE FROM access_keys WHERE id = ?");
-      if (!s.ok()) return sqlite::DbError(db_, "prepare delete key");
-      s.Bind(1, id);
-      if (s.Step() != SQLITE_DONE) return sqlite::DbError(db_, "delete key");
-      if (sqlite3_changes(db_) == 0)
-        return MakeError(Errc::kNotFound, "Access key not found: " + id);
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      auto kv = state_.Get(KeyKey(id));
+      if (!kv) {
+        if (kv.error().code == Errc::kNotFound)
+          return MakeError(Errc::kNotFound, "Access key not found: " + id);
+        return kv.error();
+      }
+      auto r = state_.Txn({Compare{KeyKey(id), kv->mod_revision}}, {Op::Delete(KeyKey(id))});
+      if (!r) return r.error();
+      if (r->succeeded) {
+        std::unique_lock lock(mu_);
+        keys_.Apply(id, std::nullopt, r->revision, true);
+        return {};
+      }
     }
-    std::unique_lock lock(cache_mu_);
-    keys_.erase(id);
-    return {};
+    return MakeError(Errc::kConflict, "The access key " + id + " is being changed; retry");
   }
 
  private:
-  Status LoadKeys() {
-    Stmt s(db_,
-           "SELECT id, account, secret, active, policy, description, created_ms FROM access_keys");
-    if (!s.ok()) return sqlite::DbError(db_, "prepare load keys");
-    std::unordered_map<std::string, AccessKey> keys;
-    while (s.Step() == SQLITE_ROW) {
-      AccessKey k;
-      k.id = s.Text(0);
-      k.account_id = s.Text(1);
-      auto plain = secrets_->Open(s.Text(2), Aad(k.id));
-      if (!plain)
-        return MakeError(Errc::kInternal, "access key " + k.id +
-                                              ": the secret does not open with this data "
-                                              "directory's secret.key: " +
-                                              plain.error().message);
-      k.secret = std::move(*plain);
-      k.active = s.Int(3) != 0;
-      k.policy_json = s.Text(4);
-      k.description = s.Text(5);
-      k.created_ms = s.Int(6);
-      if (!k.policy_json.empty()) {
-        auto p = ParsePolicy(k.policy_json, PolicyKind::kIdentity);
-        // A stored policy that no longer parses denies everything rather than nothing.
-        k.policy =
-            p ? std::make_shared<const Policy>(std::move(*p)) : std::make_shared<const Policy>();
-      }
-      keys.emplace(k.id, std::move(k));
-    }
-    std::unique_lock lock(cache_mu_);
-    keys_ = std::move(keys);
-    return {};
+  // Both compares: nodes starting at once race here and exactly one transaction succeeds.
+  Status EnsureAdminAccount() {
+    const std::string id(kAdminAccountId);
+    Account admin{id, "admin", now_ms_};
+    auto r = state_.Txn(
+        {Compare{AccountKey(id), 0}, Compare{AccountNameKey("admin"), 0}},
+        {Op::Put(AccountKey(id), EncodeAccount(admin)), Op::Put(AccountNameKey("admin"), id)});
+    if (!r) return r.error();
+    if (r->succeeded) return {};
+    auto existing = state_.Get(AccountKey(id));
+    if (existing) return {};
+    if (existing.error().code != Errc::kNotFound) return existing.error();
+    return MakeError(Errc::kInternal,
+                     "the account name admin belongs to another account than " + id);
   }
 
-  sqlite3* db_;
+  void OnAccounts(state::WatchBatch batch) {
+    if (batch.resync) {
+      std::unordered_map<std::string, Mirror<Account>::Entry> fresh;
+      for (auto& e : batch.events) {
+        auto a = DecodeAccount(e.kv.value);
+        if (!a) {
+          spdlog::warn("key store: {}: {}", e.kv.key, a.error().message);
+          continue;
+        }
+        fresh[e.kv.key.substr(kAccountsPrefix.size())] = {std::move(*a), e.kv.mod_revision};
+      }
+      std::unique_lock lock(mu_);
+      accounts_.Replace(std::move(fresh), batch.revision);
+      return;
+    }
+    std::unique_lock lock(mu_);
+    for (auto& e : batch.events) {
+      std::string id = e.kv.key.substr(kAccountsPrefix.size());
+      std::optional<Account> a;
+      if (e.type == state::Event::Type::kPut) {
+        auto decoded = DecodeAccount(e.kv.value);
+        if (!decoded) {
+          spdlog::warn("key store: {}: {}", e.kv.key, decoded.error().message);
+          continue;
+        }
+        a = std::move(*decoded);
+      }
+      accounts_.Apply(id, std::move(a), e.kv.mod_revision, false);
+    }
+    accounts_.Passed(batch.revision);
+  }
+
+  // Keys are decoded (their secrets opened) before the lock is taken: the request path reads
+  // under it. A key that does not decode here is dropped, not kept at its old value: failing
+  // closed is the safe side for credentials.
+  void OnKeys(state::WatchBatch batch) {
+    std::vector<std::tuple<std::string, std::optional<AccessKey>, Revision>> changes;
+    changes.reserve(batch.events.size());
+    for (auto& e : batch.events) {
+      std::string id = e.kv.key.substr(kKeysPrefix.size());
+      std::optional<AccessKey> k;
+      if (e.type == state::Event::Type::kPut) {
+        auto decoded = DecodeKey(id, e.kv.value, *secrets_);
+        if (decoded) {
+          k = std::move(*decoded);
+        } else {
+          spdlog::warn("key store: ignoring access key {}: {}", id, decoded.error().message);
+        }
+      }
+      changes.emplace_back(std::move(id), std::move(k), e.kv.mod_revision);
+    }
+    std::unique_lock lock(mu_);
+    if (batch.resync) {
+      std::unordered_map<std::string, Mirror<AccessKey>::Entry> fresh;
+      for (auto& [id, k, revision] : changes) {
+        if (k) fresh[id] = {std::move(k), revision};
+      }
+      keys_.Replace(std::move(fresh), batch.revision);
+      return;
+    }
+    for (auto& [id, k, revision] : changes) keys_.Apply(id, std::move(k), revision, false);
+    keys_.Passed(batch.revision);
+  }
+
+  std::shared_ptr<state::StateStore> owner_;
+  state::StateStore& state_;
   std::shared_ptr<const SecretBox> secrets_;
   int64_t now_ms_;
-  mutable std::mutex db_mu_;
-  mutable std::shared_mutex cache_mu_;
-  std::unordered_map<std::string, AccessKey> keys_;
+  mutable std::shared_mutex mu_;
+  Mirror<Account> accounts_;
+  Mirror<AccessKey> keys_;
+  // Last, so they stop first: no callback runs once they are gone.
+  std::unique_ptr<state::WatchHandle> account_watch_;
+  std::unique_ptr<state::WatchHandle> key_watch_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<KeyStore>> OpenSqliteKeyStore(const std::string& path,
-                                                     std::shared_ptr<const SecretBox> secrets,
-                                                     int64_t now_ms) {
-  return sqlite::OpenStore<KeyStore, SqliteKeyStore>(path, std::move(secrets), now_ms);
+Result<std::unique_ptr<KeyStore>> OpenStateKeyStore(std::shared_ptr<state::StateStore> state,
+                                                    std::shared_ptr<const SecretBox> secrets,
+                                                    boost::asio::any_io_executor watch_executor,
+                                                    int64_t now_ms) {
+  auto store = std::make_unique<StateKeyStore>(std::move(state), std::move(secrets), now_ms);
+  if (auto st = store->Init(watch_executor); !st) return st.error();
+  return std::unique_ptr<KeyStore>(std::move(store));
 }
 
 std::string NewAccessKeyId() { return "AKIA" + RandomFrom("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16); }

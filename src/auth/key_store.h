@@ -1,9 +1,12 @@
 // Accounts and their access keys. Secrets are kept sealed (SecretBox, the data dir's
 // secret.key): SigV4 needs the plain secret on the server, so it is stored encrypted rather than
-// hashed. Lookups on the request path are served from memory; every change goes to SQLite first
-// and then to memory, so a disabled or deleted key stops working with the next request.
+// hashed. They live in the state core, so every node of a cluster sees the same ones. Lookups on
+// the request path are served from memory: every change goes to the state first and then to this
+// node's memory, and a watch brings in the changes other nodes make, so a disabled or deleted key
+// stops working with the next request here and, as soon as the watch delivers it, everywhere.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16,6 +19,9 @@
 
 namespace alto {
 class SecretBox;
+}
+namespace alto::state {
+class StateStore;
 }
 
 namespace alto::auth {
@@ -49,6 +55,9 @@ class KeyStore {
 
   virtual Result<std::vector<Account>> ListAccounts() const = 0;
   virtual Result<Account> GetAccount(const std::string& id_or_name) const = 0;
+  // A new account with a generated id. kConflict when the name is taken, kInvalidArgument when it
+  // is not 1-64 of [A-Za-z0-9._-] with at least one non-digit (so it never reads as an id).
+  virtual Result<Account> CreateAccount(const std::string& name) = 0;
 
   // A new key for an account; `policy_json` empty makes an administrator key. `id`/`secret`
   // empty: generated.
@@ -60,12 +69,22 @@ class KeyStore {
   virtual Status DeleteKey(const std::string& id) = 0;
 };
 
-// Opens (creating the tables) the store in the SQLite file at `path`. On the first start it
-// creates the admin account (kAdminAccountId: resources from before accounts existed already
-// carry that id in their ARNs, so they become the admin account's without moving).
-Result<std::unique_ptr<KeyStore>> OpenSqliteKeyStore(const std::string& path,
-                                                     std::shared_ptr<const SecretBox> secrets,
-                                                     int64_t now_ms);
+// Opens the store on the state core: loads every account and key, then watches for changes,
+// applying them on `watch_executor` (the store must be destroyed before that executor's context).
+// Creates the admin account when the state has none (kAdminAccountId: resources from before
+// accounts existed already carry that id in their ARNs, so they become the admin account's
+// without moving); nodes starting at once create it once. Fails when a stored secret does not
+// open with `secrets` (another data dir's secret.key).
+Result<std::unique_ptr<KeyStore>> OpenStateKeyStore(std::shared_ptr<state::StateStore> state,
+                                                    std::shared_ptr<const SecretBox> secrets,
+                                                    boost::asio::any_io_executor watch_executor,
+                                                    int64_t now_ms);
+
+// Moves the accounts and access keys from the SQLite tables that held them before the state core
+// (in the database at db_path, if it has them) into `state`, sealed secrets as they are, then
+// drops those tables. Idempotent: what is already in the state is skipped, so a crash in the
+// middle is finished by the next start. Returns how many accounts and keys moved.
+Result<int> MigrateLegacyKeyTables(const std::string& db_path, state::StateStore& state);
 
 // Key ids and secrets as AWS shapes them: AKIA + 16 of [A-Z2-7]; 40 of [A-Za-z0-9/+].
 std::string NewAccessKeyId();

@@ -210,8 +210,44 @@ int RunServer(const ServerConfig& cfg) {
     return 1;
   }
   SystemClock clock;
-  auto keys =
-      auth::OpenSqliteKeyStore((cfg.data_dir / "alto.db").string(), *secrets, clock.WallMillis());
+  // The state core (state/state.h). Its lease timer and the key store's watch run on the I/O
+  // thread once serving starts.
+  asio::io_context io(1);
+  const std::string db_path = (cfg.data_dir / "alto.db").string();
+  state::StateLocation where;
+  where.url = cfg.state_url;
+  where.sqlite_path = db_path;
+  where.ca_file = cfg.state_tls.ca_file;
+  where.cert_file = cfg.state_tls.cert_file;
+  where.key_file = cfg.state_tls.key_file;
+  where.user = Env("ALTO_STATE_USER");
+  where.password = Env("ALTO_STATE_PASSWORD");
+  ::unsetenv("ALTO_STATE_PASSWORD");  // NOLINT(concurrency-mt-unsafe): no other thread yet
+  auto opened = state::OpenState(where, clock, io.get_executor());
+  if (!opened) {
+    spdlog::error("state: {}", opened.error().message);
+    return 1;
+  }
+  spdlog::info("state: {}", (*opened)->Describe());
+  std::shared_ptr<state::StateStore> state = std::move(*opened);
+  if (auto moved = MigrateLegacyFunctionTables(db_path, *state, std::string(auth::kAdminAccountId));
+      !moved) {
+    spdlog::error("state: {}", moved.error().message);
+    return 1;
+  } else if (*moved > 0) {
+    spdlog::info("state: moved {} functions from the tables of an earlier Alto into the state core",
+                 *moved);
+  }
+  if (auto moved = auth::MigrateLegacyKeyTables(db_path, *state); !moved) {
+    spdlog::error("state: {}", moved.error().message);
+    return 1;
+  } else if (*moved > 0) {
+    spdlog::info(
+        "state: moved {} accounts and access keys from the tables of an earlier Alto into "
+        "the state core",
+        *moved);
+  }
+  auto keys = auth::OpenStateKeyStore(state, *secrets, io.get_executor(), clock.WallMillis());
   if (!keys) {
     spdlog::error("key store: {}", keys.error().message);
     return 1;
@@ -240,33 +276,6 @@ int RunServer(const ServerConfig& cfg) {
   if (!audit_log) {
     spdlog::error("audit log: {}", audit_log.error().message);
     return 1;
-  }
-  // The state core (state/state.h). Its lease timer runs on the I/O thread once serving starts.
-  asio::io_context io(1);
-  const std::string db_path = (cfg.data_dir / "alto.db").string();
-  state::StateLocation where;
-  where.url = cfg.state_url;
-  where.sqlite_path = db_path;
-  where.ca_file = cfg.state_tls.ca_file;
-  where.cert_file = cfg.state_tls.cert_file;
-  where.key_file = cfg.state_tls.key_file;
-  where.user = Env("ALTO_STATE_USER");
-  where.password = Env("ALTO_STATE_PASSWORD");
-  ::unsetenv("ALTO_STATE_PASSWORD");  // NOLINT(concurrency-mt-unsafe): no other thread yet
-  auto opened = state::OpenState(where, clock, io.get_executor());
-  if (!opened) {
-    spdlog::error("state: {}", opened.error().message);
-    return 1;
-  }
-  spdlog::info("state: {}", (*opened)->Describe());
-  std::shared_ptr<state::StateStore> state = std::move(*opened);
-  if (auto moved = MigrateLegacyFunctionTables(db_path, *state, std::string(auth::kAdminAccountId));
-      !moved) {
-    spdlog::error("state: {}", moved.error().message);
-    return 1;
-  } else if (*moved > 0) {
-    spdlog::info("state: moved {} functions from the tables of an earlier Alto into the state core",
-                 *moved);
   }
   auto store = OpenStateFunctionStore(state, std::string(auth::kAdminAccountId), *secrets);
   auto async_store = OpenSqliteAsyncStore((cfg.data_dir / "alto.db").string());

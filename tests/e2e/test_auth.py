@@ -457,11 +457,14 @@ class FirstStartTest(unittest.TestCase):
             lam.create_function(FunctionName=name, Runtime="python3.12", Handler="app.handler", Role=ROLE,
                                 Code={"ZipFile": zip_files({"app.py": PY_ECHO})})
             server.stop()
-            # What the previous release left: the same store without the accounts, keys and
-            # audit tables, and no credentials file.
+            # What the previous release left: the same store without accounts, keys (in the
+            # state core now, which a server only reads at start) or the audit table, and no
+            # credentials file.
             db = sqlite3.connect(os.path.join(server.data_dir, "alto.db"))
-            for table in ("accounts", "access_keys", "audit_log"):
-                db.execute("DROP TABLE %s" % table)
+            db.execute("DROP TABLE audit_log")
+            db.execute("DELETE FROM state_kv WHERE CAST(key AS TEXT) LIKE '/accounts/%'"
+                       " OR CAST(key AS TEXT) LIKE '/account-names/%'"
+                       " OR CAST(key AS TEXT) LIKE '/access-keys/%'")
             db.commit()
             db.close()
             os.unlink(os.path.join(server.data_dir, "credentials"))
