@@ -8,6 +8,8 @@
 //   A fn/<name>/alias-index        rewritten on every alias change, so that DeleteVersion's check
 //                                  "no alias points here" is a compare on one key
 //   A fn/<name>/tags               the tags, one JSON object
+//   A fn/<name>/policy/<qualifier> the resource-based policy of the function ("$LATEST") or of
+//                                  one version or alias: {"policy": document, "revision_id"}
 // Whatever else belongs to the function goes under A fn/<name>/ too: DeleteFunction is one
 // transaction that deletes $LATEST and that whole prefix, leaving nothing behind at any crash
 // point. Every read-modify-write is optimistic: read, compute, Txn comparing the mod revisions
@@ -262,8 +264,10 @@ class StateFunctionStore final : public MetadataStore {
       auto rev = ModRevision(state_, key);
       if (!rev) return rev.error();
       if (*rev == 0) return MakeError(Errc::kNotFound, std::string(version));
+      // The version's resource policy goes with it: a version number is never reused, but
+      // nothing should outlive what it was written for.
       auto r = state_.Txn({Compare{key, *rev}, Compare{Sub(name) + "alias-index", *index_revision}},
-                          {Op::Delete(key)});
+                          {Op::Delete(key), Op::Delete(PolicyKey(name, version))});
       if (!r) return r.error();
       if (r->succeeded) return {};
     }
@@ -334,7 +338,72 @@ class StateFunctionStore final : public MetadataStore {
       auto rev = ModRevision(state_, key);
       if (!rev) return rev.error();
       if (*rev == 0) return MakeError(Errc::kNotFound, std::string(alias));
-      auto r = state_.Txn({Compare{key, *rev}}, {Op::Delete(key), BumpIndex(function)});
+      // The alias's resource policy goes with it, in the same transaction: an alias created again
+      // under this name must not inherit the permissions of the one deleted.
+      auto r = state_.Txn({Compare{key, *rev}}, {Op::Delete(key), BumpIndex(function),
+                                                 Op::Delete(PolicyKey(function, alias))});
+      if (!r) return r.error();
+      if (r->succeeded) return {};
+    }
+    return Busy(function);
+  }
+
+  Result<StoredPolicy> GetPolicy(std::string_view function, std::string_view qualifier) override {
+    auto kv = state_.Get(PolicyKey(function, qualifier));
+    if (!kv) {
+      if (kv.error().code == Errc::kNotFound) {
+        return MakeError(Errc::kNotFound, "No policy is associated with the given resource.");
+      }
+      return kv.error();
+    }
+    return PolicyFrom(kv->value);
+  }
+
+  Status ChangePolicy(std::string_view function, std::string_view qualifier,
+                      const PolicyChange& change) override {
+    const std::string key = PolicyKey(function, qualifier);
+    // The key whose existence the policy depends on besides $LATEST: the version or the alias.
+    std::string owner;
+    if (!qualifier.empty() && qualifier != kLatest) {
+      const bool version = std::all_of(qualifier.begin(), qualifier.end(),
+                                       [](char c) { return c >= '0' && c <= '9'; });
+      owner = version ? VersionKey(function, qualifier) : AliasKey(function, qualifier);
+    }
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      std::vector<Compare> compares;
+      auto latest = ModRevision(state_, LatestKey(function));
+      if (!latest) return latest.error();
+      if (*latest == 0)
+        return MakeError(Errc::kNotFound, "Function not found: " + std::string(function));
+      compares.push_back(Compare{LatestKey(function), *latest});
+      if (!owner.empty()) {
+        auto rev = ModRevision(state_, owner);
+        if (!rev) return rev.error();
+        if (*rev == 0) {
+          return MakeError(Errc::kNotFound, "Function not found: " + std::string(function) + ":" +
+                                                std::string(qualifier));
+        }
+        compares.push_back(Compare{owner, *rev});
+      }
+      std::optional<StoredPolicy> current;
+      Revision current_revision = 0;
+      if (auto kv = state_.Get(key); kv) {
+        auto p = PolicyFrom(kv->value);
+        if (!p) return p.error();
+        current = std::move(*p);
+        current_revision = kv->mod_revision;
+      } else if (kv.error().code != Errc::kNotFound) {
+        return kv.error();
+      }
+      compares.push_back(Compare{key, current_revision});
+      auto next = change(current ? &*current : nullptr);
+      if (!next) return next.error();
+      if (!*next && !current) return {};  // nothing to delete
+      Op write = *next
+                     ? Op::Put(key, DumpJson(nlohmann::json{{"policy", (*next)->document},
+                                                            {"revision_id", (*next)->revision_id}}))
+                     : Op::Delete(key);
+      auto r = state_.Txn(compares, {write});
       if (!r) return r.error();
       if (r->succeeded) return {};
     }
@@ -378,6 +447,17 @@ class StateFunctionStore final : public MetadataStore {
   }
   std::string AliasKey(std::string_view function, std::string_view alias) const {
     return Sub(function) + "alias/" + std::string(alias);
+  }
+  std::string PolicyKey(std::string_view function, std::string_view qualifier) const {
+    return Sub(function) + "policy/" +
+           (qualifier.empty() ? std::string(kLatest) : std::string(qualifier));
+  }
+  static Result<StoredPolicy> PolicyFrom(const std::string& value) {
+    auto j = ParseJson(value, kApiJsonDepth);
+    if (!j || !j->is_object() || !j->contains("policy") || !(*j)["policy"].is_string()) {
+      return MakeError(Errc::kInternal, "a stored resource policy is unreadable");
+    }
+    return StoredPolicy{(*j)["policy"].get<std::string>(), j->value("revision_id", "")};
   }
   Op BumpIndex(std::string_view function) const {
     return Op::Put(Sub(function) + "alias-index", "");

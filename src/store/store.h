@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,13 @@ class StateStore;
 }  // namespace alto::state
 
 namespace alto {
+
+// A function's (or one qualifier's) resource-based policy as stored: the document and the
+// RevisionId that GetPolicy shows and AddPermission/RemovePermission compare.
+struct StoredPolicy {
+  std::string document;
+  std::string revision_id;
+};
 
 class MetadataStore {
  public:
@@ -64,6 +72,21 @@ class MetadataStore {
   virtual Result<AliasConfig> GetAlias(std::string_view function, std::string_view alias) = 0;
   virtual Result<std::vector<AliasConfig>> ListAliases(std::string_view function) = 0;  // by name
   virtual Status DeleteAlias(std::string_view function, std::string_view alias) = 0;
+
+  // The resource-based policy of (function, qualifier): qualifier "" (or "$LATEST") for the
+  // function itself, else a version or alias. kNotFound when there is none.
+  virtual Result<StoredPolicy> GetPolicy(std::string_view function, std::string_view qualifier) = 0;
+  // Read-modify-write of that policy: `change` gets the current one (nullptr when none) and
+  // returns the new one (nullopt: delete it) or an error, which is returned with nothing changed.
+  // The write compares the policy key, $LATEST and the version's or alias's key: a lost race is
+  // retried on the fresh policy (so concurrent changes never lose one another), and nothing is
+  // written for a function, version or alias that is gone (kNotFound). DeleteFunction,
+  // DeleteVersion and DeleteAlias delete the policy in their own transaction.
+  using PolicyChange =
+      std::function<Result<std::optional<StoredPolicy>>(const StoredPolicy* current)>;
+  virtual Status ChangePolicy(std::string_view function, std::string_view qualifier,
+                              const PolicyChange& change) = 0;
+
   // Every code digest still referenced, for garbage collection of the code store.
   virtual Result<std::vector<std::string>> ReferencedCode() = 0;
 };
