@@ -38,6 +38,8 @@ std::string_view ActionOf(Op op) {
       return "lambda:GetProvisionedConcurrencyConfig";
     case Op::kAdminListAccounts:
       return "organizations:ListAccounts";
+    case Op::kAdminCreateAccount:
+      return "organizations:CreateAccount";
     case Op::kAdminListKeys:
       return "iam:ListAccessKeys";
     case Op::kAdminCreateKey:
@@ -61,6 +63,7 @@ bool AccountWide(Op op) {
     case Op::kMetrics:
     case Op::kHealth:
     case Op::kAdminListAccounts:
+    case Op::kAdminCreateAccount:
     case Op::kAdminListKeys:
     case Op::kAdminCreateKey:
     case Op::kAdminReadAudit:

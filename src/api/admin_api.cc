@@ -55,6 +55,8 @@ asio::awaitable<http::Response> AdminApi::Handle(const RouteMatch& m, const http
       }
       co_return Json(200, out);
     }
+    case Op::kAdminCreateAccount:
+      co_return co_await CreateAccount(req, p);
     case Op::kAdminListKeys:
       co_return co_await ListKeys(req, p);
     case Op::kAdminCreateKey:
@@ -68,6 +70,29 @@ asio::awaitable<http::Response> AdminApi::Handle(const RouteMatch& m, const http
     default:
       co_return LambdaError(404, "UnknownOperationException", "Unknown operation");
   }
+}
+
+// Accounts are made by the admin account's administrators only.
+asio::awaitable<http::Response> AdminApi::CreateAccount(const http::Request& req,
+                                                        const auth::Caller& p) {
+  if (p.account_id != auth::kAdminAccountId || !p.admin) {
+    co_return LambdaError(403, "AccessDeniedException",
+                          "User: " + p.Arn() +
+                              " is not authorized to perform: organizations:CreateAccount: only "
+                              "administrators of the admin account create accounts");
+  }
+  auto body = ParseJson(req.body.empty() ? std::string_view("{}") : req.body, kApiJsonDepth);
+  if (!body || !body->is_object() || body->size() != 1 || !body->contains("Name") ||
+      !(*body)["Name"].is_string()) {
+    co_return LambdaError(400, "InvalidParameterValueException",
+                          "The request body must be {\"Name\": \"<account name>\"}");
+  }
+  const std::string name = (*body)["Name"].get<std::string>();
+  auto a = co_await RunBlocking(d_.blocking, [&] { return d_.keys.CreateAccount(name); });
+  if (!a) co_return LambdaErrorFrom(a.error());
+  co_return Json(
+      201,
+      {{"Id", a->id}, {"Name", a->name}, {"CreateDate", FormatLambdaTimestamp(a->created_ms)}});
 }
 
 asio::awaitable<http::Response> AdminApi::CreateKey(const http::Request& req,

@@ -103,7 +103,11 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
     AccessTarget target = TargetOf(*route.match, req, d_.account);
     if (IsControlPlaneChange(route.match->op, req.method))
       audit = PendingAudit{principal, target, req.remote_ip};
-    if (auto denied = CheckAccess(principal, target)) {
+    auto denied = CheckAccess(principal, target);
+    // Another account's key: only what a resource-based policy grants (permissions_api.cc).
+    if (principal.account_id != d_.account.account_id)
+      denied = co_await CrossAccountAccess(principal, route.match->op, target);
+    if (denied) {
       res = std::move(*denied);
     } else {
       Ctx c{std::move(req), *route.match, {}, std::move(principal)};
@@ -223,6 +227,11 @@ asio::awaitable<http::Response> LambdaApi::Dispatch(Ctx& c) {
       case Op::kListTags:
         res = co_await TagsOp(c);
         break;
+      case Op::kAddPermission:
+      case Op::kGetPolicy:
+      case Op::kRemovePermission:
+        res = co_await PermissionsOp(c);
+        break;
       case Op::kCreateFunctionUrlConfig:
       case Op::kGetFunctionUrlConfig:
       case Op::kUpdateFunctionUrlConfig:
@@ -234,6 +243,7 @@ asio::awaitable<http::Response> LambdaApi::Dispatch(Ctx& c) {
         res = Json(200, {{"status", "ok"}});
         break;
       case Op::kAdminListAccounts:
+      case Op::kAdminCreateAccount:
       case Op::kAdminListKeys:
       case Op::kAdminCreateKey:
       case Op::kAdminUpdateKey:
@@ -410,7 +420,7 @@ asio::awaitable<http::Response> LambdaApi::GetFunction(Ctx& c, bool configuratio
   // it (Lambda's rule since 2024: GetFunction alone does not reveal tags); Lambda leaves Tags out
   // when there are none. A function deleted since it was resolved just shows none.
   AccessTarget list_tags{"lambda:ListTags", FunctionArn(d_.account, f->name)};
-  if (CheckAccess(c.principal, list_tags)) {
+  if (c.principal.account_id != d_.account.account_id || CheckAccess(c.principal, list_tags)) {
     out["TagsError"] = {
         {"ErrorCode", "AccessDeniedException"},
         {"Message", "User: " + c.principal.Arn() +

@@ -134,6 +134,14 @@ class LambdaApi {
   boost::asio::awaitable<http::Response> TagsOp(Ctx& c);
   // The function name behind a tag operation's ARN, or why that ARN is refused.
   Result<std::string> TaggedFunction(const Ctx& c) const;
+  // AddPermission, GetPolicy, RemovePermission (permissions_api.cc).
+  boost::asio::awaitable<http::Response> PermissionsOp(Ctx& c);
+  // A caller of another account than the node's: allowed only what the target function's
+  // resource-based policy grants it (and, for a key with a policy, its own policy too). nullopt
+  // when allowed, else the 403 to send.
+  boost::asio::awaitable<std::optional<http::Response>> CrossAccountAccess(const auth::Caller& p,
+                                                                           Op op,
+                                                                           const AccessTarget& t);
   // Create/Get/Update/Delete/ListFunctionUrlConfig(s) (function_url_api.cc).
   boost::asio::awaitable<http::Response> FunctionUrlConfigOp(Ctx& c);
   // Provisioned concurrency (provisioned_api.cc).

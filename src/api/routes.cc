@@ -86,7 +86,12 @@ constexpr std::array kRoutes = {
     Route{"POST", "/2017-03-31/tags/{name}", Op::kTagResource, "TagResource"},
     Route{"DELETE", "/2017-03-31/tags/{name}", Op::kUntagResource, "UntagResource"},
     Route{"GET", "/2017-03-31/tags/{name}", Op::kListTags, "ListTags"},
+    Route{"POST", "/2015-03-31/functions/{name}/policy", Op::kAddPermission, "AddPermission"},
+    Route{"GET", "/2015-03-31/functions/{name}/policy", Op::kGetPolicy, "GetPolicy"},
+    Route{"DELETE", "/2015-03-31/functions/{name}/policy/{sid}", Op::kRemovePermission,
+          "RemovePermission"},
     Route{"GET", "/v1/accounts", Op::kAdminListAccounts, "ListAccounts"},
+    Route{"POST", "/v1/accounts", Op::kAdminCreateAccount, "CreateAccount"},
     Route{"GET", "/v1/keys", Op::kAdminListKeys, "ListAccessKeys"},
     Route{"POST", "/v1/keys", Op::kAdminCreateKey, "CreateAccessKey"},
     Route{"PUT", "/v1/keys/{name}", Op::kAdminUpdateKey, "UpdateAccessKey"},
@@ -122,13 +127,15 @@ const std::vector<std::vector<std::string_view>>& SplitPatterns() {
 }
 
 bool Matches(const std::vector<std::string_view>& want, const std::vector<std::string_view>& parts,
-             std::string* fn, std::string* alias) {
+             std::string* fn, std::string* alias, std::string* sid) {
   if (want.size() != parts.size()) return false;
   for (size_t i = 0; i < want.size(); ++i) {
     if (want[i] == "{name}") {
       *fn = PercentDecode(parts[i]);
     } else if (want[i] == "{alias}") {
       *alias = PercentDecode(parts[i]);
+    } else if (want[i] == "{sid}") {
+      *sid = PercentDecode(parts[i]);
     } else if (want[i] != parts[i]) {
       return false;
     }
@@ -144,13 +151,13 @@ RouteResult MatchRoute(std::string_view method, std::string_view path) {
   RouteResult result;
   for (size_t i = 0; i < kRoutes.size(); ++i) {
     const Route& r = kRoutes[i];
-    std::string fn, alias;
-    if (!Matches(patterns[i], parts, &fn, &alias)) continue;
+    std::string fn, alias, sid;
+    if (!Matches(patterns[i], parts, &fn, &alias, &sid)) continue;
     if (r.method != method) {
       result.miss = RouteMiss::kWrongMethod;
       continue;
     }
-    result.match = RouteMatch{r.op, std::move(fn), std::move(alias)};
+    result.match = RouteMatch{r.op, std::move(fn), std::move(alias), std::move(sid)};
     return result;
   }
   return result;

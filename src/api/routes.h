@@ -55,13 +55,18 @@ enum class Op {
   kTagResource,
   kUntagResource,
   kListTags,
+  // Resource-based policies (permissions_api.cc): the function's or one qualifier's policy.
+  kAddPermission,     // POST /2015-03-31/functions/{name}/policy
+  kGetPolicy,         // GET /2015-03-31/functions/{name}/policy
+  kRemovePermission,  // DELETE /2015-03-31/functions/{name}/policy/{StatementId}
   // Alto's admin API (admin_api.cc): accounts, access keys, the audit log.
-  kAdminListAccounts,  // GET /v1/accounts
-  kAdminListKeys,      // GET /v1/keys?Account=A
-  kAdminCreateKey,     // POST /v1/keys
-  kAdminUpdateKey,     // PUT /v1/keys/{name}  {"Status":"Active"|"Inactive"}
-  kAdminDeleteKey,     // DELETE /v1/keys/{name}
-  kAdminReadAudit,     // GET /v1/audit?Since=ms&Account=A&After=seq
+  kAdminListAccounts,   // GET /v1/accounts
+  kAdminCreateAccount,  // POST /v1/accounts {"Name":"..."}
+  kAdminListKeys,       // GET /v1/keys?Account=A
+  kAdminCreateKey,      // POST /v1/keys
+  kAdminUpdateKey,      // PUT /v1/keys/{name}  {"Status":"Active"|"Inactive"}
+  kAdminDeleteKey,      // DELETE /v1/keys/{name}
+  kAdminReadAudit,      // GET /v1/audit?Since=ms&Account=A&After=seq
 };
 
 struct RouteMatch {
@@ -69,7 +74,8 @@ struct RouteMatch {
   // The {name} path parameter, percent-decoded: a function (name, name:qualifier or ARN) or a
   // queue.
   std::string name;
-  std::string alias;  // the {alias} path parameter of alias operations
+  std::string alias;         // the {alias} path parameter of alias operations
+  std::string statement_id;  // RemovePermission's {StatementId}
 };
 
 enum class RouteMiss { kNoPath, kWrongMethod };

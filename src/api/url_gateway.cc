@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/http_event.h"
+#include "api/resource_policy.h"
 #include "api/validation.h"
 #include "auth/policy.h"
 #include "common/blocking.h"
@@ -200,20 +201,28 @@ asio::awaitable<http::Response> UrlGateway::InvokeStreamed(std::string url_id, I
   co_return res;
 }
 
-bool UrlGateway::IamAllows(const FunctionUrlConfig& url, const http::Request& req) const {
-  if (url.auth_type != "AWS_IAM" || !d_.auth) return false;
+asio::awaitable<bool> UrlGateway::IamAllows(const FunctionUrlConfig& url,
+                                            const http::Request& req) const {
+  if (url.auth_type != "AWS_IAM" || !d_.auth) co_return false;
   auto who = d_.auth->Authenticate(req, "lambda", auth::PathStyle::kDoubleEncoded);
   auto* p = std::get_if<auth::Caller>(&who);
-  if (!p) return false;
-  if (p->account_id != d_.account.account_id) return false;  // resource policies: not yet
-  if (p->admin) return true;
+  if (!p) co_return false;
   auth::AccessRequest r;
   r.action = "lambda:InvokeFunctionUrl";
   r.resource = FunctionArn(d_.account, url.function, url.qualifier.empty() ? "" : url.qualifier);
   r.principal_account = p->account_id;
   r.principal_arn = p->Arn();
   r.context["lambda:functionurlauthtype"] = "AWS_IAM";
-  return p->policy && auth::Evaluate(*p->policy, r) == auth::Decision::kAllow;
+  const bool identity_allows =
+      p->admin || (p->policy && auth::Evaluate(*p->policy, r) == auth::Decision::kAllow);
+  if (p->account_id == d_.account.account_id) co_return identity_allows;
+  // Another account's key: the function's (or alias's) resource policy must allow it too.
+  if (!identity_allows || !d_.store || !d_.blocking) co_return false;
+  auto stored = co_await RunBlocking(
+      *d_.blocking, [&] { return d_.store->GetPolicy(url.function, url.qualifier); });
+  if (!stored) co_return false;
+  auto doc = ParsePolicyDoc(stored->document);
+  co_return doc&& ResourcePolicyAllows(*doc, *p, r.action, r.context);
 }
 
 bool UrlGateway::Claims(const http::Request& req) const {
@@ -233,9 +242,11 @@ asio::awaitable<http::Response> UrlGateway::Handle(http::Request req) {
 
   http::Response res;
   bool preflight = false;
+  bool iam_ok = true;
+  if (t.config && t.config->auth_type != "NONE") iam_ok = co_await IamAllows(*t.config, req);
   if (!t.config) {
     res = UrlError(404, "ResourceNotFoundException", "Function URL not found");
-  } else if (t.config->auth_type != "NONE" && !IamAllows(*t.config, req)) {
+  } else if (!iam_ok) {
     // As Lambda: no detail on why (unsigned, unknown key, no permission).
     res = UrlError(403, "AccessDeniedException", "Forbidden");
   } else if (IsCorsPreflight(t.config->cors, req)) {

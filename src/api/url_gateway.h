@@ -21,6 +21,7 @@
 #include "invoke/function_catalog.h"
 #include "invoke/invoker.h"
 #include "store/function_url.h"
+#include "store/store.h"
 
 namespace alto {
 
@@ -78,6 +79,10 @@ struct UrlGatewayDeps {
   AccountInfo account;
   // Verifies URLs with AuthType AWS_IAM (SigV4, service "lambda"); without it they answer 403.
   const auth::Authenticator* auth = nullptr;
+  // Resource-based policies, for AWS_IAM callers of another account; without them those are
+  // refused.
+  MetadataStore* store = nullptr;
+  boost::asio::thread_pool* blocking = nullptr;
 };
 
 class UrlGateway {
@@ -91,7 +96,8 @@ class UrlGateway {
 
  private:
   // A signed request whose key may lambda:InvokeFunctionUrl this URL's function.
-  bool IamAllows(const FunctionUrlConfig& url, const http::Request& req) const;
+  boost::asio::awaitable<bool> IamAllows(const FunctionUrlConfig& url,
+                                         const http::Request& req) const;
   boost::asio::awaitable<http::Response> InvokeStreamed(std::string url_id, InvokeRequest ir);
 
   UrlGatewayDeps d_;

@@ -372,7 +372,8 @@ int RunServer(const ServerConfig& cfg) {
   AdminApi admin_api(AdminApiDeps{**keys, authenticator, **audit_log, blocking});
   api.AttachAdmin(&admin_api, audit_log->get());
   api.AttachProvisioned(provisioned_store.get());
-  UrlGateway gateway(UrlGatewayDeps{urls, resolver, invoker, clock, account, &authenticator});
+  UrlGateway gateway(UrlGatewayDeps{urls, resolver, invoker, clock, account, &authenticator,
+                                    store.get(), &blocking});
 
   http::ServerOptions ho;
   ho.body_limit = kMaxCreateRequestBytes + 1024;
