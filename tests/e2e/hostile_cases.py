@@ -557,6 +557,30 @@ def api_level_cases(fn, host):
     add(_case("max_items_overflow", pm, req(b"GET", b"/2015-03-31/functions?MaxItems=" + b"9" * 30), B400))
     add(_case("max_items_zero", pm, req(b"GET", b"/2015-03-31/functions?MaxItems=0"), B400))
     add(_case("query_bad_percent", pm, req(b"GET", b"/2015-03-31/functions?MaxItems=%zz"), B400))
+
+    # AddPermission / RemovePermission bodies and statement ids (resource-based policies): every
+    # one refused, nothing stored.
+    pol = b"/2015-03-31/functions/" + f + b"/policy"
+    perm = b'{"StatementId":"h","Action":"lambda:InvokeFunction","Principal":'
+    add(_case("add_permission_deep", js, req(b"POST", pol, perm + nested(1000) + b"}"), B400, etype=IPV))
+    add(_case("add_permission_truncated", js, req(b"POST", pol, perm), B400))
+    add(_case("add_permission_array", js, req(b"POST", pol, b"[]"), B400))
+    add(_case("add_permission_sid_invalid_utf8", u8, req(b"POST", pol, b'{"StatementId":"\xff\xfe",'
+                                                                          b'"Action":"lambda:*","Principal":"*"}'),
+              B400))
+    add(_case("add_permission_principal_object", pm, req(b"POST", pol, perm + b'{"AWS":"*"}}'), B400, etype=IPV))
+    add(_case("add_permission_principal_wildcard_arn", pm,
+              req(b"POST", pol, perm + b'"arn:aws:iam::*:root"}'), B400, etype=IPV))
+    add(_case("add_permission_policy_variable", pm,
+              req(b"POST", pol, perm + b'"*","SourceArn":"arn:aws:s3:::${aws:username}"}'), B400, etype=IPV))
+    add(_case("add_permission_sid_nul", pm, req(b"POST", pol, b'{"StatementId":"a\\u0000b",'
+                                                              b'"Action":"lambda:*","Principal":"*"}'), B400))
+    add(_case("add_permission_action_huge", pm, req(b"POST", pol, b'{"StatementId":"h","Action":"lambda:' +
+                                                    b"A" * 100000 + b'","Principal":"*"}'), (400, 413)))
+    add(_case("add_permission_number_fields", pm, req(b"POST", pol, b'{"StatementId":1,"Action":true,'
+                                                                    b'"Principal":null}'), B400))
+    add(_case("remove_permission_sid_pct_ff", u8, req(b"DELETE", pol + b"/%ff"), B400))
+    add(_case("remove_permission_sid_300", nm, req(b"DELETE", pol + b"/" + b"s" * 300), B400))
     return c
 
 
