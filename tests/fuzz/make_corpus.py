@@ -230,6 +230,32 @@ def sigv4_seeds():
          "body")
 
 
+def resource_policy_seeds():
+    # The first byte picks the input kind: even an AddPermission body, odd a stored document.
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:f"
+    bodies = [{"StatementId": "s1", "Action": "lambda:InvokeFunction", "Principal": "111122223333"},
+              {"StatementId": "s.2", "Action": "lambda:*", "Principal": "*"},
+              {"StatementId": "s3", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com",
+               "SourceArn": "arn:aws:s3:::bucket", "SourceAccount": "111122223333"},
+              {"StatementId": "u", "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
+               "FunctionUrlAuthType": "AWS_IAM", "PrincipalOrgID": "o-abcdefghij"},
+              {"StatementId": "r", "Action": "*", "Principal": "arn:aws:iam::111122223333:role/r",
+               "EventSourceToken": "tok", "RevisionId": "x"},
+              {"StatementId": "bad sid", "Action": "lambda:Invoke*", "Principal": "Bad"}]
+    for b in bodies:
+        write("fuzz_resource_policy", b"\x00" + json.dumps(b).encode())
+    stmt = {"Sid": "s1", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "lambda:InvokeFunction", "Resource": arn}
+    svc = {"Sid": "s3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+           "Action": "lambda:InvokeFunction", "Resource": arn,
+           "Condition": {"StringEquals": {"AWS:SourceAccount": "111122223333"},
+                         "ArnLike": {"AWS:SourceArn": "arn:aws:s3:::bucket"}}}
+    for doc in [{"Version": "2012-10-17", "Id": "default", "Statement": [stmt, svc]},
+                {"Version": "2012-10-17", "Id": "default", "Statement": []},
+                {"Version": "2012-10-17", "Statement": [dict(stmt, Effect="Deny")]}]:
+        write("fuzz_resource_policy", b"\x01" + json.dumps(doc, separators=(",", ":")).encode())
+
+
 if __name__ == "__main__":
     http_seeds()
     api_seeds()
@@ -237,4 +263,5 @@ if __name__ == "__main__":
     event_stream_seeds()
     http_event_seeds()
     zip_seeds()
+    resource_policy_seeds()
     sigv4_seeds()
