@@ -215,10 +215,12 @@ class PermissionsTest(AltoTestCase):
         name = self.new_function()
         errors = []
 
+        # boto3 makes clients unsafely from threads: one each, made here.
+        clients = [self.server.client() for _ in range(12)]
+
         def add(i):
             try:
-                c = self.server.client()
-                c.add_permission(FunctionName=name, StatementId="c%d" % i, Action="lambda:InvokeFunction",
+                clients[i].add_permission(FunctionName=name, StatementId="c%d" % i, Action="lambda:InvokeFunction",
                                  Principal="*")
             except Exception as e:  # noqa: BLE001
                 errors.append(e)
