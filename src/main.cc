@@ -237,6 +237,10 @@ int main(int argc, char** argv) {
   add_endpoint(account);
   account->require_subcommand(1);
   account->add_subcommand("ls", "List the accounts you can see");
+  std::string account_name;
+  account->add_subcommand("create", "Create an account (admin account administrators only)")
+      ->add_option("name", account_name, "The account's name")
+      ->required();
   alto::cli::KeyArgs key_args;
   auto* key = app.add_subcommand("key", "Access keys (SigV4 credentials)");
   add_endpoint(key);
@@ -295,6 +299,7 @@ int main(int argc, char** argv) {
   }
 
   if (account->got_subcommand("ls")) return alto::cli::AccountList(client);
+  if (account->got_subcommand("create")) return alto::cli::AccountCreate(client, account_name);
   if (key->got_subcommand("create")) return alto::cli::KeyCreate(client, key_args);
   if (key->got_subcommand("ls")) return alto::cli::KeyList(client, key_args);
   if (key->got_subcommand("rm")) return alto::cli::KeyRemove(client, key_args);

@@ -25,6 +25,16 @@ int AccountList(const ClientOptions& o) {
   return 0;
 }
 
+int AccountCreate(const ClientOptions& o, const std::string& name) {
+  auto r = Call(o, "POST", "/v1/accounts", DumpJson(json{{"Name", name}}));
+  if (!r) return 1;
+  if (r->status != 201) return FailFrom(*r);
+  auto a = ParseReply(r->body);
+  std::cout << a.value("Id", "") << "\t" << a.value("Name", "") << "\t" << a.value("CreateDate", "")
+            << "\n";
+  return 0;
+}
+
 int KeyCreate(const ClientOptions& o, const KeyArgs& a) {
   json body = json::object();
   if (!a.account.empty()) body["Account"] = a.account;
