@@ -40,11 +40,12 @@ class PermissionsTest(AltoTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # A second account with an administrator key of its own.
-        status, _, body = cls.server.request("POST", "/v1/accounts",
-                                             json.dumps({"Name": "team-b-%d" % os.getpid()}).encode())
-        assert status == 201, body
-        cls.account_b = json.loads(body)["Id"]
+        # A second account (made with the CLI) with an administrator key of its own.
+        out = harness.run_cmd([harness.ALTO_BIN, "account", "--endpoint", cls.server.endpoint, "create",
+                               "team-b-%d" % os.getpid()])
+        assert out.returncode == 0, out.stderr
+        cls.account_b = out.stdout.split("\t")[0]
+        assert re.match(r"^\d{12}$", cls.account_b), out.stdout
         status, _, body = cls.server.request("POST", "/v1/keys", json.dumps({"Account": cls.account_b}).encode())
         assert status == 201, body
         key = json.loads(body)
