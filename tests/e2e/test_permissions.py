@@ -52,6 +52,7 @@ class PermissionsTest(AltoTestCase):
         assert key["Account"] == cls.account_b, key
         cls.b = client_with(cls.server, key["AccessKeyId"], key["SecretAccessKey"])
         cls.b_key = key["AccessKeyId"]
+        cls.b_secret = key["SecretAccessKey"]
 
     def new_function(self, prefix="perm"):
         name = self.unique(prefix)
@@ -353,6 +354,20 @@ class PermissionsTest(AltoTestCase):
         self.assertEqual(b_get(), 200)
         self.lam.remove_permission(FunctionName=name, StatementId="url")
         self.assertEqual(b_get(), 403)
+
+    def test_only_the_admin_account_makes_accounts(self):
+        body = json.dumps({"Name": "from-b-%d" % os.getpid()}).encode()
+        h = harness.sign_headers("POST", self.server.host, self.server.port, "/v1/accounts", body,
+                                 key_id=self.b_key, secret=self.b_secret)
+        status, _, out = harness.http_request(self.server.host, self.server.port, "POST", "/v1/accounts", body,
+                                              headers=h, signed=False)
+        self.assertEqual(status, 403, out)
+        status, _, out = self.server.request("GET", "/v1/accounts")
+        self.assertNotIn(b"from-b-", out)
+        # And names stay unique.
+        dup = harness.run_cmd([harness.ALTO_BIN, "account", "--endpoint", self.server.endpoint, "create",
+                               "team-b-%d" % os.getpid()])
+        self.assertNotEqual(dup.returncode, 0, dup.stdout)
 
     def test_changes_are_audited(self):
         name = self.new_function()
