@@ -27,7 +27,7 @@ struct PolicyDoc {
   std::vector<nlohmann::ordered_json> statements;
   // The same statements parsed for evaluation. Their Resource is left implicit: a document
   // belongs to exactly one resource (the key it is stored under).
-  auth::Policy policy;
+  auth::Policy policy{.version = "2012-10-17", .id = "default", .statements = {}};
 };
 
 // AddPermission's request body.
