@@ -121,7 +121,10 @@ Result<PermissionRequest> ParseAddPermission(std::string_view body) {
       {"FunctionUrlAuthType", &r.function_url_auth_type},
       {"RevisionId", &r.revision_id},
   };
-  for (const auto& [key, value] : parsed->items()) {
+  for (const auto& item : parsed->items()) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in the lambda.
+    const std::string key = item.key();
+    const nlohmann::json& value = item.value();
     auto f = std::find_if(std::begin(fields), std::end(fields),
                           [&](const auto& f) { return key == f.first; });
     if (f == std::end(fields)) {
