@@ -95,7 +95,7 @@ Result<auth::Statement> ParseStatementForEvaluation(const ordered_json& s, size_
   return st;
 }
 
-bool Allows(const PolicyDoc& doc, auth::AccessRequest r) {
+bool Allows(const PolicyDoc& doc, const auth::AccessRequest& r) {
   return auth::EvaluateResource(doc.policy, r) == auth::Decision::kAllow;
 }
 
@@ -123,7 +123,7 @@ Result<PermissionRequest> ParseAddPermission(std::string_view body) {
   };
   for (const auto& item : parsed->items()) {
     // Not a structured binding: clang 14 (the fuzz build) cannot capture one in the lambda.
-    const std::string key = item.key();
+    const std::string& key = item.key();
     const nlohmann::json& value = item.value();
     auto f = std::find_if(std::begin(fields), std::end(fields),
                           [&](const auto& f) { return key == f.first; });
@@ -315,7 +315,7 @@ bool ResourcePolicyAllows(const PolicyDoc& doc, const auth::Caller& caller, std:
   // A key acts for its own account and for no resource of a service.
   r.context["aws:sourceaccount"] = caller.account_id;
   r.context.erase("aws:sourcearn");
-  return Allows(doc, std::move(r));
+  return Allows(doc, r);
 }
 
 bool ServicePrincipalAllows(const PolicyDoc& doc, std::string_view service,
@@ -327,7 +327,7 @@ bool ServicePrincipalAllows(const PolicyDoc& doc, std::string_view service,
   r.principal_service = std::string(service);
   if (!source_arn.empty()) r.context["aws:sourcearn"] = std::string(source_arn);
   if (!source_account.empty()) r.context["aws:sourceaccount"] = std::string(source_account);
-  return Allows(doc, std::move(r));
+  return Allows(doc, r);
 }
 
 }  // namespace alto
