@@ -237,6 +237,13 @@ int main(int argc, char** argv) {
   add_endpoint(account);
   account->require_subcommand(1);
   account->add_subcommand("ls", "List the accounts you can see");
+  std::string account_name;
+  account->add_subcommand("create", "Create an account (admin account's administrators only)")
+      ->add_option("name", account_name, "1-64 of A-Z a-z 0-9 . _ -, not all digits")
+      ->required();
+  account->add_subcommand("rm", "Delete an account without resources, and its keys")
+      ->add_option("account", account_name, "Account id or name")
+      ->required();
   alto::cli::KeyArgs key_args;
   auto* key = app.add_subcommand("key", "Access keys (SigV4 credentials)");
   add_endpoint(key);
@@ -295,6 +302,8 @@ int main(int argc, char** argv) {
   }
 
   if (account->got_subcommand("ls")) return alto::cli::AccountList(client);
+  if (account->got_subcommand("create")) return alto::cli::AccountCreate(client, account_name);
+  if (account->got_subcommand("rm")) return alto::cli::AccountRemove(client, account_name);
   if (key->got_subcommand("create")) return alto::cli::KeyCreate(client, key_args);
   if (key->got_subcommand("ls")) return alto::cli::KeyList(client, key_args);
   if (key->got_subcommand("rm")) return alto::cli::KeyRemove(client, key_args);

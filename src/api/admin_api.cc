@@ -55,6 +55,10 @@ asio::awaitable<http::Response> AdminApi::Handle(const RouteMatch& m, const http
       }
       co_return Json(200, out);
     }
+    case Op::kAdminCreateAccount:
+      co_return co_await CreateAccount(req, p);
+    case Op::kAdminDeleteAccount:
+      co_return co_await DeleteAccount(m, p);
     case Op::kAdminListKeys:
       co_return co_await ListKeys(req, p);
     case Op::kAdminCreateKey:
@@ -68,6 +72,62 @@ asio::awaitable<http::Response> AdminApi::Handle(const RouteMatch& m, const http
     default:
       co_return LambdaError(404, "UnknownOperationException", "Unknown operation");
   }
+}
+
+namespace {
+
+// Accounts are made and closed by the admin account's administrators only, as AWS Organizations'
+// management account does.
+std::optional<http::Response> RefuseAccountChange(const auth::Caller& p, std::string_view what) {
+  if (p.account_id == auth::kAdminAccountId && p.admin) return std::nullopt;
+  return LambdaError(403, "AccessDeniedException",
+                     "User: " + p.Arn() + " may not " + std::string(what) +
+                         ": only administrators of the admin account manage accounts");
+}
+
+}  // namespace
+
+asio::awaitable<http::Response> AdminApi::CreateAccount(const http::Request& req,
+                                                        const auth::Caller& p) {
+  if (auto refused = RefuseAccountChange(p, "create accounts")) co_return std::move(*refused);
+  auto body = ParseJson(req.body.empty() ? std::string_view("{}") : req.body, kApiJsonDepth);
+  if (!body || !body->is_object())
+    co_return LambdaError(400, "InvalidParameterValueException",
+                          "The request body must be a JSON object");
+  std::string name;
+  for (const auto& [k, v] : body->items()) {
+    if (k == "Name" && v.is_string()) {
+      name = v.get<std::string>();
+    } else {
+      co_return LambdaError(400, "InvalidParameterValueException",
+                            "Unknown or invalid field '" + k + "' (Name: string)");
+    }
+  }
+  if (name.empty())
+    co_return LambdaError(400, "InvalidParameterValueException", "Name is required");
+  auto a = co_await RunBlocking(d_.blocking, [&] { return d_.keys.CreateAccount(name); });
+  if (!a) {
+    if (a.error().code == Errc::kConflict)
+      co_return LambdaError(409, "ResourceConflictException", a.error().message);
+    co_return LambdaErrorFrom(a.error());
+  }
+  co_return Json(
+      201,
+      {{"Id", a->id}, {"Name", a->name}, {"CreateDate", FormatLambdaTimestamp(a->created_ms)}});
+}
+
+asio::awaitable<http::Response> AdminApi::DeleteAccount(const RouteMatch& m,
+                                                        const auth::Caller& p) {
+  if (auto refused = RefuseAccountChange(p, "delete accounts")) co_return std::move(*refused);
+  auto st = co_await RunBlocking(d_.blocking, [&] { return d_.keys.DeleteAccount(m.name); });
+  if (!st) {
+    if (st.error().code == Errc::kInvalidArgument)
+      co_return LambdaError(400, "InvalidParameterValueException", st.error().message);
+    if (st.error().code == Errc::kPreconditionFailed)
+      co_return LambdaError(409, "ResourceConflictException", st.error().message);
+    co_return LambdaErrorFrom(st.error());
+  }
+  co_return http::Response{204, {}, {}, nullptr};
 }
 
 asio::awaitable<http::Response> AdminApi::CreateKey(const http::Request& req,

@@ -28,6 +28,9 @@ class AdminApi {
                                                 const auth::Caller& p);
 
  private:
+  boost::asio::awaitable<http::Response> CreateAccount(const http::Request& req,
+                                                       const auth::Caller& p);
+  boost::asio::awaitable<http::Response> DeleteAccount(const RouteMatch& m, const auth::Caller& p);
   boost::asio::awaitable<http::Response> CreateKey(const http::Request& req, const auth::Caller& p);
   boost::asio::awaitable<http::Response> ListKeys(const http::Request& req, const auth::Caller& p);
   boost::asio::awaitable<http::Response> UpdateKey(const RouteMatch& m, const http::Request& req,

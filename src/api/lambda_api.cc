@@ -103,7 +103,9 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
     AccessTarget target = TargetOf(*route.match, req, d_.account);
     if (IsControlPlaneChange(route.match->op, req.method))
       audit = PendingAudit{principal, target, req.remote_ip};
-    if (auto denied = CheckAccess(principal, target)) {
+    if (auto foreign = CheckAccount(principal, route.match->op, target, d_.account)) {
+      res = std::move(*foreign);
+    } else if (auto denied = CheckAccess(principal, target)) {
       res = std::move(*denied);
     } else {
       Ctx c{std::move(req), *route.match, {}, std::move(principal)};
@@ -234,6 +236,8 @@ asio::awaitable<http::Response> LambdaApi::Dispatch(Ctx& c) {
         res = Json(200, {{"status", "ok"}});
         break;
       case Op::kAdminListAccounts:
+      case Op::kAdminCreateAccount:
+      case Op::kAdminDeleteAccount:
       case Op::kAdminListKeys:
       case Op::kAdminCreateKey:
       case Op::kAdminUpdateKey:

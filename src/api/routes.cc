@@ -87,6 +87,8 @@ constexpr std::array kRoutes = {
     Route{"DELETE", "/2017-03-31/tags/{name}", Op::kUntagResource, "UntagResource"},
     Route{"GET", "/2017-03-31/tags/{name}", Op::kListTags, "ListTags"},
     Route{"GET", "/v1/accounts", Op::kAdminListAccounts, "ListAccounts"},
+    Route{"POST", "/v1/accounts", Op::kAdminCreateAccount, "CreateAccount"},
+    Route{"DELETE", "/v1/accounts/{name}", Op::kAdminDeleteAccount, "DeleteAccount"},
     Route{"GET", "/v1/keys", Op::kAdminListKeys, "ListAccessKeys"},
     Route{"POST", "/v1/keys", Op::kAdminCreateKey, "CreateAccessKey"},
     Route{"PUT", "/v1/keys/{name}", Op::kAdminUpdateKey, "UpdateAccessKey"},

@@ -56,12 +56,14 @@ enum class Op {
   kUntagResource,
   kListTags,
   // Alto's admin API (admin_api.cc): accounts, access keys, the audit log.
-  kAdminListAccounts,  // GET /v1/accounts
-  kAdminListKeys,      // GET /v1/keys?Account=A
-  kAdminCreateKey,     // POST /v1/keys
-  kAdminUpdateKey,     // PUT /v1/keys/{name}  {"Status":"Active"|"Inactive"}
-  kAdminDeleteKey,     // DELETE /v1/keys/{name}
-  kAdminReadAudit,     // GET /v1/audit?Since=ms&Account=A&After=seq
+  kAdminListAccounts,   // GET /v1/accounts
+  kAdminCreateAccount,  // POST /v1/accounts  {"Name":"team-a"}
+  kAdminDeleteAccount,  // DELETE /v1/accounts/{name}
+  kAdminListKeys,       // GET /v1/keys?Account=A
+  kAdminCreateKey,      // POST /v1/keys
+  kAdminUpdateKey,      // PUT /v1/keys/{name}  {"Status":"Active"|"Inactive"}
+  kAdminDeleteKey,      // DELETE /v1/keys/{name}
+  kAdminReadAudit,      // GET /v1/audit?Since=ms&Account=A&After=seq
 };
 
 struct RouteMatch {

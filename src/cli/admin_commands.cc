@@ -25,6 +25,25 @@ int AccountList(const ClientOptions& o) {
   return 0;
 }
 
+int AccountCreate(const ClientOptions& o, const std::string& name) {
+  auto r = Call(o, "POST", "/v1/accounts", DumpJson(json{{"Name", name}}));
+  if (!r) return 1;
+  if (r->status != 201) return FailFrom(*r);
+  auto j = ParseReply(r->body);
+  std::cout << "Id    " << j.value("Id", "") << "\n"
+            << "Name  " << j.value("Name", "") << "\n"
+            << "# give it a key: alto key create --account " << j.value("Name", "") << "\n";
+  return 0;
+}
+
+int AccountRemove(const ClientOptions& o, const std::string& id_or_name) {
+  auto r = Call(o, "DELETE", "/v1/accounts/" + PercentEncode(id_or_name));
+  if (!r) return 1;
+  if (r->status != 204) return FailFrom(*r);
+  std::cout << "deleted account " << id_or_name << " and its keys\n";
+  return 0;
+}
+
 int KeyCreate(const ClientOptions& o, const KeyArgs& a) {
   json body = json::object();
   if (!a.account.empty()) body["Account"] = a.account;

@@ -389,6 +389,89 @@ class KeysAndPoliciesTest(AltoTestCase):
         self.assertFalse(any("lambda:ListFunctions" in l for l in lines), out.stdout)
 
 
+class AccountsTest(AltoTestCase):
+    """Other accounts: made and closed by the admin account, and never a way into its functions."""
+
+    def alto(self, *args, env=None):
+        return harness.run_cmd([harness.ALTO_BIN, args[0], "--endpoint", self.server.endpoint] + list(args[1:]),
+                               env=env)
+
+    def new_account_key(self, name):
+        out = self.alto("account", "create", name)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        account_id = re.search(r"Id\s+(\d{12})", out.stdout).group(1)
+        out = self.alto("key", "create", "--account", name)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        key_id = re.search(r"AccessKeyId\s+(\S+)", out.stdout).group(1)
+        secret = re.search(r"SecretAccessKey\s+(\S+)", out.stdout).group(1)
+        return account_id, key_id, secret
+
+    def test_another_accounts_administrator_cannot_touch_this_accounts_functions(self):
+        mine = self.unique("mine")
+        self.create(mine, "python3.12", "app.handler", zip_files({"app.py": PY_ECHO}))
+        account_id, key_id, secret = self.new_account_key(self.unique("tenant"))
+        self.assertNotEqual(account_id, "000000000000")
+        other = client_with(self.server, key_id, secret)
+        attempts = {
+            "list": lambda: other.list_functions(),
+            "get": lambda: other.get_function(FunctionName=mine),
+            "invoke": lambda: other.invoke(FunctionName=mine, Payload=b"{}"),
+            "update": lambda: other.update_function_configuration(FunctionName=mine, Timeout=9),
+            "delete": lambda: other.delete_function(FunctionName=mine),
+            "create": lambda: other.create_function(
+                FunctionName=self.unique("theirs"), Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                Code={"ZipFile": zip_files({"app.py": PY_ECHO})}),
+        }
+        for what, attempt in attempts.items():
+            with self.subTest(what):
+                with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                    attempt()
+                self.assertEqual(code_of(cm.exception), ("AccessDeniedException", 403))
+                self.assertIn(account_id, str(cm.exception))
+        # Nothing changed, and the function still answers its own account.
+        conf = self.lam.get_function_configuration(FunctionName=mine)
+        self.assertNotEqual(conf["Timeout"], 9)
+        self.assertEqual(json.loads(self.lam.invoke(FunctionName=mine, Payload=b'{"a":1}')["Payload"].read()),
+                         {"echo": {"a": 1}})
+        self.assertEqual(len([f for f in self.function_names() if f.startswith("theirs")]), 0)
+        # Nor is the admin API a way up: it sees only its own account and cannot make accounts.
+        env = {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret}
+        out = self.alto("account", "ls", env=env)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual([l.split("\t")[0] for l in out.stdout.splitlines()], [account_id])
+        out = self.alto("account", "create", self.unique("sneaky"), env=env)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("AccessDeniedException", out.stderr)
+        out = self.alto("key", "create", "--account", "admin", env=env)
+        self.assertNotEqual(out.returncode, 0)
+
+    def test_account_create_ls_rm(self):
+        name = self.unique("team")
+        account_id, key_id, secret = self.new_account_key(name)
+        out = self.alto("account", "ls")
+        self.assertIn(account_id + "\t" + name, out.stdout)
+        # Names are unique; bad names and the admin account are refused with clear errors.
+        for bad, expect in ((name, "already exists"), ("123456789012", "not all digits"),
+                            ("has space", "1-64 characters")):
+            out = self.alto("account", "create", bad)
+            self.assertNotEqual(out.returncode, 0, bad)
+            self.assertIn(expect, out.stderr)
+        out = self.alto("account", "rm", "admin")
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("cannot be deleted", out.stderr)
+        self.assertIn("Functions", self.lam.list_functions())
+        # Deleting the account deletes its keys: they stop working at once.
+        out = self.alto("account", "rm", name)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertNotIn(account_id, self.alto("account", "ls").stdout)
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            client_with(self.server, key_id, secret).list_functions()
+        self.assertEqual(code_of(cm.exception), ("UnrecognizedClientException", 403))
+        out = self.alto("account", "rm", name)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("not found", out.stderr)
+
+
 class CredentialChainTest(AltoTestCase):
     """The alto CLI reads credentials as the aws CLI does."""
 
