@@ -61,7 +61,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   srv->add_option("--code-dir", server.code_dir,
                   "Function packages by SHA-256 (default DATA_DIR/code); servers on one etcd "
-                  "share it (a shared filesystem)");
+                  "fetch the packages they lack from each other");
+  srv->add_option("--advertise-url", server.advertise_url,
+                  "With --state etcd://...: how the other nodes reach this one's API "
+                  "(default: the listen address; this host's name for 0.0.0.0 or ::)");
   srv->add_option("--state-ca", server.state_tls.ca_file,
                   "etcd: CA bundle to verify etcd's certificate (switches to TLS)");
   srv->add_option("--state-cert", server.state_tls.cert_file,

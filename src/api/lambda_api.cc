@@ -658,7 +658,10 @@ asio::awaitable<http::Response> LambdaApi::FunctionCodeNative(Ctx& c) {
   auto resolved = co_await LoadQualified(c, false);
   if (!resolved) co_return LambdaErrorFrom(resolved.error());
   const FunctionConfig* f = &resolved->function;
-  auto zip = co_await RunBlocking(d_.blocking, [&] { return d_.code.ReadZip(f->code_sha256_hex); });
+  auto zip = co_await RunBlocking(d_.blocking, [&]() -> Result<std::string> {
+    if (auto st = d_.code.Ensure(f->code_sha256_hex); !st) return st.error();
+    return d_.code.ReadZip(f->code_sha256_hex);
+  });
   if (!zip) co_return LambdaErrorFrom(zip.error());
   http::Response r;
   r.body = std::move(zip.value());

@@ -116,8 +116,11 @@ Result<AccessKey> DecodeKey(const std::string& id, std::string_view text, const 
   if (!plain)
     return MakeError(Errc::kInternal, "access key " + id +
                                           ": the secret does not open with this data "
-                                          "directory's secret.key: " +
-                                          plain.error().message);
+                                          "directory's secret.key (" +
+                                          plain.error().message +
+                                          "); every node on one state needs the same "
+                                          "secret.key: copy it from a node of this cluster "
+                                          "into the data dir before the first start");
   k.secret = std::move(*plain);
   if (!k.policy_json.empty()) {
     auto p = ParsePolicy(k.policy_json, PolicyKind::kIdentity);
