@@ -242,7 +242,7 @@ asio::awaitable<http::Response> AdminApi::ReadAudit(const http::Request& req,
   auto entries = co_await RunBlocking(d_.blocking, [&] { return d_.audit.Read(q); });
   if (!entries) co_return LambdaErrorFrom(entries.error());
   json out = {{"Entries", json::array()}};
-  for (const auto& e : *entries) {
+  for (const auto& e : entries->entries) {
     json j = {{"Seq", e.seq},
               {"Time", FormatLambdaTimestamp(e.time_ms)},
               {"TimeMs", e.time_ms},
@@ -255,7 +255,7 @@ asio::awaitable<http::Response> AdminApi::ReadAudit(const http::Request& req,
     if (!e.error_type.empty()) j["ErrorType"] = e.error_type;
     out["Entries"].push_back(std::move(j));
   }
-  if (entries->size() == q.limit) out["NextAfter"] = entries->back().seq;
+  if (entries->next_after > 0) out["NextAfter"] = entries->next_after;
   co_return Json(200, out);
 }
 

@@ -155,8 +155,10 @@ int AuditRead(const ClientOptions& o, const AuditArgs& a) {
       std::cout << "\n";
       --left;
     }
-    if (!j.contains("NextAfter") || entries.empty()) break;
-    after = j.value("NextAfter", int64_t{0});
+    // A page can be empty and still go on: the server bounds how much it scans per page.
+    int64_t next = j.value("NextAfter", int64_t{0});
+    if (next <= after) break;
+    after = next;
   }
   return 0;
 }

@@ -285,10 +285,12 @@ int RunServer(const ServerConfig& cfg) {
                  admin->credentials_file.string());
   }
   auth::Authenticator authenticator(**keys, clock);
-  auto audit_log = auth::OpenSqliteAuditLog((cfg.data_dir / "alto.db").string());
-  if (!audit_log) {
-    spdlog::error("audit log: {}", audit_log.error().message);
+  auto audit_log = auth::OpenStateAuditLog(state);
+  if (auto moved = auth::MigrateLegacyAuditLog(db_path, *audit_log, *state); !moved) {
+    spdlog::error("audit log: {}", moved.error().message);
     return 1;
+  } else if (*moved > 0) {
+    spdlog::info("audit log: moved {} entries of an earlier Alto into the state core", *moved);
   }
   auto store = OpenStateFunctionStore(state, std::string(auth::kAdminAccountId), *secrets);
   auto async_store = OpenSqliteAsyncStore((cfg.data_dir / "alto.db").string());
@@ -392,8 +394,8 @@ int RunServer(const ServerConfig& cfg) {
     spdlog::error("state watch: {}", st.error().message);
     return 1;
   }
-  AdminApi admin_api(AdminApiDeps{**keys, authenticator, **audit_log, blocking});
-  api.AttachAdmin(&admin_api, audit_log->get());
+  AdminApi admin_api(AdminApiDeps{**keys, authenticator, *audit_log, blocking});
+  api.AttachAdmin(&admin_api, audit_log.get());
   api.AttachProvisioned(provisioned_store.get());
   UrlGateway gateway(UrlGatewayDeps{urls, resolver, invoker, clock, account, &authenticator});
 

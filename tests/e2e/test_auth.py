@@ -544,10 +544,20 @@ class FirstStartTest(unittest.TestCase):
             # state core now, which a server only reads at start) or the audit table, and no
             # credentials file.
             db = sqlite3.connect(os.path.join(server.data_dir, "alto.db"))
-            db.execute("DROP TABLE audit_log")
             db.execute("DELETE FROM state_kv WHERE CAST(key AS TEXT) LIKE '/accounts/%'"
                        " OR CAST(key AS TEXT) LIKE '/account-names/%'"
-                       " OR CAST(key AS TEXT) LIKE '/access-keys/%'")
+                       " OR CAST(key AS TEXT) LIKE '/access-keys/%'"
+                       " OR CAST(key AS TEXT) LIKE '/audit/%'")
+            # Its audit log was a table of its own.
+            db.execute("CREATE TABLE audit_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL,"
+                       " account TEXT NOT NULL, access_key TEXT NOT NULL, action TEXT NOT NULL,"
+                       " resource TEXT NOT NULL, source TEXT NOT NULL, status INTEGER NOT NULL,"
+                       " error_type TEXT NOT NULL)")
+            for i in range(250):
+                db.execute("INSERT INTO audit_log(time_ms, account, access_key, action, resource, source, status,"
+                           " error_type) VALUES(?,?,?,?,?,?,?,?)",
+                           (1700000000000 + i, "000000000000", "old-key", "lambda:CreateFunction",
+                            "arn:aws:lambda:us-east-1:000000000000:function:legacy-%d" % i, "10.0.0.1", 201, ""))
             db.commit()
             db.close()
             os.unlink(os.path.join(server.data_dir, "credentials"))
@@ -559,6 +569,16 @@ class FirstStartTest(unittest.TestCase):
             self.assertEqual(conf["FunctionArn"], "arn:aws:lambda:%s:000000000000:function:%s" % (REGION, name))
             out = json.loads(lam.invoke(FunctionName=name, Payload=b'{"m":1}')["Payload"].read())
             self.assertEqual(out, {"echo": {"m": 1}})
+            # The old audit entries moved into the state core, in order, and the table is gone.
+            audit = harness.run_cmd([harness.ALTO_BIN, "audit", "--endpoint", server.endpoint, "--since", "0"])
+            self.assertEqual(audit.returncode, 0, audit.stderr)
+            legacy = [l for l in audit.stdout.splitlines() if "old-key" in l]
+            self.assertEqual(len(legacy), 250, audit.stdout[-2000:])
+            self.assertIn("legacy-0", legacy[0])
+            self.assertIn("legacy-249", legacy[-1])
+            db = sqlite3.connect(os.path.join(server.data_dir, "alto.db"))
+            self.assertEqual(db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name='audit_log'").fetchone()[0], 0)
+            db.close()
         finally:
             if server.proc is not None:
                 server.stop()
