@@ -61,7 +61,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   srv->add_option("--code-dir", server.code_dir,
                   "Function packages by SHA-256 (default DATA_DIR/code); servers on one etcd "
-                  "share it (a shared filesystem)");
+                  "fetch the packages they lack from each other");
+  srv->add_option("--advertise-url", server.advertise_url,
+                  "With --state etcd://...: how the other nodes reach this one's API "
+                  "(default: the listen address; this host's name for 0.0.0.0 or ::)");
   srv->add_option("--state-ca", server.state_tls.ca_file,
                   "etcd: CA bundle to verify etcd's certificate (switches to TLS)");
   srv->add_option("--state-cert", server.state_tls.cert_file,
@@ -238,8 +241,11 @@ int main(int argc, char** argv) {
   account->require_subcommand(1);
   account->add_subcommand("ls", "List the accounts you can see");
   std::string account_name;
-  account->add_subcommand("create", "Create an account (admin account administrators only)")
-      ->add_option("name", account_name, "The account's name")
+  account->add_subcommand("create", "Create an account (admin account's administrators only)")
+      ->add_option("name", account_name, "1-64 of A-Z a-z 0-9 . _ -, not all digits")
+      ->required();
+  account->add_subcommand("rm", "Delete an account without resources, and its keys")
+      ->add_option("account", account_name, "Account id or name")
       ->required();
   alto::cli::KeyArgs key_args;
   auto* key = app.add_subcommand("key", "Access keys (SigV4 credentials)");
@@ -300,6 +306,7 @@ int main(int argc, char** argv) {
 
   if (account->got_subcommand("ls")) return alto::cli::AccountList(client);
   if (account->got_subcommand("create")) return alto::cli::AccountCreate(client, account_name);
+  if (account->got_subcommand("rm")) return alto::cli::AccountRemove(client, account_name);
   if (key->got_subcommand("create")) return alto::cli::KeyCreate(client, key_args);
   if (key->got_subcommand("ls")) return alto::cli::KeyList(client, key_args);
   if (key->got_subcommand("rm")) return alto::cli::KeyRemove(client, key_args);

@@ -40,6 +40,8 @@ std::string_view ActionOf(Op op) {
       return "organizations:ListAccounts";
     case Op::kAdminCreateAccount:
       return "organizations:CreateAccount";
+    case Op::kAdminDeleteAccount:
+      return "organizations:CloseAccount";
     case Op::kAdminListKeys:
       return "iam:ListAccessKeys";
     case Op::kAdminCreateKey:
@@ -73,6 +75,22 @@ bool AccountWide(Op op) {
   }
 }
 
+bool AdminApiOp(Op op) {
+  switch (op) {
+    case Op::kAdminListAccounts:
+    case Op::kAdminCreateAccount:
+    case Op::kAdminDeleteAccount:
+    case Op::kAdminListKeys:
+    case Op::kAdminCreateKey:
+    case Op::kAdminUpdateKey:
+    case Op::kAdminDeleteKey:
+    case Op::kAdminReadAudit:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool QueueOp(Op op) {
   return op == Op::kNativeCreateQueue || op == Op::kNativeSendMessage ||
          op == Op::kNativeReadMessages;
@@ -90,6 +108,11 @@ AccessTarget TargetOf(const RouteMatch& m, const http::Request& req, const Accou
   t.action = action.empty() ? "lambda:" + std::string(OpName(m.op)) : std::string(action);
   if (AccountWide(m.op)) {
     t.resource = "*";
+    return t;
+  }
+  if (m.op == Op::kAdminDeleteAccount) {
+    t.resource = "arn:aws:organizations::" + std::string(auth::kAdminAccountId) + ":account/" +
+                 m.name.substr(0, 128);
     return t;
   }
   if (m.op == Op::kAdminUpdateKey || m.op == Op::kAdminDeleteKey) {
@@ -159,6 +182,21 @@ std::optional<http::Response> CheckAccess(const auth::Caller& p, const AccessTar
   return LambdaError(403, "AccessDeniedException",
                      "User: " + p.Arn() + " is not authorized to perform: " + t.action +
                          " on resource: " + t.resource + " " + why);
+}
+
+std::optional<http::Response> CheckAccount(const auth::Caller& p, Op op, const AccessTarget& t,
+                                           const AccountInfo& served) {
+  if (p.account_id == served.account_id || AdminApiOp(op)) return std::nullopt;
+  std::string message = "User: " + p.Arn() + " is not authorized to perform: " + t.action +
+                        " on resource: " + t.resource;
+  if (t.resource == "*") {
+    message += " because account " + p.account_id +
+               " has no Lambda resources on this node (it serves account " + served.account_id +
+               ")";
+  } else {
+    message += " because no resource-based policy allows the " + t.action + " action";
+  }
+  return LambdaError(403, "AccessDeniedException", message);
 }
 
 http::Response LambdaAuthError(const auth::AuthFailure& f) {

@@ -28,6 +28,13 @@ bool IsControlPlaneChange(Op op, std::string_view method);
 // nullopt when the principal may do it; else the 403 AccessDeniedException to send.
 std::optional<http::Response> CheckAccess(const auth::Caller& p, const AccessTarget& t);
 
+// A node serves the Lambda resources of one account (`served`). A caller of any other account,
+// even its administrator, may use none of them: nullopt for the served account's callers and for
+// the admin API (which scopes itself), else the 403 AccessDeniedException to send. Checked before
+// CheckAccess, so another account's admin key never passes as an administrator here.
+std::optional<http::Response> CheckAccount(const auth::Caller& p, Op op, const AccessTarget& t,
+                                           const AccountInfo& served);
+
 // Lambda's rest-json answer to a request that failed authentication.
 http::Response LambdaAuthError(const auth::AuthFailure& f);
 

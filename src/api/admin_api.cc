@@ -57,6 +57,8 @@ asio::awaitable<http::Response> AdminApi::Handle(const RouteMatch& m, const http
     }
     case Op::kAdminCreateAccount:
       co_return co_await CreateAccount(req, p);
+    case Op::kAdminDeleteAccount:
+      co_return co_await DeleteAccount(m, p);
     case Op::kAdminListKeys:
       co_return co_await ListKeys(req, p);
     case Op::kAdminCreateKey:
@@ -72,27 +74,60 @@ asio::awaitable<http::Response> AdminApi::Handle(const RouteMatch& m, const http
   }
 }
 
-// Accounts are made by the admin account's administrators only.
+namespace {
+
+// Accounts are made and closed by the admin account's administrators only, as AWS Organizations'
+// management account does.
+std::optional<http::Response> RefuseAccountChange(const auth::Caller& p, std::string_view what) {
+  if (p.account_id == auth::kAdminAccountId && p.admin) return std::nullopt;
+  return LambdaError(403, "AccessDeniedException",
+                     "User: " + p.Arn() + " may not " + std::string(what) +
+                         ": only administrators of the admin account manage accounts");
+}
+
+}  // namespace
+
 asio::awaitable<http::Response> AdminApi::CreateAccount(const http::Request& req,
                                                         const auth::Caller& p) {
-  if (p.account_id != auth::kAdminAccountId || !p.admin) {
-    co_return LambdaError(403, "AccessDeniedException",
-                          "User: " + p.Arn() +
-                              " is not authorized to perform: organizations:CreateAccount: only "
-                              "administrators of the admin account create accounts");
-  }
+  if (auto refused = RefuseAccountChange(p, "create accounts")) co_return std::move(*refused);
   auto body = ParseJson(req.body.empty() ? std::string_view("{}") : req.body, kApiJsonDepth);
-  if (!body || !body->is_object() || body->size() != 1 || !body->contains("Name") ||
-      !(*body)["Name"].is_string()) {
+  if (!body || !body->is_object())
     co_return LambdaError(400, "InvalidParameterValueException",
-                          "The request body must be {\"Name\": \"<account name>\"}");
+                          "The request body must be a JSON object");
+  std::string name;
+  for (const auto& [k, v] : body->items()) {
+    if (k == "Name" && v.is_string()) {
+      name = v.get<std::string>();
+    } else {
+      co_return LambdaError(400, "InvalidParameterValueException",
+                            "Unknown or invalid field '" + k + "' (Name: string)");
+    }
   }
-  const std::string name = (*body)["Name"].get<std::string>();
+  if (name.empty())
+    co_return LambdaError(400, "InvalidParameterValueException", "Name is required");
   auto a = co_await RunBlocking(d_.blocking, [&] { return d_.keys.CreateAccount(name); });
-  if (!a) co_return LambdaErrorFrom(a.error());
+  if (!a) {
+    if (a.error().code == Errc::kConflict)
+      co_return LambdaError(409, "ResourceConflictException", a.error().message);
+    co_return LambdaErrorFrom(a.error());
+  }
   co_return Json(
       201,
       {{"Id", a->id}, {"Name", a->name}, {"CreateDate", FormatLambdaTimestamp(a->created_ms)}});
+}
+
+asio::awaitable<http::Response> AdminApi::DeleteAccount(const RouteMatch& m,
+                                                        const auth::Caller& p) {
+  if (auto refused = RefuseAccountChange(p, "delete accounts")) co_return std::move(*refused);
+  auto st = co_await RunBlocking(d_.blocking, [&] { return d_.keys.DeleteAccount(m.name); });
+  if (!st) {
+    if (st.error().code == Errc::kInvalidArgument)
+      co_return LambdaError(400, "InvalidParameterValueException", st.error().message);
+    if (st.error().code == Errc::kPreconditionFailed)
+      co_return LambdaError(409, "ResourceConflictException", st.error().message);
+    co_return LambdaErrorFrom(st.error());
+  }
+  co_return http::Response{204, {}, {}, nullptr};
 }
 
 asio::awaitable<http::Response> AdminApi::CreateKey(const http::Request& req,
@@ -207,7 +242,7 @@ asio::awaitable<http::Response> AdminApi::ReadAudit(const http::Request& req,
   auto entries = co_await RunBlocking(d_.blocking, [&] { return d_.audit.Read(q); });
   if (!entries) co_return LambdaErrorFrom(entries.error());
   json out = {{"Entries", json::array()}};
-  for (const auto& e : *entries) {
+  for (const auto& e : entries->entries) {
     json j = {{"Seq", e.seq},
               {"Time", FormatLambdaTimestamp(e.time_ms)},
               {"TimeMs", e.time_ms},
@@ -220,7 +255,7 @@ asio::awaitable<http::Response> AdminApi::ReadAudit(const http::Request& req,
     if (!e.error_type.empty()) j["ErrorType"] = e.error_type;
     out["Entries"].push_back(std::move(j));
   }
-  if (entries->size() == q.limit) out["NextAfter"] = entries->back().seq;
+  if (entries->next_after > 0) out["NextAfter"] = entries->next_after;
   co_return Json(200, out);
 }
 

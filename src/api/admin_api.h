@@ -30,6 +30,7 @@ class AdminApi {
  private:
   boost::asio::awaitable<http::Response> CreateAccount(const http::Request& req,
                                                        const auth::Caller& p);
+  boost::asio::awaitable<http::Response> DeleteAccount(const RouteMatch& m, const auth::Caller& p);
   boost::asio::awaitable<http::Response> CreateKey(const http::Request& req, const auth::Caller& p);
   boost::asio::awaitable<http::Response> ListKeys(const http::Request& req, const auth::Caller& p);
   boost::asio::awaitable<http::Response> UpdateKey(const RouteMatch& m, const http::Request& req,

@@ -103,10 +103,14 @@ asio::awaitable<http::Response> LambdaApi::Handle(http::Request req) {
     AccessTarget target = TargetOf(*route.match, req, d_.account);
     if (IsControlPlaneChange(route.match->op, req.method))
       audit = PendingAudit{principal, target, req.remote_ip};
-    auto denied = CheckAccess(principal, target);
-    // Another account's key: only what a resource-based policy grants (permissions_api.cc).
-    if (principal.account_id != d_.account.account_id)
-      denied = co_await CrossAccountAccess(principal, route.match->op, target);
+    // Another account's caller: refused by CheckAccount unless a function's resource-based
+    // policy grants it the operation (permissions_api.cc).
+    auto denied = CheckAccount(principal, route.match->op, target, d_.account);
+    if (denied) {
+      denied = co_await CrossAccountAccess(principal, target, std::move(*denied));
+    } else {
+      denied = CheckAccess(principal, target);
+    }
     if (denied) {
       res = std::move(*denied);
     } else {
@@ -244,6 +248,7 @@ asio::awaitable<http::Response> LambdaApi::Dispatch(Ctx& c) {
         break;
       case Op::kAdminListAccounts:
       case Op::kAdminCreateAccount:
+      case Op::kAdminDeleteAccount:
       case Op::kAdminListKeys:
       case Op::kAdminCreateKey:
       case Op::kAdminUpdateKey:
@@ -664,7 +669,10 @@ asio::awaitable<http::Response> LambdaApi::FunctionCodeNative(Ctx& c) {
   auto resolved = co_await LoadQualified(c, false);
   if (!resolved) co_return LambdaErrorFrom(resolved.error());
   const FunctionConfig* f = &resolved->function;
-  auto zip = co_await RunBlocking(d_.blocking, [&] { return d_.code.ReadZip(f->code_sha256_hex); });
+  auto zip = co_await RunBlocking(d_.blocking, [&]() -> Result<std::string> {
+    if (auto st = d_.code.Ensure(f->code_sha256_hex); !st) return st.error();
+    return d_.code.ReadZip(f->code_sha256_hex);
+  });
   if (!zip) co_return LambdaErrorFrom(zip.error());
   http::Response r;
   r.body = std::move(zip.value());

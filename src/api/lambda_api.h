@@ -136,12 +136,12 @@ class LambdaApi {
   Result<std::string> TaggedFunction(const Ctx& c) const;
   // AddPermission, GetPolicy, RemovePermission (permissions_api.cc).
   boost::asio::awaitable<http::Response> PermissionsOp(Ctx& c);
-  // A caller of another account than the node's: allowed only what the target function's
-  // resource-based policy grants it (and, for a key with a policy, its own policy too). nullopt
-  // when allowed, else the 403 to send.
+  // A caller of another account than the node's, which CheckAccount refused (`refusal`):
+  // allowed only what the target function's resource-based policy grants it (and, for a key with
+  // a policy, its own policy too). nullopt when allowed, else the 403 to send.
   boost::asio::awaitable<std::optional<http::Response>> CrossAccountAccess(const auth::Caller& p,
-                                                                           Op op,
-                                                                           const AccessTarget& t);
+                                                                           const AccessTarget& t,
+                                                                           http::Response refusal);
   // Create/Get/Update/Delete/ListFunctionUrlConfig(s) (function_url_api.cc).
   boost::asio::awaitable<http::Response> FunctionUrlConfigOp(Ctx& c);
   // Provisioned concurrency (provisioned_api.cc).

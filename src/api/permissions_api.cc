@@ -45,21 +45,6 @@ http::Response PolicyError(const Error& e) {
   }
 }
 
-bool IsAdminOp(Op op) {
-  switch (op) {
-    case Op::kAdminListAccounts:
-    case Op::kAdminCreateAccount:
-    case Op::kAdminListKeys:
-    case Op::kAdminCreateKey:
-    case Op::kAdminUpdateKey:
-    case Op::kAdminDeleteKey:
-    case Op::kAdminReadAudit:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 asio::awaitable<http::Response> LambdaApi::PermissionsOp(Ctx& c) {
@@ -165,9 +150,7 @@ asio::awaitable<http::Response> LambdaApi::PermissionsOp(Ctx& c) {
 }
 
 asio::awaitable<std::optional<http::Response>> LambdaApi::CrossAccountAccess(
-    const auth::Caller& p, Op op, const AccessTarget& t) {
-  // The admin API scopes every answer to the caller's own account (AdminApi::AccountFor).
-  if (IsAdminOp(op)) co_return CheckAccess(p, t);
+    const auth::Caller& p, const AccessTarget& t, http::Response refusal) {
   auto deny = [&] {
     return LambdaError(403, "AccessDeniedException",
                        "User: " + p.Arn() + " is not authorized to perform: " + t.action +
@@ -178,7 +161,7 @@ asio::awaitable<std::optional<http::Response>> LambdaApi::CrossAccountAccess(
   // the rest are refused outright.
   const std::string prefix =
       "arn:aws:lambda:" + d_.account.region + ":" + d_.account.account_id + ":function:";
-  if (!t.resource.starts_with(prefix)) co_return deny();
+  if (!t.resource.starts_with(prefix)) co_return refusal;
   std::string name = t.resource.substr(prefix.size());
   std::string qualifier;
   if (auto colon = name.find(':'); colon != std::string::npos) {

@@ -92,6 +92,7 @@ constexpr std::array kRoutes = {
           "RemovePermission"},
     Route{"GET", "/v1/accounts", Op::kAdminListAccounts, "ListAccounts"},
     Route{"POST", "/v1/accounts", Op::kAdminCreateAccount, "CreateAccount"},
+    Route{"DELETE", "/v1/accounts/{name}", Op::kAdminDeleteAccount, "DeleteAccount"},
     Route{"GET", "/v1/keys", Op::kAdminListKeys, "ListAccessKeys"},
     Route{"POST", "/v1/keys", Op::kAdminCreateKey, "CreateAccessKey"},
     Route{"PUT", "/v1/keys/{name}", Op::kAdminUpdateKey, "UpdateAccessKey"},

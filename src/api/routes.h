@@ -61,7 +61,8 @@ enum class Op {
   kRemovePermission,  // DELETE /2015-03-31/functions/{name}/policy/{StatementId}
   // Alto's admin API (admin_api.cc): accounts, access keys, the audit log.
   kAdminListAccounts,   // GET /v1/accounts
-  kAdminCreateAccount,  // POST /v1/accounts {"Name":"..."}
+  kAdminCreateAccount,  // POST /v1/accounts  {"Name":"team-a"}
+  kAdminDeleteAccount,  // DELETE /v1/accounts/{name}
   kAdminListKeys,       // GET /v1/keys?Account=A
   kAdminCreateKey,      // POST /v1/keys
   kAdminUpdateKey,      // PUT /v1/keys/{name}  {"Status":"Active"|"Inactive"}

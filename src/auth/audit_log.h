@@ -1,5 +1,6 @@
 // The audit log: every control-plane change (who, from where, what, on what, and how it ended),
-// appended to SQLite before the answer goes out, and read back by `alto audit`.
+// appended to the state core before the answer goes out (so a cluster has one log), and read back
+// by `alto audit`. The newest 100,000 or so entries are kept.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "state/state.h"
 
 namespace alto::auth {
 
@@ -30,13 +32,29 @@ struct AuditQuery {
   size_t limit = 1000;
 };
 
+struct AuditPage {
+  std::vector<AuditEntry> entries;
+  // Where the next page starts (AuditQuery::after_seq) when more may follow; 0 at the end.
+  int64_t next_after = 0;
+};
+
 class AuditLog {
  public:
   virtual ~AuditLog() = default;
   virtual Status Append(const AuditEntry& e) = 0;
-  virtual Result<std::vector<AuditEntry>> Read(const AuditQuery& q) const = 0;
+  // Appends entries in order in one transaction, together with `extra` state operations; returns
+  // the last sequence number.
+  virtual Result<int64_t> AppendBatch(const std::vector<AuditEntry>& entries,
+                                      const std::vector<state::Op>& extra) = 0;
+  // Entries in sequence order after q.after_seq that pass the filters, at most q.limit.
+  virtual Result<AuditPage> Read(const AuditQuery& q) const = 0;
 };
 
-Result<std::unique_ptr<AuditLog>> OpenSqliteAuditLog(const std::string& path);
+std::unique_ptr<AuditLog> OpenStateAuditLog(std::shared_ptr<state::StateStore> state);
+
+// Moves the audit_log table an earlier Alto kept in alto.db into `log`, then drops the table.
+// Resumable: an interrupted move continues after the last row it moved. Returns rows moved.
+Result<int> MigrateLegacyAuditLog(const std::string& db_path, AuditLog& log,
+                                  state::StateStore& state);
 
 }  // namespace alto::auth

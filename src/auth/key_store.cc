@@ -116,8 +116,11 @@ Result<AccessKey> DecodeKey(const std::string& id, std::string_view text, const 
   if (!plain)
     return MakeError(Errc::kInternal, "access key " + id +
                                           ": the secret does not open with this data "
-                                          "directory's secret.key: " +
-                                          plain.error().message);
+                                          "directory's secret.key (" +
+                                          plain.error().message +
+                                          "); every node on one state needs the same "
+                                          "secret.key: copy it from a node of this cluster "
+                                          "into the data dir before the first start");
   k.secret = std::move(*plain);
   if (!k.policy_json.empty()) {
     auto p = ParsePolicy(k.policy_json, PolicyKind::kIdentity);
@@ -225,7 +228,8 @@ class StateKeyStore final : public KeyStore {
   std::optional<AccessKey> Find(const std::string& id) const override {
     std::shared_lock lock(mu_);
     const AccessKey* k = keys_.Find(id);
-    if (!k) return std::nullopt;
+    // A key whose account is gone is no key (one created while its account was being deleted).
+    if (!k || !accounts_.Find(k->account_id)) return std::nullopt;
     return *k;
   }
 
@@ -274,6 +278,46 @@ class StateKeyStore final : public KeyStore {
       // Else the random id was taken: draw another.
     }
     return MakeError(Errc::kConflict, "Could not find a free account id; retry");
+  }
+
+  Status DeleteAccount(const std::string& id_or_name) override {
+    auto account = GetAccount(id_or_name);
+    if (!account) return account.error();
+    if (account->id == kAdminAccountId)
+      return MakeError(Errc::kInvalidArgument, "The admin account cannot be deleted");
+    auto owned = state_.Range("/acct/" + account->id + "/", {}, 1);
+    if (!owned) return owned.error();
+    if (!owned->kvs.empty())
+      return MakeError(Errc::kPreconditionFailed, "Account " + account->name + " (" + account->id +
+                                                      ") still owns resources; delete them first");
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      auto kv = state_.Get(AccountKey(account->id));
+      if (!kv) {
+        if (kv.error().code == Errc::kNotFound)
+          return MakeError(Errc::kNotFound, "Account not found: " + id_or_name);
+        return kv.error();
+      }
+      auto keys = ListKeys(account->id);
+      if (!keys) return keys.error();
+      // Bounded by the transaction limit: an account with more keys deletes some first.
+      if (keys->size() + 2 > state::kMaxTxnOps)
+        return MakeError(Errc::kPreconditionFailed,
+                         "Account " + account->name + " has " + std::to_string(keys->size()) +
+                             " access keys; delete keys until it has at most " +
+                             std::to_string(state::kMaxTxnOps - 2));
+      std::vector<state::Op> ops{Op::Delete(AccountKey(account->id)),
+                                 Op::Delete(AccountNameKey(account->name))};
+      for (const auto& k : *keys) ops.push_back(Op::Delete(KeyKey(k.id)));
+      auto r = state_.Txn({Compare{AccountKey(account->id), kv->mod_revision}}, std::move(ops));
+      if (!r) return r.error();
+      if (r->succeeded) {
+        std::unique_lock lock(mu_);
+        accounts_.Apply(account->id, std::nullopt, r->revision, true);
+        for (const auto& k : *keys) keys_.Apply(k.id, std::nullopt, r->revision, true);
+        return {};
+      }
+    }
+    return MakeError(Errc::kConflict, "The account " + id_or_name + " is being changed; retry");
   }
 
   Result<AccessKey> CreateKey(const std::string& account_id, std::string policy_json,

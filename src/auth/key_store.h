@@ -58,6 +58,10 @@ class KeyStore {
   // A new account with a generated id. kConflict when the name is taken, kInvalidArgument when it
   // is not 1-64 of [A-Za-z0-9._-] with at least one non-digit (so it never reads as an id).
   virtual Result<Account> CreateAccount(const std::string& name) = 0;
+  // Deletes an account (by id or name) and its keys in one transaction. Refused for the admin
+  // account (kInvalidArgument) and for an account that still owns resources (kPreconditionFailed:
+  // nothing under /acct/<id>/), so deleting an account never orphans a function.
+  virtual Status DeleteAccount(const std::string& id_or_name) = 0;
 
   // A new key for an account; `policy_json` empty makes an administrator key. `id`/`secret`
   // empty: generated.

@@ -29,9 +29,18 @@ int AccountCreate(const ClientOptions& o, const std::string& name) {
   auto r = Call(o, "POST", "/v1/accounts", DumpJson(json{{"Name", name}}));
   if (!r) return 1;
   if (r->status != 201) return FailFrom(*r);
-  auto a = ParseReply(r->body);
-  std::cout << a.value("Id", "") << "\t" << a.value("Name", "") << "\t" << a.value("CreateDate", "")
-            << "\n";
+  auto j = ParseReply(r->body);
+  std::cout << "Id    " << j.value("Id", "") << "\n"
+            << "Name  " << j.value("Name", "") << "\n"
+            << "# give it a key: alto key create --account " << j.value("Name", "") << "\n";
+  return 0;
+}
+
+int AccountRemove(const ClientOptions& o, const std::string& id_or_name) {
+  auto r = Call(o, "DELETE", "/v1/accounts/" + PercentEncode(id_or_name));
+  if (!r) return 1;
+  if (r->status != 204) return FailFrom(*r);
+  std::cout << "deleted account " << id_or_name << " and its keys\n";
   return 0;
 }
 
@@ -146,8 +155,10 @@ int AuditRead(const ClientOptions& o, const AuditArgs& a) {
       std::cout << "\n";
       --left;
     }
-    if (!j.contains("NextAfter") || entries.empty()) break;
-    after = j.value("NextAfter", int64_t{0});
+    // A page can be empty and still go on: the server bounds how much it scans per page.
+    int64_t next = j.value("NextAfter", int64_t{0});
+    if (next <= after) break;
+    after = next;
   }
   return 0;
 }

@@ -15,8 +15,8 @@ struct KeyArgs {
 };
 
 int AccountList(const ClientOptions& o);
-// Makes an account (administrators of the admin account only) and prints its id.
 int AccountCreate(const ClientOptions& o, const std::string& name);
+int AccountRemove(const ClientOptions& o, const std::string& id_or_name);
 int KeyCreate(const ClientOptions& o, const KeyArgs& a);
 int KeyList(const ClientOptions& o, const KeyArgs& a);
 int KeyRemove(const ClientOptions& o, const KeyArgs& a);

@@ -1,6 +1,7 @@
 #include "cli/call.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 
 #include "auth/sigv4.h"
@@ -43,7 +44,7 @@ std::optional<http::Response> Call(const ClientOptions& o, const std::string& me
   req.path = target.substr(0, q);
   req.query = q == std::string::npos ? std::string() : target.substr(q + 1);
   req.headers = std::move(headers);
-  req.headers.push_back({"Host", ep->host + ":" + std::to_string(ep->port)});
+  req.headers.push_back({"Host", ep->HostHeader()});
   if (!body.empty()) req.headers.push_back({"Content-Type", "application/json"});
   req.body = std::move(body);
   auth::SignRequest(req, creds->credentials, creds->region, "lambda",
@@ -51,7 +52,10 @@ std::optional<http::Response> Call(const ClientOptions& o, const std::string& me
                         std::chrono::system_clock::now().time_since_epoch())
                         .count(),
                     auth::PathStyle::kDoubleEncoded);
-  auto res = http::Fetch(*ep, req);
+  // The aws CLI's variable names the CA bundle for a server with a private CA (--ca-bundle there).
+  http::FetchOptions fetch;
+  if (const char* ca = std::getenv("AWS_CA_BUNDLE"); ca && *ca) fetch.ca_file = ca;
+  auto res = http::Fetch(*ep, req, fetch);
   if (!res) {
     Fail(res.error().message + " (is `alto server` running? set --endpoint or ALTO_ENDPOINT)");
     return std::nullopt;

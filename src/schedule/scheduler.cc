@@ -162,9 +162,16 @@ asio::awaitable<void> Scheduler::StartFor(FunctionConfig f) {
   const std::string key = KeyOf(f);
   const SandboxSpec spec = SpecFor(f);
   cold_starts_[f.runtime].push_back(SteadyClock::now());
-  std::unique_ptr<Sandbox> sandbox = co_await TakeStem(spec);
+  // The package may still be on the node that took the upload only (a cluster): fetched first.
   Error failure;
-  if (!sandbox) {
+  std::unique_ptr<Sandbox> sandbox;
+  auto present = co_await RunBlocking(blocking_, [&] { return code_.Ensure(f.code_sha256_hex); });
+  if (!present) {
+    failure = present.error();
+  } else {
+    sandbox = co_await TakeStem(spec);
+  }
+  if (!sandbox && present) {
     auto started = co_await RunBlocking(blocking_, [&] { return driver_.Start(spec); });
     if (started) {
       sandbox = std::move(started.value());

@@ -21,6 +21,8 @@
 #include "auth/authenticator.h"
 #include "auth/bootstrap.h"
 #include "auth/key_store.h"
+#include "cluster/node_registry.h"
+#include "cluster/peer_code.h"
 #include "common/encoding.h"
 #include "common/time.h"
 #include "http/client.h"
@@ -108,6 +110,17 @@ std::string Env(const char* name) {
 
 // Whether a listen host is reachable from this machine only: 127.0.0.0/8, ::1 (or ::1 mapping
 // an IPv4 loopback address), localhost.
+// The URL peers reach this node at, from what it listens on: a wildcard address names no host,
+// so this machine's name stands in.
+std::string AdvertiseUrlFor(std::string host, uint16_t port, bool tls) {
+  if (host == "0.0.0.0" || host == "::" || host == "[::]" || host.empty()) {
+    char name[256] = {};
+    host = ::gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "127.0.0.1";
+  }
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  return std::string(tls ? "https://" : "http://") + host + ":" + std::to_string(port);
+}
+
 bool IsLoopback(std::string host) {
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
@@ -272,10 +285,12 @@ int RunServer(const ServerConfig& cfg) {
                  admin->credentials_file.string());
   }
   auth::Authenticator authenticator(**keys, clock);
-  auto audit_log = auth::OpenSqliteAuditLog((cfg.data_dir / "alto.db").string());
-  if (!audit_log) {
-    spdlog::error("audit log: {}", audit_log.error().message);
+  auto audit_log = auth::OpenStateAuditLog(state);
+  if (auto moved = auth::MigrateLegacyAuditLog(db_path, *audit_log, *state); !moved) {
+    spdlog::error("audit log: {}", moved.error().message);
     return 1;
+  } else if (*moved > 0) {
+    spdlog::info("audit log: moved {} entries of an earlier Alto into the state core", *moved);
   }
   auto store = OpenStateFunctionStore(state, std::string(auth::kAdminAccountId), *secrets);
   auto async_store = OpenSqliteAsyncStore((cfg.data_dir / "alto.db").string());
@@ -285,7 +300,17 @@ int RunServer(const ServerConfig& cfg) {
   }
   auto url_store = OpenStateFunctionUrlStore(state, std::string(auth::kAdminAccountId));
   auto provisioned_store = OpenStateProvisionedStore(state, std::string(auth::kAdminAccountId));
-  CodeStore code(cfg.code_dir.empty() ? cfg.data_dir / "code" : cfg.code_dir);
+  // In a cluster (state on etcd), a package uploaded to another node is fetched from it when
+  // this node first needs it. Peers over https are verified against this node's own --tls-cert
+  // (nodes of one cluster share a certificate or its CA).
+  const bool clustered = cfg.state_url != "sqlite";
+  const std::string node_id = RandomHex(8);
+  http::FetchOptions peer_fetch;
+  if (!cfg.tls_cert.empty()) peer_fetch.ca_file = cfg.tls_cert.string();
+  peer_fetch.timeout = std::chrono::seconds(120);
+  cluster::PeerCode peer_code(state, *secrets, node_id, clock, peer_fetch);
+  CodeStore code(cfg.code_dir.empty() ? cfg.data_dir / "code" : cfg.code_dir,
+                 clustered ? &peer_code : nullptr);
   if (auto st = code.Init(); !st) {
     spdlog::error("code store: {}", st.error().message);
     return 1;
@@ -369,8 +394,8 @@ int RunServer(const ServerConfig& cfg) {
     spdlog::error("state watch: {}", st.error().message);
     return 1;
   }
-  AdminApi admin_api(AdminApiDeps{**keys, authenticator, **audit_log, blocking});
-  api.AttachAdmin(&admin_api, audit_log->get());
+  AdminApi admin_api(AdminApiDeps{**keys, authenticator, *audit_log, blocking});
+  api.AttachAdmin(&admin_api, audit_log.get());
   api.AttachProvisioned(provisioned_store.get());
   UrlGateway gateway(UrlGatewayDeps{urls, resolver, invoker, clock, account, &authenticator,
                                     store.get(), &blocking});
@@ -393,9 +418,12 @@ int RunServer(const ServerConfig& cfg) {
   };
   http::Server server(
       io.get_executor(),
-      [&api, &gateway](http::Request r) {
-        // Function URLs (by Host or /url/...) share the listener with the API.
+      [&api, &gateway, clustered, &peer_code, &code, &blocking](http::Request r) {
+        // Function URLs (by Host or /url/...) share the listener with the API, and so do the
+        // peers' code fetches.
         if (gateway.Claims(r)) return gateway.Handle(std::move(r));
+        if (clustered && cluster::PeerCode::Claims(r))
+          return peer_code.Serve(std::move(r), code, blocking);
         return api.Handle(std::move(r));
       },
       ho);
@@ -408,6 +436,20 @@ int RunServer(const ServerConfig& cfg) {
     return 1;
   }
   urls.set_port(*port, tls != nullptr);
+  std::unique_ptr<cluster::NodeRegistry> registry;
+  if (clustered) {
+    std::string url = cfg.advertise_url.empty()
+                          ? AdvertiseUrlFor(endpoint->host, *port, tls != nullptr)
+                          : cfg.advertise_url;
+    auto registered = cluster::NodeRegistry::Register(state, {node_id, url}, io.get_executor(),
+                                                      blocking, std::chrono::seconds(10));
+    if (!registered) {
+      spdlog::error("cluster: cannot register this node: {}", registered.error().message);
+      return 1;
+    }
+    registry = std::move(*registered);
+    spdlog::info("cluster: node {} at {}", node_id, url);
+  }
   server.Start();
   scheduler.Start();
   asio::co_spawn(io, api.RestoreProvisioned(), asio::detached);

@@ -19,9 +19,12 @@ struct ServerConfig {
   // The state core: "sqlite" (data_dir/alto.db) or etcd://host:port[,...][/namespace]. etcd's user
   // and password come from ALTO_STATE_USER / ALTO_STATE_PASSWORD (never the command line).
   std::string state_url = "sqlite";
-  // Function packages by SHA-256 (default data_dir/code). Servers sharing an etcd state must
-  // share this folder (a shared filesystem) until blobs are replicated between nodes.
+  // Function packages by SHA-256 (default data_dir/code). Servers on one etcd fetch the packages
+  // they lack from each other (cluster/peer_code.h); a folder they share works too.
   std::filesystem::path code_dir;
+  // How the other nodes of a cluster reach this node's API (http(s)://host:port). Empty: the
+  // listen address, with this machine's host name for a wildcard one.
+  std::string advertise_url;
   struct {
     std::string ca_file, cert_file, key_file;
   } state_tls;

@@ -15,7 +15,13 @@ namespace alto {
 
 namespace fs = std::filesystem;
 
-CodeStore::CodeStore(fs::path root) : root_(std::move(root)) {}
+bool IsCodeDigest(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+CodeStore::CodeStore(fs::path root, CodeSource* source) : root_(std::move(root)), source_(source) {}
 
 Status CodeStore::Init() {
   std::error_code ec;
@@ -95,6 +101,27 @@ Result<std::string> CodeStore::ReadZip(std::string_view hex) const {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+Status CodeStore::Ensure(std::string_view hex) {
+  if (!IsCodeDigest(hex))
+    return MakeError(Errc::kInvalidArgument,
+                     "not a code digest: " + std::string(hex.substr(0, 80)));
+  std::error_code ec;
+  if (fs::is_directory(CodeDir(hex), ec) && fs::exists(root_ / (std::string(hex) + ".zip"), ec))
+    return {};
+  if (!source_)
+    return MakeError(Errc::kNotFound,
+                     "code package " + std::string(hex) + " missing from " + root_.string());
+  auto zip = source_->FetchZip(hex);
+  if (!zip) return zip.error();
+  // A peer is trusted no further than the digest: the bytes must be the package named.
+  if (HexEncode(Sha256(*zip)) != hex)
+    return MakeError(Errc::kInternal,
+                     "a peer sent bytes that are not code package " + std::string(hex));
+  auto stored = Put(*zip);
+  if (!stored) return stored.error();
+  return {};
 }
 
 void CodeStore::GarbageCollect(const std::vector<std::string>& keep) {

@@ -98,10 +98,13 @@ LAST_MODIFIED_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+000
 class EtcdServer:
     """A real etcd (Debian's /usr/bin/etcd) on free loopback ports with a temporary data dir."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
+        """tls: {"ca", "cert", "key"} files: the client URL is https and requires a client
+        certificate signed by that CA (--client-cert-auth)."""
         self.dir = tempfile.mkdtemp(prefix="alto-etcd-")
         self.proc = None
         self.client_port = self.peer_port = None
+        self.tls = tls
 
     def start(self, attempts=5):
         for _ in range(attempts):
@@ -118,22 +121,41 @@ class EtcdServer:
         return self
 
     def _launch(self):
-        client_url = "http://127.0.0.1:%d" % self.client_port
+        client_url = "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.client_port)
         peer_url = "http://127.0.0.1:%d" % self.peer_port
+        tls_args = []
+        if self.tls:
+            tls_args = ["--cert-file", self.tls["cert"], "--key-file", self.tls["key"],
+                        "--trusted-ca-file", self.tls["ca"], "--client-cert-auth"]
         with open(os.path.join(self.dir, "etcd.log"), "ab") as log:
             self.proc = subprocess.Popen(
                 ["etcd", "--name", "alto-e2e", "--data-dir", os.path.join(self.dir, "data"),
                  "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
                  "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
-                 "--initial-cluster", "alto-e2e=" + peer_url, "--log-level", "warn"],
+                 "--initial-cluster", "alto-e2e=" + peer_url, "--log-level", "warn"] + tls_args,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         return wait_until(self.healthy, 15)
+
+    def etcdctl(self, *args, user=None):
+        """etcdctl against this member (with the client certificate under TLS)."""
+        cmd = ["etcdctl", "--endpoints", ("https://" if self.tls else "http://") + self.endpoint]
+        if self.tls:
+            cmd += ["--cacert", self.tls["ca"], "--cert", self.tls["cert"], "--key", self.tls["key"]]
+        if user:
+            cmd += ["--user", user]
+        return run_cmd(cmd + list(args), env={"ETCDCTL_API": "3"})
 
     def healthy(self):
         if self.proc.poll() is not None:
             return False
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", self.client_port, timeout=1)
+            if self.tls:
+                import ssl
+                ctx = ssl.create_default_context(cafile=self.tls["ca"])
+                ctx.load_cert_chain(self.tls["cert"], self.tls["key"])
+                conn = http.client.HTTPSConnection("127.0.0.1", self.client_port, timeout=1, context=ctx)
+            else:
+                conn = http.client.HTTPConnection("127.0.0.1", self.client_port, timeout=1)
             conn.request("GET", "/health")
             ok = conn.getresponse().status == 200
             conn.close()

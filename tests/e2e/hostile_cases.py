@@ -108,7 +108,7 @@ BODY = b'{"hostile":1}'
 CRLF = b"\r\n"
 
 CATEGORIES = ("request_line", "uri_length", "headers", "content_length", "chunked", "transfer_encoding",
-              "smuggling", "sizes", "json", "utf8", "names", "parameters")
+              "smuggling", "sizes", "json", "utf8", "names", "parameters", "admin")
 
 
 def _case(name, category, raw, expect, close=None, then=None, single=False, listeners=None, etype=None,
@@ -543,6 +543,21 @@ def api_level_cases(fn, host):
         chunked += h + CRLF
     chunked += CRLF + b"%x\r\n" % len(over6) + over6 + b"\r\n0\r\n\r\n"
     add(_case("invoke_chunked_over_6mib", "sizes", chunked, (413,), close=True, timeout=15))
+
+    # The admin API's account operations: bodies and names it must refuse, changing nothing.
+    ad = "admin"
+    accounts = b"/v1/accounts"
+    add(_case("account_create_not_json", ad, req(b"POST", accounts, b'{"Name":'), B400))
+    add(_case("account_create_deep", ad, req(b"POST", accounts, b'{"Name":' + nested(10000) + b"}"), B400))
+    add(_case("account_create_array", ad, req(b"POST", accounts, b"[]"), B400))
+    add(_case("account_create_name_number", ad, req(b"POST", accounts, b'{"Name":5}'), B400))
+    add(_case("account_create_name_300", ad, req(b"POST", accounts, b'{"Name":"' + b"n" * 300 + b'"}'), B400))
+    add(_case("account_create_name_digits", ad, req(b"POST", accounts, b'{"Name":"123456789012"}'), B400))
+    add(_case("account_create_name_invalid_utf8", ad, req(b"POST", accounts, b'{"Name":"\xff\xfe"}'), B400))
+    add(_case("account_create_unknown_field", ad, req(b"POST", accounts, b'{"Name":"ok","Root":true}'), B400))
+    add(_case("account_delete_admin", ad, req(b"DELETE", accounts + b"/admin"), B400))
+    add(_case("account_delete_name_300", ad, req(b"DELETE", accounts + b"/" + b"n" * 300), (400, 404)))
+    add(_case("account_delete_pct_ff", ad, req(b"DELETE", accounts + b"/%ff%fe"), (400, 404)))
 
     pm = "parameters"
     add(_case("log_type_bogus", pm, req(b"POST", inv, b"{}", [b"X-Amz-Log-Type: Bogus"]), B400))

@@ -389,6 +389,89 @@ class KeysAndPoliciesTest(AltoTestCase):
         self.assertFalse(any("lambda:ListFunctions" in l for l in lines), out.stdout)
 
 
+class AccountsTest(AltoTestCase):
+    """Other accounts: made and closed by the admin account, and never a way into its functions."""
+
+    def alto(self, *args, env=None):
+        return harness.run_cmd([harness.ALTO_BIN, args[0], "--endpoint", self.server.endpoint] + list(args[1:]),
+                               env=env)
+
+    def new_account_key(self, name):
+        out = self.alto("account", "create", name)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        account_id = re.search(r"Id\s+(\d{12})", out.stdout).group(1)
+        out = self.alto("key", "create", "--account", name)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        key_id = re.search(r"AccessKeyId\s+(\S+)", out.stdout).group(1)
+        secret = re.search(r"SecretAccessKey\s+(\S+)", out.stdout).group(1)
+        return account_id, key_id, secret
+
+    def test_another_accounts_administrator_cannot_touch_this_accounts_functions(self):
+        mine = self.unique("mine")
+        self.create(mine, "python3.12", "app.handler", zip_files({"app.py": PY_ECHO}))
+        account_id, key_id, secret = self.new_account_key(self.unique("tenant"))
+        self.assertNotEqual(account_id, "000000000000")
+        other = client_with(self.server, key_id, secret)
+        attempts = {
+            "list": lambda: other.list_functions(),
+            "get": lambda: other.get_function(FunctionName=mine),
+            "invoke": lambda: other.invoke(FunctionName=mine, Payload=b"{}"),
+            "update": lambda: other.update_function_configuration(FunctionName=mine, Timeout=9),
+            "delete": lambda: other.delete_function(FunctionName=mine),
+            "create": lambda: other.create_function(
+                FunctionName=self.unique("theirs"), Runtime="python3.12", Handler="app.handler", Role=ROLE,
+                Code={"ZipFile": zip_files({"app.py": PY_ECHO})}),
+        }
+        for what, attempt in attempts.items():
+            with self.subTest(what):
+                with self.assertRaises(botocore.exceptions.ClientError) as cm:
+                    attempt()
+                self.assertEqual(code_of(cm.exception), ("AccessDeniedException", 403))
+                self.assertIn(account_id, str(cm.exception))
+        # Nothing changed, and the function still answers its own account.
+        conf = self.lam.get_function_configuration(FunctionName=mine)
+        self.assertNotEqual(conf["Timeout"], 9)
+        self.assertEqual(json.loads(self.lam.invoke(FunctionName=mine, Payload=b'{"a":1}')["Payload"].read()),
+                         {"echo": {"a": 1}})
+        self.assertEqual(len([f for f in self.function_names() if f.startswith("theirs")]), 0)
+        # Nor is the admin API a way up: it sees only its own account and cannot make accounts.
+        env = {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret}
+        out = self.alto("account", "ls", env=env)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual([l.split("\t")[0] for l in out.stdout.splitlines()], [account_id])
+        out = self.alto("account", "create", self.unique("sneaky"), env=env)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("AccessDeniedException", out.stderr)
+        out = self.alto("key", "create", "--account", "admin", env=env)
+        self.assertNotEqual(out.returncode, 0)
+
+    def test_account_create_ls_rm(self):
+        name = self.unique("team")
+        account_id, key_id, secret = self.new_account_key(name)
+        out = self.alto("account", "ls")
+        self.assertIn(account_id + "\t" + name, out.stdout)
+        # Names are unique; bad names and the admin account are refused with clear errors.
+        for bad, expect in ((name, "already exists"), ("123456789012", "not all digits"),
+                            ("has space", "1-64 characters")):
+            out = self.alto("account", "create", bad)
+            self.assertNotEqual(out.returncode, 0, bad)
+            self.assertIn(expect, out.stderr)
+        out = self.alto("account", "rm", "admin")
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("cannot be deleted", out.stderr)
+        self.assertIn("Functions", self.lam.list_functions())
+        # Deleting the account deletes its keys: they stop working at once.
+        out = self.alto("account", "rm", name)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertNotIn(account_id, self.alto("account", "ls").stdout)
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            client_with(self.server, key_id, secret).list_functions()
+        self.assertEqual(code_of(cm.exception), ("UnrecognizedClientException", 403))
+        out = self.alto("account", "rm", name)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("not found", out.stderr)
+
+
 class CredentialChainTest(AltoTestCase):
     """The alto CLI reads credentials as the aws CLI does."""
 
@@ -461,10 +544,20 @@ class FirstStartTest(unittest.TestCase):
             # state core now, which a server only reads at start) or the audit table, and no
             # credentials file.
             db = sqlite3.connect(os.path.join(server.data_dir, "alto.db"))
-            db.execute("DROP TABLE audit_log")
             db.execute("DELETE FROM state_kv WHERE CAST(key AS TEXT) LIKE '/accounts/%'"
                        " OR CAST(key AS TEXT) LIKE '/account-names/%'"
-                       " OR CAST(key AS TEXT) LIKE '/access-keys/%'")
+                       " OR CAST(key AS TEXT) LIKE '/access-keys/%'"
+                       " OR CAST(key AS TEXT) LIKE '/audit/%'")
+            # Its audit log was a table of its own.
+            db.execute("CREATE TABLE audit_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL,"
+                       " account TEXT NOT NULL, access_key TEXT NOT NULL, action TEXT NOT NULL,"
+                       " resource TEXT NOT NULL, source TEXT NOT NULL, status INTEGER NOT NULL,"
+                       " error_type TEXT NOT NULL)")
+            for i in range(250):
+                db.execute("INSERT INTO audit_log(time_ms, account, access_key, action, resource, source, status,"
+                           " error_type) VALUES(?,?,?,?,?,?,?,?)",
+                           (1700000000000 + i, "000000000000", "old-key", "lambda:CreateFunction",
+                            "arn:aws:lambda:us-east-1:000000000000:function:legacy-%d" % i, "10.0.0.1", 201, ""))
             db.commit()
             db.close()
             os.unlink(os.path.join(server.data_dir, "credentials"))
@@ -476,6 +569,16 @@ class FirstStartTest(unittest.TestCase):
             self.assertEqual(conf["FunctionArn"], "arn:aws:lambda:%s:000000000000:function:%s" % (REGION, name))
             out = json.loads(lam.invoke(FunctionName=name, Payload=b'{"m":1}')["Payload"].read())
             self.assertEqual(out, {"echo": {"m": 1}})
+            # The old audit entries moved into the state core, in order, and the table is gone.
+            audit = harness.run_cmd([harness.ALTO_BIN, "audit", "--endpoint", server.endpoint, "--since", "0"])
+            self.assertEqual(audit.returncode, 0, audit.stderr)
+            legacy = [l for l in audit.stdout.splitlines() if "old-key" in l]
+            self.assertEqual(len(legacy), 250, audit.stdout[-2000:])
+            self.assertIn("legacy-0", legacy[0])
+            self.assertIn("legacy-249", legacy[-1])
+            db = sqlite3.connect(os.path.join(server.data_dir, "alto.db"))
+            self.assertEqual(db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name='audit_log'").fetchone()[0], 0)
+            db.close()
         finally:
             if server.proc is not None:
                 server.stop()

@@ -3,9 +3,12 @@ the other node serves, because each node follows the state rather than its own h
 etcd goes away, writes answer 503 with Retry-After while functions already known keep running;
 when it returns, everything resumes."""
 
+import hashlib
 import json
+import os
 import shutil
 import tempfile
+import urllib.request
 import time
 import unittest
 
@@ -22,14 +25,15 @@ class TwoNodesTest(unittest.TestCase):
     def setUpClass(cls):
         cls.etcd = EtcdServer().start()
         state = "etcd://%s/cluster-test" % cls.etcd.endpoint
-        # Code packages are not replicated between nodes yet: the nodes share a code folder, as
-        # they would a shared filesystem.
-        cls.code_dir = tempfile.mkdtemp(prefix="alto-e2e-code-")
-        args = ("--code-dir", cls.code_dir)
-        cls.a = AltoServer(name="node-a", state=state, extra_args=args)
-        cls.b = AltoServer(name="node-b", state=state, extra_args=args)
+        # Each node keeps its own code packages (its data dir's code/), and fetches from the other
+        # the packages uploaded there.
+        cls.a = AltoServer(name="node-a", state=state)
+        cls.b = AltoServer(name="node-b", state=state)
         try:
             cls.a.start()
+            # Nodes on one state share the data dir's secret.key (it seals the access keys).
+            os.makedirs(cls.b.data_dir, exist_ok=True)
+            shutil.copy(os.path.join(cls.a.data_dir, "secret.key"), os.path.join(cls.b.data_dir, "secret.key"))
             cls.b.start()
         except BaseException:
             cls.tearDownClass()
@@ -41,7 +45,6 @@ class TwoNodesTest(unittest.TestCase):
         for s in (cls.a, cls.b):
             s.cleanup()
         cls.etcd.cleanup()
-        shutil.rmtree(cls.code_dir, ignore_errors=True)
 
     def invoke_tag(self, lam, name, **kw):
         resp = lam.invoke(FunctionName=name, **kw)
@@ -78,6 +81,42 @@ class TwoNodesTest(unittest.TestCase):
                                                b"{}")[0] == 404, "B still invokes a deleted function")
         self.eventually(lambda: self.b.request("GET", "/url/%s/" % name, signed=False)[0] == 404,
                         "B still serves a deleted function's URL")
+
+    def test_code_uploaded_to_one_node_runs_on_the_other(self):
+        name = "cluster-code"
+        zip_bytes = handler_zip("from-a")
+        digest = hashlib.sha256(zip_bytes).hexdigest()
+        self.lam_a.create_function(FunctionName=name, Runtime="python3.12", Handler="app.handler",
+                                   Role=ROLE, Code={"ZipFile": zip_bytes})
+        b_code = os.path.join(self.b.data_dir, "code", digest + ".zip")
+        self.assertFalse(os.path.exists(b_code), "B has the package before it needed it")
+        # B's first invocation fetches the package from A, checks its digest and keeps it.
+        self.assertEqual(self.invoke_tag(self.lam_b, name), "from-a")
+        with open(b_code, "rb") as f:
+            self.assertEqual(f.read(), zip_bytes)
+        self.assertIn("fetched from node", self.b.log_text())
+        # GetFunction's Code.Location on B serves the same bytes (a new version's code, this time).
+        self.lam_a.update_function_code(FunctionName=name, ZipFile=handler_zip("second"))
+        location = self.lam_b.get_function(FunctionName=name)["Code"]["Location"]
+        with urllib.request.urlopen(location, timeout=30) as resp:
+            self.assertEqual(resp.read(), handler_zip("second"))
+
+    def test_peer_code_route_needs_a_node_token(self):
+        name = "cluster-token"
+        zip_bytes = handler_zip("secret-code")
+        digest = hashlib.sha256(zip_bytes).hexdigest()
+        self.lam_a.create_function(FunctionName=name, Runtime="python3.12", Handler="app.handler",
+                                   Role=ROLE, Code={"ZipFile": zip_bytes})
+        path = "/v1/internal/code/" + digest
+        for headers in ({}, {"X-Alto-Node-Token": "bm90LWEtdG9rZW4="}, {"X-Alto-Node-Token": "x" * 5000}):
+            status, _, body = self.a.request("GET", path, headers=headers, signed=False)
+            self.assertEqual(status, 403, body)
+            self.assertNotIn(zip_bytes, body)
+        # A SigV4-signed request of the admin is no node token either.
+        status, _, body = self.a.request("GET", path)
+        self.assertEqual(status, 403, body)
+        status, _, _ = self.a.request("GET", "/v1/internal/code/../../etc/passwd", signed=False)
+        self.assertIn(status, (400, 404))
 
     def test_etcd_down_writes_refused_known_functions_run(self):
         name = "cluster-outage"

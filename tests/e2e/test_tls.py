@@ -193,6 +193,22 @@ class TlsServerTest(AltoTestCase):
         self.assertNotEqual(out.returncode, 0, out.stdout)
         self.assertIn("CERTIFICATE_VERIFY_FAILED", out.stderr)
 
+    def test_alto_cli_over_https(self):
+        endpoint = "https://localhost:%d" % self.server.port
+        env = aws_env_without_ca()
+        env["AWS_CA_BUNDLE"] = self.certs.cert
+        out = harness.run_cmd([harness.ALTO_BIN, "key", "--endpoint", endpoint, "ls"], env=env)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(harness.ADMIN_KEY_ID, out.stdout)
+        # Without the CA the server's certificate is refused, with the reason.
+        out = harness.run_cmd([harness.ALTO_BIN, "key", "--endpoint", endpoint, "ls"], env=aws_env_without_ca())
+        self.assertNotEqual(out.returncode, 0, out.stdout)
+        self.assertIn("certificate verify failed", out.stderr)
+        # Plain http to the TLS port gets no answer it could mistake for one.
+        out = harness.run_cmd([harness.ALTO_BIN, "key", "--endpoint", "http://localhost:%d" % self.server.port,
+                               "ls"], env=env)
+        self.assertNotEqual(out.returncode, 0, out.stdout)
+
     def test_boto3_creates_and_invokes(self):
         name = self.unique("tls-probe")
         self.create(name, "python3.12", "probe.handler", probe_zip(), Timeout=30)

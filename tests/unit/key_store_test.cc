@@ -250,6 +250,34 @@ TEST_F(KeyStoreTest, AccountNamesAreUniqueAndAccountsReachOtherNodes) {
   EXPECT_EQ(k->account_id, team->id);
 }
 
+TEST_F(KeyStoreTest, DeletingAnAccountTakesItsKeysAndNeverItsResources) {
+  auto a = Open();
+  auto b = Open();
+  EXPECT_EQ(a->DeleteAccount(std::string(kAdminAccountId)).error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(a->DeleteAccount("admin").error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(a->DeleteAccount("nobody").error().code, Errc::kNotFound);
+  auto team = a->CreateAccount("team-d");
+  ASSERT_TRUE(team.ok()) << team.error().message;
+  auto k1 = a->CreateKey(team->id, "", "");
+  auto k2 = a->CreateKey(team->id, "", "");
+  ASSERT_TRUE(k1.ok() && k2.ok());
+  ASSERT_TRUE(RunUntil([&] { return b->Find(k2->id).has_value(); }));
+  // A resource of the account blocks the delete, and nothing is deleted.
+  const std::string owned = "/acct/" + team->id + "/functions/f";
+  ASSERT_TRUE(ts_->state()->Put(owned, "{}").ok());
+  EXPECT_EQ(a->DeleteAccount("team-d").error().code, Errc::kPreconditionFailed);
+  EXPECT_TRUE(a->Find(k1->id).has_value());
+  ASSERT_TRUE(ts_->state()->Delete(owned).ok());
+  ASSERT_TRUE(a->DeleteAccount("team-d").ok());
+  EXPECT_FALSE(a->Find(k1->id).has_value());
+  EXPECT_FALSE(a->GetAccount("team-d").ok());
+  EXPECT_EQ(a->DeleteAccount(team->id).error().code, Errc::kNotFound);
+  // The other node follows; the name is free again.
+  ASSERT_TRUE(RunUntil([&] { return !b->Find(k2->id).has_value(); }));
+  EXPECT_FALSE(b->GetAccount(team->id).ok());
+  EXPECT_TRUE(b->CreateAccount("team-d").ok());
+}
+
 TEST_F(KeyStoreTest, NodesStartingTogetherCreateTheAdminAccountOnce) {
   constexpr int kNodes = 6;
   std::vector<std::unique_ptr<KeyStore>> stores(kNodes);

@@ -393,6 +393,16 @@ namespace {
 
 // etcd's errors come as {"error", "message", "code"} with the gRPC status code.
 Error ErrorFromReply(const HttpReply& reply, std::string_view path) {
+  // With --client-cert-auth and auth enabled, etcd's gateway refuses any client certificate that
+  // has a CommonName (its fix of CVE-2018-16886), in plain text. Say what to do about it.
+  if (reply.body.find("CommonName of client sending a request against gateway") !=
+      std::string::npos) {
+    return MakeError(Errc::kInvalidArgument,
+                     "etcd refuses a client certificate with a CommonName on its JSON gateway "
+                     "while authentication is enabled: give Alto a client certificate without a "
+                     "CN (--state-cert); its etcd user comes from ALTO_STATE_USER and "
+                     "ALTO_STATE_PASSWORD");
+  }
   auto parsed = ParseJson(reply.body);
   if (!parsed || !parsed->is_object() || !parsed->contains("code")) {
     return MakeError(Errc::kInternal, "etcd " + std::string(path) + ": HTTP " +
