@@ -44,7 +44,7 @@ class PermissionsTest(AltoTestCase):
         out = harness.run_cmd([harness.ALTO_BIN, "account", "--endpoint", cls.server.endpoint, "create",
                                "team-b-%d" % os.getpid()])
         assert out.returncode == 0, out.stderr
-        cls.account_b = out.stdout.split("\t")[0]
+        cls.account_b = re.search(r"\b(\d{12})\b", out.stdout).group(1)
         assert re.match(r"^\d{12}$", cls.account_b), out.stdout
         status, _, body = cls.server.request("POST", "/v1/keys", json.dumps({"Account": cls.account_b}).encode())
         assert status == 201, body
