@@ -3,13 +3,16 @@
 //   A seq                        the last event/message id handed out (see NextId: hi/lo blocks)
 //   A fn/<fn>/ev/<id>            an event's metadata (JSON: counters, next attempt, attempt_open)
 //   A fn/<fn>/pl/<id>            its payload, raw (a value of its own: up to 1 MiB, and counter
-//                                updates never rewrite it)
+//                                updates never rewrite it); past 1 MiB (a destination record
+//                                carrying a large payload and response), the rest in parts
+//                                A fn/<fn>/plx/<id>/<n>
 //   A fn/<fn>/claim/<id>         an in-flight claim, attached to the claiming store's lease
 //   A due/<ms>/<id>              the due index: every event once, at its next_attempt_ms; value: fn
 //   A id/<id>                    fn, for Finish, which is given only the id
 //   A node/<node>                the lease of the store running as <node> (not leased itself)
 //   A q/<name>                   a queue (value: created ms)
-//   A msg/<queue>/<ms>.<id>      a message: "<attributes length>\n<attributes><body>"
+//   A msg/<queue>/<ms>.<id>      a message: "<attributes length>:<parts>\n<attributes><body>", the
+//                                part past 1 MiB in A msgx/<queue>/<ms>.<id>/<n>, n < parts
 //   /acct/<account>/fn/<fn>/event-invoke-config   the function's config
 // <id> and <ms> are zero-padded to 20 digits so key order is numeric order.
 //
@@ -63,9 +66,10 @@ constexpr int kMaxAttempts = 64;  // lost compare-and-swap races before giving u
 // one successful CAS, so ids are unique across nodes; they are not ordered across nodes, which
 // nothing needs: Due orders by (next_attempt_ms, id), queues by (sent_ms, id).
 constexpr int64_t kIdBlock = 1000;
-constexpr size_t kPage = 256;            // keys per Range
-constexpr size_t kMaxDueScan = 8192;     // due index entries one Due looks at, at most
-constexpr size_t kMaxReadMessages = 64;  // per ReadMessages (each is a compare and a delete)
+constexpr size_t kPage = 256;         // keys per Range
+constexpr size_t kMaxDueScan = 8192;  // due index entries one Due looks at, at most
+// Per ReadMessages: a consuming read compares and deletes each message in one transaction.
+constexpr size_t kMaxReadMessages = state::kMaxTxnOps;
 
 std::string Pad(int64_t n) {
   std::string digits = std::to_string(n);
@@ -80,10 +84,12 @@ Error Busy(std::string_view what) {
 struct Meta {
   AsyncEvent e;  // without payload
   bool open = false;
+  size_t payload_parts = 0;  // A fn/<fn>/plx/<id>/<n>
 };
 
-std::string EncodeMeta(const AsyncEvent& e, bool open) {
-  return DumpJson({{"r", e.request_id},
+std::string EncodeMeta(const AsyncEvent& e, bool open, size_t payload_parts) {
+  return DumpJson({{"pn", payload_parts},
+                   {"r", e.request_id},
                    {"f", e.function},
                    {"q", e.qualifier},
                    {"v", e.version},
@@ -111,39 +117,47 @@ Result<Meta> DecodeMeta(const std::string& text, int64_t id) {
   m.e.invoke_count = j->value("ic", 0);
   m.e.hop = j->value("h", 0);
   m.open = j->value("o", false);
+  m.payload_parts = j->value("pn", size_t{0});
   return m;
 }
 
-std::string EncodeMessage(const QueueMessage& m) {
-  std::string_view attrs = m.attributes.empty() ? std::string_view("{}") : m.attributes;
-  std::string out = std::to_string(attrs.size()) + "\n";
-  out.append(attrs);
-  out.append(m.body);
-  return out;
-}
-
-bool DecodeMessage(const std::string& value, QueueMessage& m) {
-  size_t nl = value.find('\n');
-  if (nl == std::string::npos) return false;
-  size_t n = 0;
-  try {
-    n = std::stoull(value.substr(0, nl));
-  } catch (...) {
-    return false;
-  }
-  if (nl + 1 + n > value.size()) return false;
-  m.attributes = value.substr(nl + 1, n);
-  m.body = value.substr(nl + 1 + n);
-  return true;
-}
-
 int64_t ParseNumber(std::string_view digits) {
+  if (digits.empty()) return -1;
   int64_t n = 0;
   for (char c : digits) {
     if (c < '0' || c > '9') return -1;
     n = n * 10 + (c - '0');
   }
   return n;
+}
+
+// A value past kMaxValueBytes: the first kMaxValueBytes stay in the main key, the rest go to
+// parts (key prefix + n). Returns the parts, the main value shortened in place.
+std::vector<std::string> SplitValue(std::string& value) {
+  std::vector<std::string> parts;
+  for (size_t at = state::kMaxValueBytes; at < value.size(); at += state::kMaxValueBytes)
+    parts.push_back(value.substr(at, state::kMaxValueBytes));
+  if (value.size() > state::kMaxValueBytes) value.resize(state::kMaxValueBytes);
+  return parts;
+}
+
+// "<attributes length>:<parts>\n<attributes>", what a message's value starts with.
+std::string EncodeMessageHead(const QueueMessage& m, size_t parts) {
+  std::string_view attrs = m.attributes.empty() ? std::string_view("{}") : m.attributes;
+  return std::to_string(attrs.size()) + ":" + std::to_string(parts) + "\n" + std::string(attrs);
+}
+
+bool DecodeMessage(const std::string& value, QueueMessage& m, size_t& parts) {
+  size_t colon = value.find(':');
+  size_t nl = value.find('\n');
+  if (colon == std::string::npos || nl == std::string::npos || colon > nl) return false;
+  int64_t n = ParseNumber(std::string_view(value).substr(0, colon));
+  int64_t p = ParseNumber(std::string_view(value).substr(colon + 1, nl - colon - 1));
+  if (n < 0 || p < 0 || nl + 1 + static_cast<size_t>(n) > value.size()) return false;
+  parts = static_cast<size_t>(p);
+  m.attributes = value.substr(nl + 1, n);
+  m.body = value.substr(nl + 1 + n);
+  return true;
 }
 
 class StateAsyncStore final : public AsyncStore {
@@ -208,26 +222,10 @@ class StateAsyncStore final : public AsyncStore {
   // a batch past them is split into as few transactions as fit, each durable before the next.
   // keep_open: write attempt_interrupted as an open attempt (the legacy migration).
   Status WriteEvents(const std::vector<AsyncEvent>& events, bool keep_open) {
-    std::vector<Op> ops;
-    size_t bytes = 0;
-    for (const auto& e : events) {
-      std::vector<Op> mine = EventPuts(e, keep_open && e.attempt_interrupted);
-      size_t size = 0;
-      for (const auto& op : mine) size += op.key.size() + op.value.size();
-      if (!ops.empty() &&
-          (ops.size() + mine.size() > state::kMaxTxnOps || bytes + size > state::kMaxTxnBytes)) {
-        auto r = state_.Txn({}, ops);
-        if (!r) return r.error();
-        ops.clear();
-        bytes = 0;
-      }
-      for (auto& op : mine) ops.push_back(std::move(op));
-      bytes += size;
-    }
-    if (ops.empty()) return {};
-    auto r = state_.Txn({}, ops);
-    if (!r) return r.error();
-    return {};
+    std::vector<std::vector<Op>> groups;
+    groups.reserve(events.size());
+    for (const auto& e : events) groups.push_back(EventPuts(e, keep_open && e.attempt_interrupted));
+    return WriteGroups(groups);
   }
 
   Result<std::vector<AsyncEvent>> Due(int64_t now_ms, size_t per_function) override {
@@ -276,6 +274,17 @@ class StateAsyncStore final : public AsyncStore {
           return payload.error();
         }
         m->e.payload = std::move(payload->value);
+        bool whole = true;
+        for (size_t n = 0; n < m->payload_parts && whole; ++n) {
+          auto part = state_.Get(PayloadPartPrefix(fn, id) + std::to_string(n));
+          if (!part) {
+            if (part.error().code != Errc::kNotFound) return part.error();
+            whole = false;  // finished meanwhile
+          } else {
+            m->e.payload += part->value;
+          }
+        }
+        if (!whole) continue;
         out.push_back(std::move(m->e));
         ++taken[fn];
       }
@@ -305,8 +314,9 @@ class StateAsyncStore final : public AsyncStore {
       next.next_attempt_ms = e.next_attempt_ms;
       next.retries_used = e.retries_used;
       next.invoke_count = e.invoke_count;
-      std::vector<Op> ops{Op::Put(EventKey(e.function, e.id), EncodeMeta(next, false)),
-                          Op::Delete(ClaimKey(e.function, e.id))};
+      std::vector<Op> ops{
+          Op::Put(EventKey(e.function, e.id), EncodeMeta(next, false, m->payload_parts)),
+          Op::Delete(ClaimKey(e.function, e.id))};
       if (m->e.next_attempt_ms != next.next_attempt_ms) {
         ops.push_back(Op::Delete(DueKey(m->e.next_attempt_ms, e.id)));
         ops.push_back(Op::Put(DueKey(next.next_attempt_ms, e.id), e.function));
@@ -329,7 +339,8 @@ class StateAsyncStore final : public AsyncStore {
       if (!m) return m.error();
       if (m->e.invoke_count != e.invoke_count - 1) return false;  // claimed by another attempt
       m->e.invoke_count = e.invoke_count;
-      std::vector<Op> ops{Op::Put(EventKey(e.function, e.id), EncodeMeta(m->e, handed_off))};
+      std::vector<Op> ops{
+          Op::Put(EventKey(e.function, e.id), EncodeMeta(m->e, handed_off, m->payload_parts))};
       const LeaseId lease = this->lease();
       if (handed_off) {
         ops.push_back(Op::Put(ClaimKey(e.function, e.id), options_.node, lease));
@@ -350,18 +361,30 @@ class StateAsyncStore final : public AsyncStore {
 
   Status Finish(int64_t event_id, EventFinish finish) override {
     // Ids for what it sends, once: a retry below must not hand out others.
-    std::vector<Op> sends;
+    std::vector<std::vector<Op>> sends;
+    size_t send_ops = 0, send_bytes = 0;
     for (auto& m : finish.messages) {
       auto id = NextId();
       if (!id) return id.error();
       m.id = *id;
-      sends.push_back(Op::Put(MessageKey(m.queue, m.sent_ms, m.id), EncodeMessage(m)));
+      sends.push_back(MessagePuts(m, m.id));
     }
     if (finish.follow_up) {
       auto id = NextId();
       if (!id) return id.error();
       finish.follow_up->id = *id;
-      for (auto& op : EventPuts(*finish.follow_up, false)) sends.push_back(std::move(op));
+      sends.push_back(EventPuts(*finish.follow_up, false));
+    }
+    for (const auto& group : sends) {
+      send_ops += group.size();
+      for (const auto& op : group) send_bytes += op.key.size() + op.value.size();
+    }
+    // What cannot go in the transaction that deletes the event (past the state's limits) is sent
+    // first; a crash between sends it again with the next attempt (at least once, as every
+    // delivery).
+    if (send_ops + 8 > state::kMaxTxnOps || send_bytes + 8 * 1024 > state::kMaxTxnBytes) {
+      if (auto st = WriteGroups(sends); !st) return st;
+      sends.clear();
     }
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       std::vector<Compare> compares;
@@ -375,6 +398,8 @@ class StateAsyncStore final : public AsyncStore {
           compares.push_back(Compare{EventKey(fn->value, event_id), kv->mod_revision});
           ops.push_back(Op::Delete(EventKey(fn->value, event_id)));
           ops.push_back(Op::Delete(PayloadKey(fn->value, event_id)));
+          if (m->payload_parts > 0)
+            ops.push_back(Op::DeletePrefix(PayloadPartPrefix(fn->value, event_id)));
           ops.push_back(Op::Delete(ClaimKey(fn->value, event_id)));
           ops.push_back(Op::Delete(DueKey(m->e.next_attempt_ms, event_id)));
         } else if (kv.error().code != Errc::kNotFound) {
@@ -384,21 +409,9 @@ class StateAsyncStore final : public AsyncStore {
       } else if (fn.error().code != Errc::kNotFound) {
         return fn.error();
       }
-      ops.insert(ops.end(), sends.begin(), sends.end());
+      for (const auto& group : sends) ops.insert(ops.end(), group.begin(), group.end());
       if (ops.empty()) return {};  // gone already (finished elsewhere, or dropped and cleaned)
       auto r = state_.Txn(compares, ops);
-      if (!r && r.error().code == Errc::kTooLarge && !sends.empty()) {
-        // Messages and a follow-up too big to go with the delete: send them first, each on its
-        // own, then finish without them. A crash between sends them again at the next attempt
-        // (at least once, as every delivery).
-        for (const auto& op : sends) {
-          auto one = state_.Txn({}, {op});
-          if (!one) return one.error();
-        }
-        sends.clear();
-        --attempt;
-        continue;
-      }
       if (!r) return r.error();
       if (r->succeeded) return {};
     }
@@ -522,9 +535,7 @@ class StateAsyncStore final : public AsyncStore {
   Status SendMessage(const QueueMessage& message) override {
     auto id = NextId();
     if (!id) return id.error();
-    auto r = state_.Put(MessageKey(message.queue, message.sent_ms, *id), EncodeMessage(message));
-    if (!r) return r.error();
-    return {};
+    return WriteGroups({MessagePuts(message, *id)});
   }
 
   Result<std::vector<QueueMessage>> ReadMessages(std::string_view queue, size_t max,
@@ -538,17 +549,40 @@ class StateAsyncStore final : public AsyncStore {
       std::vector<QueueMessage> out;
       std::vector<Compare> compares;
       std::vector<Op> deletes;
+      size_t bytes = 0;
+      bool raced = false;
       for (const auto& kv : range->kvs) {
         std::string_view rest = std::string_view(kv.key).substr(base.size());
         QueueMessage m;
         m.queue = std::string(queue);
         m.sent_ms = rest.size() == 41 ? ParseNumber(rest.substr(0, 20)) : 0;
         m.id = rest.size() == 41 ? ParseNumber(rest.substr(21)) : 0;
-        if (!DecodeMessage(kv.value, m)) return MakeError(Errc::kInternal, "corrupt message");
+        size_t parts = 0;
+        if (!DecodeMessage(kv.value, m, parts)) {
+          return MakeError(Errc::kInternal, "corrupt message " + kv.key);
+        }
+        // A reply stays within what a transaction could carry, the first message whatever its
+        // size; deletes and compares within kMaxTxnOps.
+        if (!out.empty() && (bytes + kv.value.size() > state::kMaxTxnBytes ||
+                             deletes.size() + 2 > state::kMaxTxnOps))
+          break;
+        for (size_t n = 0; n < parts; ++n) {
+          auto part = state_.Get(MessagePartPrefix(kv.key) + std::to_string(n));
+          if (!part) {
+            if (part.error().code != Errc::kNotFound) return part.error();
+            raced = true;  // consumed by another reader meanwhile
+            break;
+          }
+          m.body += part->value;
+        }
+        if (raced) break;
+        bytes += kv.value.size() + m.body.size();
         out.push_back(std::move(m));
         compares.push_back(Compare{kv.key, kv.mod_revision});
         deletes.push_back(Op::Delete(kv.key));
+        if (parts > 0) deletes.push_back(Op::DeletePrefix(MessagePartPrefix(kv.key)));
       }
+      if (raced && out.empty()) continue;
       if (!consume || out.empty()) return out;
       // Consumed exactly once: another reader that took any of them makes this one read again.
       auto r = state_.Txn(compares, deletes);
@@ -572,6 +606,13 @@ class StateAsyncStore final : public AsyncStore {
   std::string DueKey(int64_t ms, int64_t id) const {
     return a_ + "due/" + Pad(std::max<int64_t>(ms, 0)) + "/" + Pad(id);
   }
+  std::string PayloadPartPrefix(std::string_view fn, int64_t id) const {
+    return FnBase(fn) + "plx/" + Pad(id) + "/";
+  }
+  std::string MessagePartPrefix(const std::string& message_key) const {
+    // A msg/<queue>/<ms>.<id> -> A msgx/<queue>/<ms>.<id>/
+    return a_ + "msgx/" + message_key.substr(a_.size() + 4) + "/";
+  }
   std::string IdKey(int64_t id) const { return a_ + "id/" + Pad(id); }
   std::string NodeKey() const { return a_ + "node/" + options_.node; }
   std::string ConfigKey(std::string_view fn) const {
@@ -581,10 +622,76 @@ class StateAsyncStore final : public AsyncStore {
     return a_ + "msg/" + std::string(queue) + "/" + Pad(std::max<int64_t>(ms, 0)) + "." + Pad(id);
   }
 
+  // In the order a write split over several transactions must follow (WriteGroups): parts, then
+  // the payload and the record, the due index entry last (Due drops an entry without a record).
   std::vector<Op> EventPuts(const AsyncEvent& e, bool open) const {
-    return {Op::Put(EventKey(e.function, e.id), EncodeMeta(e, open)),
-            Op::Put(PayloadKey(e.function, e.id), e.payload),
-            Op::Put(DueKey(e.next_attempt_ms, e.id), e.function), Op::Put(IdKey(e.id), e.function)};
+    std::string payload = e.payload;
+    std::vector<std::string> parts = SplitValue(payload);
+    std::vector<Op> ops;
+    for (size_t n = 0; n < parts.size(); ++n)
+      ops.push_back(Op::Put(PayloadPartPrefix(e.function, e.id) + std::to_string(n), parts[n]));
+    ops.push_back(Op::Put(PayloadKey(e.function, e.id), std::move(payload)));
+    ops.push_back(Op::Put(EventKey(e.function, e.id), EncodeMeta(e, open, parts.size())));
+    ops.push_back(Op::Put(IdKey(e.id), e.function));
+    ops.push_back(Op::Put(DueKey(e.next_attempt_ms, e.id), e.function));
+    return ops;
+  }
+
+  std::vector<Op> MessagePuts(const QueueMessage& m, int64_t id) const {
+    const std::string key = MessageKey(m.queue, m.sent_ms, id);
+    // The header holds the parts' count, so its length and the count depend on each other: a few
+    // rounds settle them (the count only grows, by a digit at most).
+    size_t parts = 0;
+    std::string head;
+    for (;;) {
+      head = EncodeMessageHead(m, parts);
+      const size_t first = state::kMaxValueBytes - std::min(head.size(), state::kMaxValueBytes);
+      const size_t rest = m.body.size() > first ? m.body.size() - first : 0;
+      const size_t need = (rest + state::kMaxValueBytes - 1) / state::kMaxValueBytes;
+      if (need == parts) break;
+      parts = need;
+    }
+    std::string value = head + m.body;
+    std::vector<std::string> rest = SplitValue(value);
+    std::vector<Op> ops;
+    for (size_t n = 0; n < rest.size(); ++n)
+      ops.push_back(Op::Put(MessagePartPrefix(key) + std::to_string(n), std::move(rest[n])));
+    ops.push_back(Op::Put(key, std::move(value)));
+    return ops;
+  }
+
+  // Writes groups of ops, each group atomically when it fits one transaction, packing as many
+  // groups per transaction as the limits allow. A group past the limits on its own is written op
+  // by op, in its order (so its last op, the one that makes it visible, goes last).
+  Status WriteGroups(const std::vector<std::vector<Op>>& groups) {
+    std::vector<Op> ops;
+    size_t bytes = 0;
+    auto flush = [&]() -> Status {
+      if (ops.empty()) return {};
+      auto r = state_.Txn({}, ops);
+      if (!r) return r.error();
+      ops.clear();
+      bytes = 0;
+      return {};
+    };
+    for (const auto& group : groups) {
+      size_t size = 0;
+      for (const auto& op : group) size += op.key.size() + op.value.size();
+      if (group.size() > state::kMaxTxnOps || size > state::kMaxTxnBytes) {
+        if (auto st = flush(); !st) return st;
+        for (const auto& op : group) {
+          auto r = state_.Txn({}, {op});
+          if (!r) return r.error();
+        }
+        continue;
+      }
+      if (ops.size() + group.size() > state::kMaxTxnOps || bytes + size > state::kMaxTxnBytes) {
+        if (auto st = flush(); !st) return st;
+      }
+      ops.insert(ops.end(), group.begin(), group.end());
+      bytes += size;
+    }
+    return flush();
   }
 
   Result<int64_t> NextId() {

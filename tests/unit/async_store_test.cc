@@ -498,6 +498,62 @@ TEST_P(AsyncStoreTest, LegacyTablesMoveIntoTheState) {
   EXPECT_EQ(store_->Stats("f")->depth, 71);
 }
 
+// Past the state's value and transaction limits: a 1 MiB payload (Lambda's limit) in a batch, a
+// destination record carrying it (over 1 MiB), messages of several MiB.
+TEST_P(AsyncStoreTest, LargePayloadsAndMessagesPassTheStateLimits) {
+  const std::string mib(1024 * 1024, 'p');
+  std::vector<AsyncEvent> batch = {Event("big", 10), Event("big", 11), Event("small", 12)};
+  batch[0].payload = mib;
+  batch[1].payload = mib;
+  ASSERT_TRUE(store_->Enqueue(batch).ok());
+  auto due = store_->Due(100, 10);
+  ASSERT_EQ(due->size(), 3u);
+  EXPECT_EQ((*due)[0].payload, mib);
+  EXPECT_EQ((*due)[1].payload, mib);
+
+  ASSERT_TRUE(store_->CreateQueue("q").ok());
+  EventFinish finish;
+  const std::string record = "{\"requestPayload\":" + mib + mib + "x" + "}";
+  finish.messages.push_back(QueueMessage{0, "q", record, R"({"a":1})", 20});
+  finish.messages.push_back(QueueMessage{0, "q", "small", "{}", 21});
+  AsyncEvent follow = Event("next", 30);
+  follow.payload = record;
+  finish.follow_up = follow;
+  ASSERT_TRUE(store_->Finish(batch[0].id, finish).ok());
+  EXPECT_EQ(store_->Stats("big")->depth, 1);
+  auto next = store_->Due(100, 10);
+  ASSERT_TRUE(next.ok());
+  bool found = false;
+  for (const auto& e : *next) {
+    if (e.function != "next") continue;
+    found = true;
+    EXPECT_EQ(e.payload, record);
+    ASSERT_TRUE(store_->Finish(e.id, {}).ok());
+  }
+  EXPECT_TRUE(found);
+  auto msgs = store_->ReadMessages("q", 10, /*consume=*/true);
+  ASSERT_TRUE(msgs.ok()) << msgs.error().message;
+  ASSERT_GE(msgs->size(), 1u);
+  EXPECT_EQ((*msgs)[0].body, record);
+  EXPECT_EQ((*msgs)[0].attributes, R"({"a":1})");
+  std::vector<QueueMessage> all = *msgs;
+  while (true) {
+    auto more = store_->ReadMessages("q", 10, true);
+    ASSERT_TRUE(more.ok());
+    if (more->empty()) break;
+    all.insert(all.end(), more->begin(), more->end());
+  }
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].body, "small");
+  // Nothing of them is left behind: parts go with their message.
+  auto left = state_->Range(std::string("/acct/") + kAccount + "/async/msgx/");
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->kvs.empty());
+  auto parts = state_->Range(std::string("/acct/") + kAccount + "/async/fn/next/");
+  ASSERT_TRUE(parts.ok());
+  EXPECT_TRUE(parts->kvs.empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, AsyncStoreTest, ::testing::Values("sqlite", "etcd"),
                          [](const auto& info) { return info.param; });
 
