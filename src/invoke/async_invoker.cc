@@ -90,9 +90,11 @@ asio::awaitable<void> AsyncInvoker::FlushLoop() {
     batch->status = co_await RunBlocking(blocking_, [&] { return store_.Enqueue(batch->events); });
     batch->finished = true;
     batch->done.cancel();
+    // After each commit, not once the flusher idles: under a steady stream of enqueues (or a
+    // slower store, where batches pile up during each commit) it may not idle for a long time.
+    if (batch->status) Wake();
   }
   flushing_ = false;
-  Wake();
 }
 
 asio::awaitable<void> AsyncInvoker::DispatchLoop() {
