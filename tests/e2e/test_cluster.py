@@ -5,6 +5,7 @@ when it returns, everything resumes."""
 
 import collections
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -136,6 +137,10 @@ class SharedAsyncQueueTest(unittest.TestCase):
         cls.b = AltoServer(name="async-b", state=state, extra_args=args)
         try:
             cls.a.start()
+            # The access keys in the shared state are sealed with A's secret.key: B needs it too.
+            os.makedirs(cls.b.data_dir, exist_ok=True)
+            shutil.copy2(os.path.join(cls.a.data_dir, "secret.key"),
+                         os.path.join(cls.b.data_dir, "secret.key"))
             cls.b.start()
         except BaseException:
             cls.tearDownClass()
