@@ -603,7 +603,8 @@ Result<BackupSummary> BackupInto(const BackupOptions& o, const fs::path& target)
   if (etcd) {
     sum.notes.push_back(
         "the state is in etcd (" + o.state_url +
-        "), so functions, versions, aliases, URLs and tags are NOT in this backup. Save them "
+        "), so functions, versions, aliases, URLs, tags, pending async events and Alto queues are "
+        "NOT in this backup. Save them "
         "with an etcd snapshot taken just before `alto backup` (every code package it refers to "
         "is then in this backup's code/):\n  ETCDCTL_API=3 etcdctl --endpoints=" +
         FirstEtcdEndpoint(o.state_url) + " snapshot save " +

@@ -47,7 +47,12 @@ void AsyncInvoker::Stop() {
   wake_.cancel();
 }
 
-void AsyncInvoker::Wake() { wake_.cancel(); }
+// A wake that comes while the dispatcher reads the store (no wait to cancel) is remembered, so
+// that the dispatcher reads again instead of sleeping through it.
+void AsyncInvoker::Wake() {
+  wake_pending_ = true;
+  wake_.cancel();
+}
 
 asio::awaitable<Result<std::string>> AsyncInvoker::Enqueue(const std::string& function,
                                                            std::string payload, int hop,
@@ -85,13 +90,16 @@ asio::awaitable<void> AsyncInvoker::FlushLoop() {
     batch->status = co_await RunBlocking(blocking_, [&] { return store_.Enqueue(batch->events); });
     batch->finished = true;
     batch->done.cancel();
+    // After each commit, not once the flusher idles: under a steady stream of enqueues (or a
+    // slower store, where batches pile up during each commit) it may not idle for a long time.
+    if (batch->status) Wake();
   }
   flushing_ = false;
-  Wake();
 }
 
 asio::awaitable<void> AsyncInvoker::DispatchLoop() {
   while (!stopped_) {
+    wake_pending_ = false;
     int64_t now = clock_.WallMillis();
     if (in_flight_total_ < options_.max_in_flight) {
       reading_snapshot_ = true;
@@ -129,11 +137,13 @@ asio::awaitable<void> AsyncInvoker::DispatchLoop() {
       }
     }
     if (stopped_) break;
+    if (wake_pending_) continue;  // an enqueue or a completion came while we read
     // Sleep until the next event is due (at most a second); enqueues and completions wake us.
     auto next = co_await RunBlocking(blocking_, [&] { return store_.NextDueMs(); });
     int64_t wait_ms = 1000;
     now = clock_.WallMillis();
     if (next && *next > now) wait_ms = std::min<int64_t>(wait_ms, *next - now);
+    if (wake_pending_) continue;  // came during NextDueMs
     wake_.expires_after(std::chrono::milliseconds(wait_ms));
     co_await wake_.async_wait(kTuple);
   }

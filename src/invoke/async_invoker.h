@@ -105,6 +105,7 @@ class AsyncInvoker {
   std::shared_ptr<Batch> batch_;
   bool flushing_ = false;
   bool stopped_ = false;
+  bool wake_pending_ = false;  // Wake() since the dispatcher last started reading due events
   std::unordered_set<int64_t> in_flight_ids_;
   // Deliveries that ended while the dispatcher was reading a snapshot of due events: the
   // snapshot may still show them as due.

@@ -103,6 +103,19 @@ std::chrono::milliseconds Millis(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
+// The claim holder of this node's async store: the host and the data dir, hashed into a key part.
+std::string NodeIdentity(const std::string& data_dir) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = 0;
+  const std::string h(host);
+  const bool plain = !h.empty() && h.size() <= 64 &&
+                     h.find_first_not_of(
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789.-") == std::string::npos;
+  return plain ? h + "-" + HexEncode(Sha256(data_dir)).substr(0, 16)
+               : HexEncode(Sha256(h + "\n" + data_dir)).substr(0, 32);
+}
+
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
@@ -293,7 +306,22 @@ int RunServer(const ServerConfig& cfg) {
     spdlog::info("audit log: moved {} entries of an earlier Alto into the state core", *moved);
   }
   auto store = OpenStateFunctionStore(state, std::string(auth::kAdminAccountId), *secrets);
-  auto async_store = OpenSqliteAsyncStore((cfg.data_dir / "alto.db").string());
+  if (auto moved = MigrateLegacyAsyncTables(db_path, state, std::string(auth::kAdminAccountId));
+      !moved) {
+    spdlog::error("state: {}", moved.error().message);
+    return 1;
+  } else if (*moved > 0) {
+    spdlog::info(
+        "state: moved {} async events, queue messages, queues and event invoke configs from the "
+        "tables of an earlier Alto into the state core",
+        *moved);
+  }
+  StateAsyncOptions async_options;
+  // This node's identity for its claims: stable across its restarts (its data dir on this host),
+  // distinct between the nodes sharing an etcd.
+  async_options.node = NodeIdentity(fs::absolute(cfg.data_dir).string());
+  auto async_store =
+      OpenStateAsyncStore(state, std::string(auth::kAdminAccountId), std::move(async_options));
   if (!async_store) {
     spdlog::error("async store: {}", async_store.error().message);
     return 1;

@@ -1,7 +1,7 @@
 // Durable state of asynchronous invocation: the event queue, per-function event-invoke
 // configurations, and Alto's own durable queues (destinations and dead-letter targets; the seed
-// of the queue event source). SQLite in WAL mode with synchronous=FULL: an event is on disk
-// before its 202 goes out.
+// of the queue event source). On the state core (SQLite or etcd): an event is durable before its
+// 202 goes out.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,10 @@
 #include <vector>
 
 #include "common/result.h"
+
+namespace alto::state {
+class StateStore;
+}  // namespace alto::state
 
 namespace alto {
 
@@ -63,22 +67,28 @@ struct QueueStats {
 class AsyncStore {
  public:
   virtual ~AsyncStore() = default;
-  // One transaction, one fsync for the whole batch (group commit). Assigns ids.
+  // One transaction, one fsync for the whole batch (group commit; a batch past the state's
+  // transaction limits is split into as few as fit). Assigns ids, unique across every store on
+  // the same state.
   virtual Status Enqueue(std::vector<AsyncEvent>& events) = 0;
   // Events due at now_ms, oldest first, at most per_function of each function (so one busy
-  // function cannot hide the others).
+  // function cannot hide the others). Skips an event whose attempt is claimed by another store
+  // (another node) whose lease is alive.
   virtual Result<std::vector<AsyncEvent>> Due(int64_t now_ms, size_t per_function) = 0;
   virtual Result<int64_t> NextDueMs() = 0;  // 0 when the queue is empty
-  // next_attempt, counters; the attempt it follows is over (clears the handed-off mark).
+  // next_attempt, counters; the attempt it follows is over (clears the handed-off mark and the
+  // claim, in the same transaction).
   virtual Status Reschedule(const AsyncEvent& event) = 0;
   // Claims an attempt: sets invoke_count to event.invoke_count if the stored count is still
   // event.invoke_count - 1. False when the event is gone or another attempt already claimed it (a
-  // stale snapshot). handed_off: the event is about to be handed to a sandbox, so the claim also
-  // marks the attempt open until Reschedule or Finish; an event read back with the mark set
-  // (attempt_interrupted) was in a sandbox when the server died, which is how a poison event that
-  // kills the server is recognized at the next start. Survives a crash of the process (WAL), not
-  // necessarily a power loss: it is a counter and a flag, not the event.
+  // stale snapshot, or another node). handed_off: the event is about to be handed to a sandbox, so
+  // the claim also marks the attempt open until Reschedule or Finish, and writes a claim key on
+  // this store's lease; an event read back with the mark set and no live claim
+  // (attempt_interrupted) was in a sandbox when its node died (its lease ran out) or stopped,
+  // which is how a poison event that kills servers is recognized.
   virtual Result<bool> RecordAttempt(const AsyncEvent& event, bool handed_off) = 0;
+  // Deletes the event (and its claim) and sends the destination messages and follow-up event, in
+  // one transaction.
   virtual Status Finish(int64_t event_id, EventFinish finish) = 0;
   virtual Result<QueueStats> Stats(std::string_view function) = 0;
   virtual Status DropFunctionEvents(std::string_view function) = 0;
@@ -96,6 +106,29 @@ class AsyncStore {
                                                          bool consume) = 0;
 };
 
-Result<std::unique_ptr<AsyncStore>> OpenSqliteAsyncStore(const std::string& path);
+struct StateAsyncOptions {
+  // Stable per node (across restarts of one node, distinct between nodes): a restarted node
+  // revokes the lease of its previous incarnation at open, so its claims do not wait for the TTL.
+  // Empty: no such record. Also the value of the claim keys (who holds them).
+  std::string node;
+  // The lease of this store's in-flight claims: when the process dies, the other nodes see its
+  // events due again (attempt_interrupted) once it ran out.
+  int64_t lease_ttl_s = 10;
+  // Revoke the lease when the store is destroyed (a clean stop): its claims are released at once.
+  bool revoke_at_close = true;
+};
+
+// The AsyncStore on the state core (keys under /acct/<account>/async/): several nodes on one
+// etcd share the queue; in-flight claims are leased (see state_async_store.cc).
+Result<std::unique_ptr<AsyncStore>> OpenStateAsyncStore(std::shared_ptr<state::StateStore> state,
+                                                        std::string account,
+                                                        StateAsyncOptions options = {});
+
+// Before the state core, the async tables (async_events, event_invoke_configs, queues,
+// queue_messages) lived in alto.db: moves what they hold into the state core, then drops them.
+// Returns how many rows moved. Configs of functions that no longer exist are left behind.
+Result<int> MigrateLegacyAsyncTables(const std::string& db_path,
+                                     std::shared_ptr<state::StateStore> state,
+                                     const std::string& account);
 
 }  // namespace alto
