@@ -27,8 +27,8 @@ TEST(ParseEndpoint, SchemesAndPorts) {
 }
 
 TEST(ParseEndpoint, RefusesWhatIsNotAnEndpoint) {
-  for (const char* bad : {"", "localhost", "http://:9000", "host:0", "host:65536", "host:9x",
-                          "https://host:"}) {
+  for (const char* bad :
+       {"", "localhost", "http://:9000", "host:0", "host:65536", "host:9x", "https://host:"}) {
     EXPECT_FALSE(ParseEndpoint(bad).ok()) << bad;
   }
   EXPECT_TRUE(ParseEndpoint("127.0.0.1:0", /*allow_port_zero=*/true).ok());

@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../support/test_state.h"
 #include "cluster/node_registry.h"
 #include "common/encoding.h"
 #include "common/fake_clock.h"
 #include "store/zip.h"
-#include "../support/test_state.h"
 
 namespace alto::cluster {
 namespace {
