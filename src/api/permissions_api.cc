@@ -26,23 +26,14 @@ constexpr const char* kPolicyRevisionMismatch =
     "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to "
     "retrieve the latest Revision Id";
 
-// Lambda's error for each failure of these operations.
+// Lambda's error for each failure of these operations: as every operation's, but for a named
+// validation error and the policy's own length limit.
 http::Response PolicyError(const Error& e) {
-  switch (e.code) {
-    case Errc::kInvalidArgument:
-      return LambdaError(400, e.reason.empty() ? "InvalidParameterValueException" : e.reason,
-                         e.message);
-    case Errc::kNotFound:
-      return LambdaError(404, "ResourceNotFoundException", e.message);
-    case Errc::kConflict:
-      return LambdaError(409, "ResourceConflictException", e.message);
-    case Errc::kPreconditionFailed:
-      return LambdaError(412, "PreconditionFailedException", e.message);
-    case Errc::kTooLarge:
-      return LambdaError(400, "PolicyLengthExceededException", e.message);
-    default:
-      return LambdaErrorFrom(e);
-  }
+  if (e.code == Errc::kInvalidArgument && !e.reason.empty())
+    return LambdaError(400, e.reason, e.message);
+  if (e.code == Errc::kTooLarge)
+    return LambdaError(400, "PolicyLengthExceededException", e.message);
+  return LambdaErrorFrom(e);
 }
 
 }  // namespace
