@@ -142,19 +142,9 @@ Status ValidateUrlQualifier(const std::string& q) {
 
 boost::asio::awaitable<http::Response> LambdaApi::FunctionUrlConfigOp(Ctx& c) {
   if (!urls_) co_return LambdaError(404, "UnknownOperationException", "Function URLs are off");
-  auto ref = ParseFunctionRef(c.match.name);
+  auto ref = RequestRef(c);
   if (!ref) co_return LambdaErrorFrom(ref.error());
-  if (auto st = CheckRefScope(*ref, d_.account.region, d_.account.account_id, c.match.name); !st)
-    co_return LambdaErrorFrom(st.error());
   std::string qualifier = ref->qualifier;
-  if (auto q = c.req.QueryParam("Qualifier"); q && !q->empty()) {
-    if (!qualifier.empty() && qualifier != *q) {
-      co_return LambdaError(400, "InvalidParameterValueException",
-                            "The derived qualifier from the function name does not match the "
-                            "specified qualifier.");
-    }
-    qualifier = *q;
-  }
   if (auto st = ValidateUrlQualifier(qualifier); !st) co_return LambdaErrorFrom(st.error());
   if (qualifier == "$LATEST") qualifier.clear();
   // The function (and alias) must exist, for every operation.

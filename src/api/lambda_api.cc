@@ -284,20 +284,26 @@ asio::awaitable<void> LambdaApi::Audit(const PendingAudit& a, const http::Respon
   if (!st) spdlog::error("audit log: {}", st.error().message);
 }
 
-asio::awaitable<Result<FunctionConfig>> LambdaApi::Load(Ctx& c) {
+Result<FunctionRef> LambdaApi::RequestRef(const Ctx& c) const {
   auto ref = ParseFunctionRef(c.match.name);
-  if (!ref) co_return ref.error();
+  if (!ref) return ref.error();
   if (auto st = CheckRefScope(*ref, d_.account.region, d_.account.account_id, c.match.name); !st)
-    co_return st.error();
-  c.ref = std::move(ref.value());
+    return st.error();
   if (auto q = c.req.QueryParam("Qualifier"); q && !q->empty()) {
-    if (!c.ref.qualifier.empty() && c.ref.qualifier != *q) {
-      co_return MakeError(
+    if (!ref->qualifier.empty() && ref->qualifier != *q) {
+      return MakeError(
           Errc::kInvalidArgument,
           "The derived qualifier from the function name does not match the specified qualifier.");
     }
-    c.ref.qualifier = *q;
+    ref->qualifier = *q;
   }
+  return ref;
+}
+
+asio::awaitable<Result<FunctionConfig>> LambdaApi::Load(Ctx& c) {
+  auto ref = RequestRef(c);
+  if (!ref) co_return ref.error();
+  c.ref = std::move(ref.value());
   if (!c.ref.qualifier.empty() && c.ref.qualifier != "$LATEST") {
     co_return MakeError(Errc::kNotFound, "Function not found: " +
                                              FunctionArn(d_.account, c.ref.name, c.ref.qualifier));

@@ -110,6 +110,9 @@ class LambdaApi {
   // The {name} and Qualifier of the request resolved to a version (route: an alias's weighted
   // choice, else its FunctionVersion). Sets c.ref.
   boost::asio::awaitable<Result<ResolvedFunction>> LoadQualified(Ctx& c, bool route);
+  // The request's {name} parsed and scoped to this account, with its ?Qualifier= (which must
+  // agree with a qualifier in the name).
+  Result<FunctionRef> RequestRef(const Ctx& c) const;
   // Asynchronous invocation and its configuration (async_api.cc).
   boost::asio::awaitable<http::Response> InvokeEvent(Ctx& c, const ResolvedFunction& r,
                                                      bool legacy);

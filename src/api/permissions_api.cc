@@ -55,19 +55,9 @@ asio::awaitable<http::Response> LambdaApi::PermissionsOp(Ctx& c) {
                               "satisfy regular expression pattern: ([a-zA-Z0-9-_.]+) and have "
                               "length 1 to 100");
   }
-  auto ref = ParseFunctionRef(c.match.name);
+  auto ref = RequestRef(c);
   if (!ref) co_return LambdaErrorFrom(ref.error());
-  if (auto st = CheckRefScope(*ref, d_.account.region, d_.account.account_id, c.match.name); !st)
-    co_return LambdaErrorFrom(st.error());
   std::string qualifier = ref->qualifier;
-  if (auto q = c.req.QueryParam("Qualifier"); q && !q->empty()) {
-    if (!qualifier.empty() && qualifier != *q) {
-      co_return LambdaError(400, "InvalidParameterValueException",
-                            "The derived qualifier from the function name does not match the "
-                            "specified qualifier.");
-    }
-    qualifier = *q;
-  }
   // The function and the version or alias must exist, for every operation.
   auto r = co_await d_.resolver.Resolve(ref->name, qualifier, /*route=*/false);
   if (!r) co_return LambdaErrorFrom(r.error());
